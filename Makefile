@@ -1,0 +1,40 @@
+# Two commands on a fresh machine: `make run` and `make test` (CONTRACT section 1).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test lint bench install browser clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/hitl up
+
+# Debian's Chromium for the browser tests (Playwright's own browser download fails here).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium is missing: sudo apt-get install chromium" >&2; fi; }
+
+test: install browser
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check service worker ui tests bench
+	$(BIN)/ruff format --check service worker ui tests bench
+	$(BIN)/mypy
+
+bench: install
+	$(BIN)/python bench/turns.py
+	$(BIN)/python bench/policy.py
+	$(BIN)/python bench/detectors.py
+
+clean:
+	rm -rf $(VENV) .hitl

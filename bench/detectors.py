@@ -1,0 +1,151 @@
+"""Scores the text detectors on the dataset-labelled rows of ../shared/data/utterances.jsonl."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from service.policy import detectors  # noqa: E402
+from service.policy.loader import load_policy  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data" / "utterances.jsonl"
+DETECTORS = ("explicit", "distress", "legal", "fraud", "medical", "finance")
+# Which detector each escalation bucket should fire; the other buckets expect nothing hard.
+EXPECTED = {
+    "human_request": "explicit",
+    "safety_distress": "distress",
+    "legal": "legal",
+    "fraud_security": "fraud",
+    "medical_health": "medical",
+    "account_financial": "finance",
+}
+TOPIC_NAMES = {"legal": "legal", "fraud": "fraud", "medical": "medical",
+               "regulated_finance": "finance"}
+# account_financial mixes regulated products with refunds, returns and transfers; the default
+# policy's regulated_finance topic covers only the former. These are the dataset's own label
+# names (metadata, not text) for regulated products: credit, loans, investments, claims, tax.
+REGULATED_LABEL_PREFIXES = (
+    "Mortgage", "Credit reporting", "Debt collection", "Student loan", "Vehicle loan",
+    "Payday loan", "Credit card", "ApplyLoan", "PurchaseStocks", "ApplyCreditCard",
+    "GetCreditReport", "GetDebtIncomeRatio", "FileClaim", "DisputeCharge", "rollover_401k",
+    "credit_score", "improve_credit_score", "interest_rate", "apr", "taxes", "credit_limit",
+    "EMI", "TAXES", "insurance",
+)
+# Rows whose dataset label I judge wrong for escalation, by id, with the reason in my words.
+# (category the row really belongs to, why). Scored both raw and with these corrections.
+LABEL_ERRORS: dict[str, tuple[str, str]] = {}
+
+
+def load_rows() -> list[dict[str, str]]:
+    with DATA.open(encoding="utf-8") as handle:
+        rows = [json.loads(line) for line in handle]
+    return [r for r in rows if r.get("category_basis") == "dataset_label"]
+
+
+def fired(matcher: detectors.TopicMatcher, text: str) -> set[str]:
+    folded = detectors.fold(text)
+    out = set()
+    if detectors.explicit_request(folded) is not None:
+        out.add("explicit")
+    if detectors.distress(folded, ("self_harm", "violence", "abuse", "emergency", "bereavement")):
+        out.add("distress")
+    for hit in matcher.match(folded, ()):
+        out.add(TOPIC_NAMES.get(hit.key, hit.key))
+    return out
+
+
+def category_of(row: dict[str, str], corrected: bool) -> str:
+    if corrected and row["id"] in LABEL_ERRORS:
+        return LABEL_ERRORS[row["id"]][0]
+    return row["category"]
+
+
+def confusion(rows: list[dict[str, str]], results: dict[str, set[str]], corrected: bool) -> None:
+    counts: dict[str, Counter[str]] = {}
+    for row in rows:
+        cat = category_of(row, corrected)
+        counter = counts.setdefault(cat, Counter())
+        counter["rows"] += 1
+        for name in results[row["id"]] or {"none"}:
+            counter[name] += 1
+    header = f"{'category':<20}{'rows':>6}" + "".join(f"{d:>10}" for d in (*DETECTORS, "none"))
+    print(header)
+    for cat in sorted(counts):
+        c = counts[cat]
+        print(f"{cat:<20}{c['rows']:>6}" + "".join(f"{c[d]:>10}" for d in (*DETECTORS, "none")))
+
+
+def scores(rows: list[dict[str, str]], results: dict[str, set[str]], corrected: bool) -> None:
+    print(f"{'detector':<10}{'tp':>6}{'fp':>6}{'fn':>6}{'precision':>11}{'recall':>8}")
+    for det in DETECTORS:
+        tp = fp = fn = 0
+        for row in rows:
+            want = EXPECTED.get(category_of(row, corrected)) == det
+            got = det in results[row["id"]]
+            tp += want and got
+            fp += got and not want
+            fn += want and not got
+        precision = tp / (tp + fp) if tp + fp else 1.0
+        recall = tp / (tp + fn) if tp + fn else 1.0
+        print(f"{det:<10}{tp:>6}{fp:>6}{fn:>6}{precision:>11.3f}{recall:>8.3f}")
+
+
+def summary(rows: list[dict[str, str]], results: dict[str, set[str]], corrected: bool) -> None:
+    def recall(selected: list[dict[str, str]]) -> str:
+        hit = sum(EXPECTED[category_of(r, corrected)] in results[r["id"]] for r in selected)
+        return f"{hit / len(selected):.3f} ({hit}/{len(selected)})" if selected else "n/a"
+
+    topic_cats = ("legal", "fraud_security", "medical_health")
+    topic_rows = [r for r in rows if category_of(r, corrected) in topic_cats]
+    finance = [r for r in rows if category_of(r, corrected) == "account_financial"]
+    regulated = [r for r in finance if (r.get("label") or "").startswith(REGULATED_LABEL_PREFIXES)]
+    ordinary = [r for r in rows if category_of(r, corrected) == "ordinary"]
+    hard = sum(bool(results[r["id"]]) for r in ordinary)
+    print(f"topic recall (legal, fraud, medical): {recall(topic_rows)}")
+    print(f"topic recall incl. regulated finance:  {recall(topic_rows + regulated)}")
+    print(f"finance recall, regulated-product labels: {recall(regulated)}")
+    print(f"finance recall, whole account_financial bucket: {recall(finance)}")
+    print(f"ordinary rows firing any hard trigger: {hard / len(ordinary):.3f} ({hard}/{len(ordinary)})")
+
+
+def show_disagreements(rows: list[dict[str, str]], results: dict[str, set[str]]) -> None:
+    for row in rows:
+        want = EXPECTED.get(row["category"])
+        got = results[row["id"]]
+        missed = want is not None and want not in got
+        extra = (want is None and row["category"] == "ordinary" and got) or (
+            "explicit" in got and want != "explicit")
+        if missed or extra:
+            mark = "LABEL?" if row["id"] in LABEL_ERRORS else ""
+            print(f"{row['id']} {row['category']:<18} want={want} got={sorted(got)} {mark} | "
+                  f"{row['text'][:140]!r}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--policy", default=str(ROOT / "policies" / "default.yaml"))
+    parser.add_argument("--disagreements", action="store_true", help="print each disagreement")
+    args = parser.parse_args()
+    policy = load_policy(args.policy)
+    matcher = detectors.compile_topics(policy.triggers.topics)
+    rows = load_rows()
+    results = {row["id"]: fired(matcher, row["text"]) for row in rows}
+    for corrected in (False, True):
+        title = "with my label corrections" if corrected else "raw dataset labels"
+        print(f"== {len(rows)} dataset-labelled rows, {title} ({len(LABEL_ERRORS)} relabelled)")
+        confusion(rows, results, corrected)
+        scores(rows, results, corrected)
+        summary(rows, results, corrected)
+        print()
+    if args.disagreements:
+        show_disagreements(rows, results)
+
+
+if __name__ == "__main__":
+    main()

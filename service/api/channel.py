@@ -1,0 +1,102 @@
+"""The channel API: POST /v1/turns, reading a review or transfer, recording an outcome."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Annotated, Any
+
+from litestar import Controller, Request, get, post
+from litestar.params import Parameter
+from sqlalchemy import text
+
+from service import db
+from service.errors import Forbidden, Invalid, NotFound
+from service.metrics import prom
+from service.reviewers.caller import Caller
+from service.reviews import service as reviews
+from service.runtime import Runtime
+from service.transfers import service as transfers
+from service.turns import service as turns
+from service.turns.schemas import OutcomeIn, TurnCreate
+
+IdempotencyKey = Annotated[
+    str | None, Parameter(header="Idempotency-Key", required=False, max_length=200)
+]
+
+
+class ChannelController(Controller):
+    path = "/v1"
+    tags = ["channel"]
+
+    @post("/turns", status_code=200, summary="Decide on one AI turn: send, review or transfer")
+    async def create_turn(
+        self, data: TurnCreate, runtime: Runtime, channel: str, idempotency_key: IdempotencyKey,
+    ) -> dict[str, Any]:
+        started = time.perf_counter()
+        policy = runtime.policies.current
+        try:
+            # Autocommit: the decision is written by one statement, itself one transaction.
+            async with runtime.engine.connect() as conn:
+                conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                outcome = await turns.decide(conn, policy, channel, data, idempotency_key)
+        except turns.DuplicateRequest:
+            async with runtime.engine.connect() as conn:
+                return await turns.replay(conn, channel, idempotency_key or "")
+        if not outcome.replayed:
+            await runtime.dispatch(outcome.effects)
+            prom.DECISIONS.labels(outcome.response["action"], data.channel).inc()
+            for trigger in outcome.response["triggers"]:
+                prom.TRIGGERS.labels(trigger["type"], data.channel).inc()
+            prom.DECISION_SECONDS.observe(time.perf_counter() - started)
+        return outcome.response
+
+    @get("/reviews/{review_id:uuid}", summary="A held draft's status and final text")
+    async def get_review(
+        self, review_id: uuid.UUID, runtime: Runtime, principal: str | Caller
+    ) -> dict[str, Any]:
+        async with runtime.engine.connect() as conn:
+            if isinstance(principal, Caller):
+                row = await reviews.get_for_reviewer(conn, review_id, principal)
+                return reviews.reviewer_view(row)
+            row = await reviews.get_for_channel(conn, review_id, principal)
+            return reviews.public_view(row)
+
+    @get("/transfers/{transfer_id:uuid}", summary="A transfer's status and summary")
+    async def get_transfer(
+        self, transfer_id: uuid.UUID, runtime: Runtime, principal: str | Caller
+    ) -> dict[str, Any]:
+        async with runtime.engine.connect() as conn:
+            found = await transfers.get(conn, transfer_id)
+        if isinstance(principal, str) and found["channel"] != principal:
+            raise Forbidden("this transfer belongs to another channel")
+        if isinstance(principal, Caller) and not principal.can_see(found["team"]):
+            raise Forbidden(f"this transfer belongs to team {found['team']!r}, which is not yours")
+        return {
+            "id": str(found["id"]), "mode": found["mode"], "team": found["team"],
+            "status": found["status"],
+            "assigned_to": str(found["assigned_to"]) if found["assigned_to"] else None,
+            "summary": found["summary"], "created_at": found["created_at"].isoformat(),
+        }
+
+    @post("/conversations/{conversation_id:str}/outcome", status_code=200,
+          summary="Record whether the conversation was resolved, and the customer's CSAT")
+    async def record_outcome(
+        self, conversation_id: str, data: OutcomeIn, runtime: Runtime, channel: str,
+        request: Request[Any, Any, Any],
+    ) -> dict[str, Any]:
+        if not conversation_id or len(conversation_id) > 200:
+            raise Invalid("conversation_id: must be 1 to 200 characters", field="conversation_id")
+        async with db.transaction(runtime.engine) as conn:
+            row = (
+                await conn.execute(
+                    text(
+                        "UPDATE conversation SET resolved = :r, csat = :c, outcome_at = now() "
+                        "WHERE channel = :ch AND external_id = :id RETURNING id"
+                    ),
+                    {"r": data.resolved, "c": data.csat, "ch": channel, "id": conversation_id},
+                )
+            ).first()
+            if row is None:
+                raise NotFound(f"no conversation {conversation_id!r} on channel {channel!r}")
+        return {"conversation_id": conversation_id, "resolved": data.resolved, "csat": data.csat}

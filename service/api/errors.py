@@ -1,0 +1,59 @@
+"""Maps errors to the contract's JSON shape: {status_code, detail, extra}; never a 500 for bad input."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, SerializationException, ValidationException
+
+from service.errors import DomainError
+
+log = logging.getLogger("service.api")
+
+
+def _body(status: int, detail: str, extra: Any = None) -> Response[Any]:
+    return Response({"status_code": status, "detail": detail, "extra": extra}, status_code=status)
+
+
+def domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
+    return _body(exc.status, exc.detail, exc.extra or None)
+
+
+def validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+    """Name the offending field in the detail itself, not only in `extra`."""
+    problems = exc.extra if isinstance(exc.extra, list) else []
+    parts = []
+    for p in problems:
+        if isinstance(p, dict):
+            key = p.get("key") or p.get("source") or "body"
+            parts.append(f"{key}: {p.get('message', 'invalid')}")
+    # Without a field the whole body failed to decode: say so rather than echo the parser.
+    detail = "; ".join(parts) or f"body: malformed JSON ({exc.detail})"
+    return _body(400, detail, problems or None)
+
+
+def http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    detail = exc.detail
+    if isinstance(exc.__cause__, SerializationException):
+        detail = f"body: malformed JSON ({exc.detail})"
+    elif exc.status_code == 413:
+        detail = "request body too large (the limit is 256 KiB)"
+    return Response(
+        {"status_code": exc.status_code, "detail": detail, "extra": exc.extra or None},
+        status_code=exc.status_code, headers=exc.headers,
+    )
+
+
+def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return _body(500, "internal error")
+
+
+HANDLERS: dict[Any, Any] = {
+    DomainError: domain_error,
+    ValidationException: validation_error,
+    HTTPException: http_error,
+    Exception: internal_error,
+}

@@ -1,0 +1,77 @@
+"""The reviewer API (CONTRACT 4b): the same use-cases as the UI, for teams with their own tools."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal
+
+from litestar import Controller, Response, get, post
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from service import db
+from service.effects import Effects
+from service.reviewers.caller import Caller
+from service.reviews import repository
+from service.reviews import service as reviews
+from service.runtime import Runtime
+from service.turns.schemas import EditIn
+
+Action = Callable[[AsyncConnection], Awaitable[tuple[Row[Any], Effects]]]
+
+
+async def _act(runtime: Runtime, action: Action) -> dict[str, Any]:
+    async with db.transaction(runtime.engine) as conn:
+        row, effects = await action(conn)
+    await runtime.dispatch(effects)
+    return reviews.reviewer_view(row)
+
+
+class ReviewerController(Controller):
+    path = "/v1/reviews"
+    tags = ["reviewer"]
+
+    @get("/", summary="Open reviews of the caller's teams, earliest deadline first")
+    async def list_reviews(
+        self, runtime: Runtime, caller: Caller, status: Literal["open"] = "open"
+    ) -> list[dict[str, Any]]:
+        async with runtime.engine.connect() as conn:
+            rows = await repository.list_open(conn, caller.team_scope())
+        return [reviews.reviewer_view(r) for r in rows]
+
+    @post("/next", summary="Claim the most urgent open review of the caller's teams")
+    async def claim_next(self, runtime: Runtime, caller: Caller) -> Response[Any]:
+        lease = runtime.settings.review_lease_seconds
+        async with db.transaction(runtime.engine) as conn:
+            row, effects = await reviews.claim_next(conn, caller, lease)
+        await runtime.dispatch(effects)
+        if row is None:
+            return Response(None, status_code=204)
+        return Response(reviews.reviewer_view(row), status_code=200)
+
+    @post("/{review_id:uuid}/claim", status_code=200, summary="Take the lease on a review")
+    async def claim(self, review_id: uuid.UUID, runtime: Runtime, caller: Caller) -> dict[str, Any]:
+        lease = runtime.settings.review_lease_seconds
+        return await _act(runtime, lambda c: reviews.claim(c, caller, review_id, lease))
+
+    @post("/{review_id:uuid}/release", status_code=200, summary="Give the lease back")
+    async def release(self, review_id: uuid.UUID, runtime: Runtime, caller: Caller) -> dict[str, Any]:
+        return await _act(runtime, lambda c: reviews.release(c, caller, review_id))
+
+    @post("/{review_id:uuid}/approve", status_code=200, summary="Send the draft as it is")
+    async def approve(self, review_id: uuid.UUID, runtime: Runtime, caller: Caller) -> dict[str, Any]:
+        return await _act(runtime, lambda c: reviews.approve(c, caller, review_id))
+
+    @post("/{review_id:uuid}/edit", status_code=200, summary="Send an edited text")
+    async def edit(
+        self, review_id: uuid.UUID, data: EditIn, runtime: Runtime, caller: Caller
+    ) -> dict[str, Any]:
+        return await _act(runtime, lambda c: reviews.edit(c, caller, review_id, data.text))
+
+    @post("/{review_id:uuid}/take-over", status_code=200,
+          summary="Take the conversation: a warm transfer to the caller")
+    async def take_over(
+        self, review_id: uuid.UUID, runtime: Runtime, caller: Caller
+    ) -> dict[str, Any]:
+        return await _act(runtime, lambda c: reviews.take_over(c, caller, review_id))

@@ -1,0 +1,1 @@
+"""Channels: API keys, webhook secrets, the outbox of deliveries and their signing."""

@@ -1,0 +1,60 @@
+"""Each channel's webhook signing secret: created on first use, rotated with a day of overlap."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from service.channels.signing import new_secret
+
+# After a rotation the old secret still signs, beside the new one, for this long.
+ROTATION_OVERLAP = "1 day"
+
+
+@dataclass(frozen=True)
+class SigningSecrets:
+    current: str
+    previous: str | None
+
+    def all(self) -> list[str]:
+        return [self.current] + ([self.previous] if self.previous else [])
+
+
+async def get_or_create(conn: AsyncConnection, channel: str) -> str:
+    await conn.execute(
+        text("INSERT INTO channel_secret (channel, secret) VALUES (:c, :s) ON CONFLICT DO NOTHING"),
+        {"c": channel, "s": new_secret()},
+    )
+    row = (
+        await conn.execute(text("SELECT secret FROM channel_secret WHERE channel = :c"), {"c": channel})
+    ).one()
+    return str(row.secret)
+
+
+async def rotate(conn: AsyncConnection, channel: str) -> str:
+    await get_or_create(conn, channel)
+    secret = new_secret()
+    await conn.execute(
+        text(
+            "UPDATE channel_secret SET previous_secret = secret, secret = :s, rotated_at = now() "
+            "WHERE channel = :c"
+        ),
+        {"c": channel, "s": secret},
+    )
+    return secret
+
+
+async def signing_secrets(conn: AsyncConnection, channel: str) -> SigningSecrets:
+    await get_or_create(conn, channel)
+    row = (
+        await conn.execute(
+            text(
+                "SELECT secret, CASE WHEN rotated_at > now() - CAST(:overlap AS interval) "
+                "THEN previous_secret END AS previous FROM channel_secret WHERE channel = :c"
+            ),
+            {"c": channel, "overlap": ROTATION_OVERLAP},
+        )
+    ).one()
+    return SigningSecrets(row.secret, row.previous)

@@ -1,0 +1,225 @@
+"""The `hitl` command: run the stack, manage accounts, keys and secrets, check policies."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import click
+
+from service.settings import Settings
+
+T = TypeVar("T")
+
+
+def settings_with_services() -> Settings:
+    """Settings whose URLs fall back to the embedded services a running `hitl up` recorded."""
+    settings = Settings()
+    if settings.database_url and settings.redis_url:
+        return settings
+    from service.embedded import discover
+
+    found = discover(settings.state_dir)
+    if found is None:
+        raise click.ClickException(
+            "no database configured: set HITL_DATABASE_URL and HITL_REDIS_URL, "
+            "or start `hitl up` in this folder first"
+        )
+    return settings.model_copy(update={
+        "database_url": settings.database_url or found.database_url,
+        "redis_url": settings.redis_url or found.redis_url,
+    })
+
+
+def run_with_engine(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
+    from service import db
+
+    async def main() -> T:
+        engine = db.create_engine(settings, pool_size=2)
+        try:
+            return await work(engine)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(main())
+
+
+def in_transaction(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
+    from service import db
+
+    async def run(engine: Any) -> T:
+        async with db.transaction(engine) as conn:
+            return await work(conn)
+
+    return run_with_engine(settings, run)
+
+
+def load_policy_or_exit(settings: Settings) -> Any:
+    from service.policy.loader import PolicyError, load_policy
+
+    try:
+        return load_policy(settings.policy_path)
+    except PolicyError as err:
+        raise click.ClickException(f"the policy {settings.policy_path} is invalid:\n{err}") from err
+    except OSError as err:
+        raise click.ClickException(f"cannot read the policy {settings.policy_path}: {err}") from err
+
+
+def say(message: str) -> None:
+    """Anything but a secret goes to stderr, so scripts can capture secrets from stdout."""
+    click.echo(message, err=True)
+
+
+@click.group()
+def cli() -> None:
+    """hitl: decides on every AI turn whether the draft is sent, reviewed, or handed to a human."""
+
+
+@cli.command()
+def migrate() -> None:
+    """Apply the database migrations."""
+    from service.migrate import upgrade
+
+    settings = settings_with_services()
+    upgrade(settings.async_database_url())
+    say("database is up to date")
+
+
+@cli.command()
+@click.option("--workers", default=1, show_default=True, help="HTTP worker processes")
+def serve(workers: int) -> None:
+    """Run the HTTP API and the reviewer UI (one process; run several to scale out)."""
+    import uvicorn
+
+    settings = settings_with_services()
+    load_policy_or_exit(settings)  # refuse to start on an invalid policy, with its messages
+    os.environ["HITL_DATABASE_URL"] = settings.database_url or ""
+    os.environ["HITL_REDIS_URL"] = settings.redis_url or ""
+    uvicorn.run(
+        "service.app:create_app", factory=True, host=settings.host, port=settings.port,
+        workers=workers, log_config=None, access_log=False, lifespan="on",
+    )
+
+
+@cli.command()
+def worker() -> None:
+    """Run an arq worker: deadlines, webhook deliveries, the sweeper."""
+    from worker.settings import build_worker
+
+    settings = settings_with_services()
+    load_policy_or_exit(settings)
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    build_worker(settings).run()
+
+
+@cli.command()
+def up() -> None:
+    """Everything for a local start: embedded services if needed, migrations, demo data, serve, worker."""
+    from service.stack import run_stack
+
+    sys.exit(run_stack(Settings()))
+
+
+@cli.group()
+def users() -> None:
+    """Reviewer accounts."""
+
+
+@users.command("create")
+@click.argument("email")
+@click.option("--role", type=click.Choice(["reviewer", "supervisor", "admin"]), default="reviewer",
+              show_default=True)
+@click.option("--team", "teams", multiple=True, help="a team this person works for (repeatable)")
+@click.option("--password-stdin", is_flag=True, help="read the password from standard input")
+def users_create(email: str, role: str, teams: tuple[str, ...], password_stdin: bool) -> None:
+    """Create (or update) a reviewer account."""
+    from service.reviewers import accounts
+
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
+    if password_stdin and len(password or "") < 8:
+        raise click.ClickException("the password must be at least 8 characters")
+    settings = settings_with_services()
+    policy = load_policy_or_exit(settings)
+    unknown = [t for t in teams if t not in policy.teams]
+    if unknown:
+        raise click.ClickException(
+            f"unknown team(s) {', '.join(unknown)}; the policy has {', '.join(sorted(policy.teams))}"
+        )
+    in_transaction(settings, lambda c: accounts.create_user(c, email, role, teams, password))
+    say(f"{email}: {role} of {', '.join(teams) or 'no team'}")
+
+
+@users.command("token")
+@click.argument("email")
+def users_token(email: str) -> None:
+    """Print a new personal API token for the reviewer API."""
+    from service.errors import DomainError
+    from service.reviewers import accounts
+
+    settings = settings_with_services()
+    try:
+        click.echo(in_transaction(settings, lambda c: accounts.create_token(c, email)))
+    except DomainError as err:
+        raise click.ClickException(err.detail) from err
+
+
+@cli.group()
+def keys() -> None:
+    """Channel API keys."""
+
+
+@keys.command("create")
+@click.argument("channel")
+def keys_create(channel: str) -> None:
+    """Print a new API key for a channel named in the policy."""
+    from service.channels import keys as channel_keys
+
+    settings = settings_with_services()
+    policy = load_policy_or_exit(settings)
+    if channel not in policy.channels:
+        raise click.ClickException(
+            f"unknown channel {channel!r}; the policy has {', '.join(sorted(policy.channels))}"
+        )
+    click.echo(in_transaction(settings, lambda c: channel_keys.create_key(c, channel)))
+
+
+@cli.group()
+def webhooks() -> None:
+    """Webhook signing secrets."""
+
+
+@webhooks.command("secret")
+@click.argument("channel")
+@click.option("--rotate", is_flag=True, help="make a new secret; the old one still signs for a day")
+def webhooks_secret(channel: str, rotate: bool) -> None:
+    """Print the channel's webhook signing secret (whsec_...), creating it on first use."""
+    from service.channels import secrets
+
+    settings = settings_with_services()
+    policy = load_policy_or_exit(settings)
+    if channel not in policy.channels:
+        raise click.ClickException(
+            f"unknown channel {channel!r}; the policy has {', '.join(sorted(policy.channels))}"
+        )
+    action = secrets.rotate if rotate else secrets.get_or_create
+    click.echo(in_transaction(settings, lambda c: action(c, channel)))
+    if rotate:
+        say("rotated: deliveries carry both signatures for the next 24 hours")
+
+
+def _register_optional() -> None:
+    try:
+        from service.policy.cli import policy as policy_group
+    except ImportError:  # pragma: no cover - the policy CLI ships with the policy package
+        return
+    cli.add_command(policy_group)
+
+
+_register_optional()
+
+
+def main() -> None:
+    cli()

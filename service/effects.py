@@ -1,0 +1,32 @@
+"""What a committed change asks of the outside world: deliveries to attempt, deadlines, live events.
+
+Gathered while the transaction runs and dispatched only after it commits. Postgres stays the
+truth: if Redis is down when we dispatch, the sweeper finds the same work again.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass
+class Effects:
+    deliveries: list[uuid.UUID] = field(default_factory=list)
+    deadlines: list[tuple[uuid.UUID, datetime]] = field(default_factory=list)
+    live: list[dict[str, Any]] = field(default_factory=list)
+
+    def deliver(self, outbox_id: uuid.UUID | None) -> None:
+        if outbox_id is not None:
+            self.deliveries.append(outbox_id)
+
+    def publish(self, kind: str, **data: Any) -> None:
+        self.live.append({"kind": kind, **{k: str(v) if isinstance(v, uuid.UUID) else v
+                                           for k, v in data.items()}})
+
+    def extend(self, other: Effects) -> None:
+        self.deliveries += other.deliveries
+        self.deadlines += other.deadlines
+        self.live += other.live

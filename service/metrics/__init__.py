@@ -1,0 +1,1 @@
+"""Prometheus metrics: counters updated in-process, queue gauges read from Postgres at scrape."""

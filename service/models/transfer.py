@@ -1,0 +1,55 @@
+"""A hand-off of a conversation to a human team, warm (with a summary) or cold (routing only)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, Integer, text
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlmodel import Field, SQLModel
+
+from service.models.base import check_in, created_at_field, id_field, jsonb_field, tz_field
+
+MODES = ("warm", "cold")
+STATUSES = ("created", "offered", "accepted", "closed", "cancelled")
+REASONS = ("trigger", "sync_low_confidence", "take_over", "timeout")
+
+
+class Transfer(SQLModel, table=True):
+    __tablename__ = "transfer"
+    __table_args__ = (
+        CheckConstraint(check_in("mode", MODES), name="transfer_mode_allowed"),
+        CheckConstraint(check_in("status", STATUSES), name="transfer_status_allowed"),
+        CheckConstraint(check_in("reason", REASONS), name="transfer_reason_allowed"),
+        Index("transfer_open_by_team", "team", "created_at",
+              postgresql_where=text("status IN ('created', 'offered')")),
+        # A review is taken over or times out into at most one transfer.
+        Index("transfer_one_per_review", "review_id", unique=True,
+              postgresql_where=text("review_id IS NOT NULL")),
+    )
+    id: uuid.UUID = id_field()
+    conversation_id: uuid.UUID = Field(
+        sa_column=Column(UUID(as_uuid=True), ForeignKey("conversation.id"), nullable=False)
+    )
+    turn_id: uuid.UUID | None = Field(
+        default=None, sa_column=Column(UUID(as_uuid=True), ForeignKey("turn.id"), nullable=True)
+    )
+    review_id: uuid.UUID | None = Field(
+        default=None, sa_column=Column(UUID(as_uuid=True), ForeignKey("review.id"), nullable=True)
+    )
+    channel: str
+    mode: str
+    team: str
+    reason: str = "trigger"
+    status: str = "created"
+    assigned_to: uuid.UUID | None = Field(
+        default=None, sa_column=Column(UUID(as_uuid=True), ForeignKey("reviewer.id"), nullable=True)
+    )
+    summary: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
+    triggers: list[dict[str, Any]] = jsonb_field("'[]'::jsonb")
+    version: int = Field(default=1, sa_column=Column(Integer, nullable=False, server_default="1"))
+    created_at: datetime | None = created_at_field()
+    accepted_at: datetime | None = tz_field()
+    closed_at: datetime | None = tz_field()

@@ -1,0 +1,340 @@
+"""The decision on one AI turn: send, review or transfer, with every trigger that fired."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from service.policy import detectors, routing
+from service.policy import sentiment as sentiment_score
+from service.policy.model import Policy, TopicPolicy, TransferMode
+
+Action = Literal["send", "review", "transfer"]
+
+
+@dataclass(frozen=True)
+class Signals:
+    """What the channel sent with this turn."""
+
+    message: str  # the customer's latest message
+    draft_text: str
+    confidence: float
+    intent: str | None = None
+    topics: tuple[str, ...] = ()
+    sentiment: float | None = None  # channel-provided score; computed by the detector when None
+    locale: str | None = None
+    customer_tier: str | None = None
+
+
+@dataclass(frozen=True)
+class PriorTurn:
+    """An earlier customer turn of this conversation, oldest first."""
+
+    intent: str | None
+    sentiment: float | None
+
+
+@dataclass(frozen=True)
+class PriorContact:
+    """One of this customer's OTHER conversations within the repeat-contact window."""
+
+    conversation_id: str
+    intents: tuple[str, ...]
+    topics: tuple[str, ...]
+    resolved: bool | None  # None = no outcome recorded (counts as not resolved)
+    last_at: datetime
+
+
+@dataclass(frozen=True)
+class Facts:
+    turns: tuple[PriorTurn, ...] = ()
+    resolved: bool = False  # this conversation already marked resolved
+    contacts: tuple[PriorContact, ...] = ()
+
+
+@dataclass(frozen=True)
+class FiredTrigger:
+    type: str
+    rule_id: str  # stable id, e.g. "topics.legal", "explicit_request", "distress.self_harm"
+    detail: str  # human sentence: why it fired
+    hard: bool  # hard triggers bypass the review queue
+    evidence: str | None  # the matched phrase / numbers
+    transfer: TransferMode
+    team: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: Action
+    triggers: tuple[FiredTrigger, ...]
+    transfer_mode: TransferMode | None
+    team: str | None  # set when action == "transfer"
+    sentiment: float  # the score used for this message (channel's or computed)
+    policy_version: str
+    review_team: str | None = None  # whose queue holds the draft when action == "review"
+    routing_rule: int | None = None  # index in routing.rules that named the team, if any
+
+    @property
+    def rule_ids(self) -> tuple[str, ...]:
+        return tuple(t.rule_id for t in self.triggers)
+
+
+_DISTRESS_DETAIL = {
+    "self_harm": "the customer may be at risk of harming themselves",
+    "violence": "the message contains a threat of violence",
+    "abuse": "the customer describes abuse or danger from another person",
+    "emergency": "the customer describes an emergency happening now",
+    "bereavement": "the customer mentions a bereavement",
+}
+
+
+def evaluate(policy: Policy, channel: str, facts: Facts, signals: Signals) -> Decision:
+    """Apply the policy to one turn. Pure: the same inputs always give the same decision."""
+    folded = detectors.fold(signals.message)
+    score = signals.sentiment
+    if score is None:
+        score = sentiment_score.score(signals.message)
+    labels = tuple(detectors.fold(label) for label in signals.topics)
+    fired: list[FiredTrigger] = []
+    _distress(policy, folded, fired)
+    _explicit(policy, folded, fired)
+    topic_names = _topics(policy, folded, labels, fired)
+    _sentiment(policy, facts, score, fired)
+    _loop(policy, facts, signals.intent, fired)
+    _repeat(policy, facts, signals.intent, set(labels) | topic_names, fired)
+    _confidence(policy, channel, signals, fired)
+    return _decide(policy, channel, signals, fired, score, frozenset(labels) | topic_names)
+
+
+def _team(policy: Policy, team: str | None) -> str:
+    return team if team is not None else policy.default_team
+
+
+def _distress(policy: Policy, folded: str, fired: list[FiredTrigger]) -> None:
+    rule = policy.triggers.distress
+    if not rule.enabled:
+        return
+    for hit in detectors.distress(folded, rule.categories):
+        fired.append(
+            FiredTrigger(
+                "distress",
+                f"distress.{hit.key}",
+                _DISTRESS_DETAIL[hit.key],
+                True,
+                hit.evidence,
+                "warm",
+                _team(policy, rule.team),
+            )
+        )
+
+
+def _explicit(policy: Policy, folded: str, fired: list[FiredTrigger]) -> None:
+    rule = policy.triggers.explicit_request
+    if not rule.enabled:
+        return
+    hit = detectors.explicit_request(folded)
+    if hit is not None:
+        fired.append(
+            FiredTrigger(
+                "explicit_request",
+                "explicit_request",
+                "the customer asked to reach a person",
+                True,
+                hit.evidence,
+                rule.transfer,
+                _team(policy, rule.team),
+            )
+        )
+
+
+_MATCHERS: dict[int, tuple[tuple[TopicPolicy, ...], detectors.TopicMatcher]] = {}
+
+
+def _matcher(topics: tuple[TopicPolicy, ...]) -> detectors.TopicMatcher:
+    # Keyed by identity so the hot path never hashes the whole topic list.
+    entry = _MATCHERS.get(id(topics))
+    if entry is None or entry[0] is not topics:
+        if len(_MATCHERS) > 32:
+            _MATCHERS.clear()
+        entry = (topics, detectors.compile_topics(topics))
+        _MATCHERS[id(topics)] = entry
+    return entry[1]
+
+
+def _topics(
+    policy: Policy, folded: str, labels: tuple[str, ...], fired: list[FiredTrigger]
+) -> frozenset[str]:
+    topics = policy.triggers.topics
+    if not topics:
+        return frozenset()
+    by_name = {t.name: t for t in topics}
+    names = []
+    for hit in _matcher(topics).match(folded, labels):
+        topic = by_name[hit.key]
+        names.append(detectors.fold(hit.key))
+        fired.append(
+            FiredTrigger(
+                "topic",
+                f"topics.{hit.key}",
+                f"the message is about {hit.key}, a policy topic",
+                True,
+                hit.evidence,
+                topic.transfer,
+                _team(policy, topic.team),
+            )
+        )
+    return frozenset(names)
+
+
+def _sentiment(policy: Policy, facts: Facts, score: float, fired: list[FiredTrigger]) -> None:
+    rule = policy.triggers.sentiment
+    if not rule.enabled:
+        return
+    earlier = (
+        [t.sentiment for t in facts.turns[len(facts.turns) - (rule.window - 1) :]]
+        if rule.window > 1
+        else []
+    )
+    window = [*earlier, score]
+    low = [s for s in window if s is not None and s < rule.threshold]
+    if len(low) < rule.min_negative:
+        return
+    shown = ", ".join(f"{s:.2f}" for s in low)
+    fired.append(
+        FiredTrigger(
+            "sentiment",
+            "sentiment.sustained",
+            f"{len(low)} of the customer's last {len(window)} messages scored below "
+            f"{rule.threshold:g}",
+            rule.hard,
+            shown,
+            rule.transfer,
+            _team(policy, rule.team),
+        )
+    )
+
+
+def _loop(policy: Policy, facts: Facts, intent: str | None, fired: list[FiredTrigger]) -> None:
+    rule = policy.triggers.loop
+    if not rule.enabled or intent is None or facts.resolved:
+        return
+    count = 1 + sum(1 for turn in facts.turns if turn.intent == intent)
+    if count >= rule.max_same_intent:
+        fired.append(
+            FiredTrigger(
+                "loop",
+                "loop",
+                f"intent '{intent}' came up {count} times in this conversation without resolution",
+                rule.hard,
+                f"{count} x {intent}",
+                rule.transfer,
+                _team(policy, rule.team),
+            )
+        )
+
+
+def _repeat(
+    policy: Policy,
+    facts: Facts,
+    intent: str | None,
+    topics: set[str] | frozenset[str],
+    fired: list[FiredTrigger],
+) -> None:
+    rule = policy.triggers.repeat_contact
+    if not rule.enabled or not facts.contacts:
+        return
+    for contact in facts.contacts:
+        if contact.resolved is True:
+            continue
+        same = [i for i in contact.intents if i == intent] if intent is not None else []
+        same += [t for t in contact.topics if detectors.fold(t) in topics]
+        if same:
+            fired.append(
+                FiredTrigger(
+                    "repeat_contact",
+                    "repeat_contact",
+                    f"the customer already contacted us about '{same[0]}' (conversation "
+                    f"{contact.conversation_id}) and it was not resolved",
+                    rule.hard,
+                    f"{contact.conversation_id}: {same[0]}",
+                    rule.transfer,
+                    _team(policy, rule.team),
+                )
+            )
+            return
+
+
+def _confidence(policy: Policy, channel: str, signals: Signals, fired: list[FiredTrigger]) -> None:
+    threshold = policy.threshold_for(channel, signals.intent)
+    confidence = signals.confidence
+    # A missing or NaN confidence must never pass as confident.
+    if (
+        isinstance(confidence, (int, float))
+        and math.isfinite(confidence)
+        and confidence >= threshold
+    ):
+        return
+    rule_id = policy.threshold_rule(channel, signals.intent)
+    scope = {"confidence.global": "global"}.get(
+        rule_id, rule_id.split(".", 2)[-1] + " " + rule_id.split(".")[1]
+    )
+    rule = policy.confidence
+    fired.append(
+        FiredTrigger(
+            "confidence",
+            rule_id,
+            f"the draft's confidence {confidence:.2f} is below the {scope} threshold {threshold:g}",
+            False,
+            f"{confidence:.2f} < {threshold:g}",
+            rule.transfer,
+            _team(policy, rule.team),
+        )
+    )
+
+
+def _rank(policy: Policy, trigger: FiredTrigger) -> int:
+    order = policy.routing.precedence
+    return order.index(trigger.type) if trigger.type in order else len(order)
+
+
+def _decide(
+    policy: Policy,
+    channel: str,
+    signals: Signals,
+    fired: list[FiredTrigger],
+    score: float,
+    topics: frozenset[str],
+) -> Decision:
+    ordered = tuple(sorted(fired, key=lambda t: _rank(policy, t)))
+    if not ordered:
+        return Decision("send", (), None, None, score, policy.version)
+    hard = [t for t in ordered if t.hard]
+    acting = hard or list(ordered)
+    chan = policy.channels.get(channel)
+    # An unknown channel is treated as sync: nobody would ever see a held draft.
+    action: Action = "transfer" if hard or chan is None or chan.is_sync else "review"
+    deciding = acting[0]
+    ctx = routing.RouteContext(
+        topics=topics,
+        intent=signals.intent.casefold() if signals.intent else None,
+        triggers=frozenset((deciding.type, deciding.rule_id)),
+        channel=channel,
+        locale=routing.normalise_locale(signals.locale),
+        customer_tier=signals.customer_tier.casefold() if signals.customer_tier else None,
+    )
+    team, rule_index = routing.choose_team(policy.routing, deciding.team, ctx)
+    if action == "review":
+        return Decision(
+            "review",
+            ordered,
+            None,
+            None,
+            score,
+            policy.version,
+            review_team=team,
+            routing_rule=rule_index,
+        )
+    mode: TransferMode = "warm" if any(t.transfer == "warm" for t in acting) else "cold"
+    return Decision("transfer", ordered, mode, team, score, policy.version, routing_rule=rule_index)

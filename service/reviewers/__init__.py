@@ -1,0 +1,1 @@
+"""Reviewers: accounts, teams, roles, personal tokens and sessions."""

@@ -1,0 +1,132 @@
+"""Reviewer accounts, their teams and their personal API tokens."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Sequence
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from service.channels.keys import hash_secret
+from service.errors import Invalid, NotFound, Unauthorized
+from service.models.reviewer import ROLES
+from service.reviewers.caller import Caller
+
+TOKEN_PREFIX = "hitl_rt_"
+_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    if not password_hash:
+        return False
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+async def ensure_teams(conn: AsyncConnection, teams: Sequence[str]) -> None:
+    for team in teams:
+        await conn.execute(
+            text("INSERT INTO team (name) VALUES (:t) ON CONFLICT DO NOTHING"), {"t": team}
+        )
+
+
+async def create_user(
+    conn: AsyncConnection, email: str, role: str, teams: Sequence[str], password: str | None,
+    display_name: str | None = None,
+) -> uuid.UUID:
+    """Creates the account, or updates role, teams and password of an existing one."""
+    if role not in ROLES:
+        raise Invalid(f"role must be one of {', '.join(ROLES)}", field="role")
+    if "@" not in email:
+        raise Invalid("email must be an e-mail address", field="email")
+    await ensure_teams(conn, teams)
+    row = (
+        await conn.execute(
+            text(
+                "INSERT INTO reviewer (email, display_name, password_hash, role, presence, capacity) "
+                "VALUES (:e, :n, :h, :r, 'offline', 3) ON CONFLICT (email) DO UPDATE SET "
+                "role = EXCLUDED.role, password_hash = COALESCE(EXCLUDED.password_hash, "
+                "reviewer.password_hash) RETURNING id"
+            ),
+            {"e": email.lower(), "n": display_name or email.split("@")[0].title(),
+             "h": hash_password(password) if password else None, "r": role},
+        )
+    ).one()
+    await conn.execute(text("DELETE FROM reviewer_team WHERE reviewer_id = :id"), {"id": row.id})
+    for team in teams:
+        await conn.execute(
+            text("INSERT INTO reviewer_team (reviewer_id, team) VALUES (:id, :t)"),
+            {"id": row.id, "t": team},
+        )
+    return row.id  # type: ignore[no-any-return]
+
+
+async def create_token(conn: AsyncConnection, email: str) -> str:
+    row = (
+        await conn.execute(text("SELECT id FROM reviewer WHERE email = :e"), {"e": email.lower()})
+    ).first()
+    if row is None:
+        raise NotFound(f"no reviewer with email {email}")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    await conn.execute(
+        text("INSERT INTO reviewer_token (reviewer_id, token_hash) VALUES (:id, :h)"),
+        {"id": row.id, "h": hash_secret(token)},
+    )
+    return token
+
+
+CALLER_SQL = """
+SELECT r.id, r.email, r.display_name, r.role,
+       COALESCE(array_agg(t.team ORDER BY t.team) FILTER (WHERE t.team IS NOT NULL), '{}') AS teams
+FROM reviewer r LEFT JOIN reviewer_team t ON t.reviewer_id = r.id
+"""
+
+
+def _caller(row: object) -> Caller:
+    return Caller(row.id, row.email, row.display_name, row.role, tuple(row.teams))  # type: ignore[attr-defined]
+
+
+async def caller_for_token(conn: AsyncConnection, token: str) -> Caller:
+    row = (
+        await conn.execute(
+            text(
+                CALLER_SQL + " JOIN reviewer_token k ON k.reviewer_id = r.id "
+                "WHERE k.token_hash = :h AND k.revoked_at IS NULL GROUP BY r.id"
+            ),
+            {"h": hash_secret(token)},
+        )
+    ).first()
+    if row is None:
+        raise Unauthorized("invalid reviewer token")
+    return _caller(row)
+
+
+async def caller_by_id(conn: AsyncConnection, reviewer_id: uuid.UUID) -> Caller | None:
+    row = (
+        await conn.execute(text(CALLER_SQL + " WHERE r.id = :id GROUP BY r.id"), {"id": reviewer_id})
+    ).first()
+    return _caller(row) if row else None
+
+
+async def authenticate(conn: AsyncConnection, email: str, password: str) -> Caller | None:
+    row = (
+        await conn.execute(
+            text("SELECT id, password_hash FROM reviewer WHERE email = :e"), {"e": email.lower()}
+        )
+    ).first()
+    if row is None:
+        _hasher.hash(secrets.token_hex(8))  # spend the same time as a real check: no user oracle
+        return None
+    if not verify_password(row.password_hash, password):
+        return None
+    return await caller_by_id(conn, row.id)

@@ -1,0 +1,1 @@
+"""The review queue: held drafts, their leases, reviewer actions and budget expiry."""

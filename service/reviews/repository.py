@@ -1,0 +1,164 @@
+"""Queries over the review queue. Every state change is one conditional UPDATE decided by Postgres."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Row
+
+# The review joined with what a reviewer needs to judge it.
+SELECT_VIEW = """
+SELECT r.id, r.status, r.team, r.channel, r.priority, r.deadline, r.claimed_by, r.lease_until,
+       r.version, r.draft_text, r.final_text, r.outcome_by, r.fallback, r.decided_by, r.decided_at,
+       r.created_at, r.turn_id, r.conversation_id,
+       t.message, t.confidence, t.intent, t.topics, t.sentiment, t.locale,
+       c.external_id AS conversation_external_id, c.customer_id,
+       d.triggers, d.policy_version,
+       h.email AS claimed_by_email, h.display_name AS claimed_by_name
+FROM review r
+JOIN turn t ON t.id = r.turn_id
+JOIN conversation c ON c.id = r.conversation_id
+JOIN decision d ON d.turn_id = r.turn_id
+LEFT JOIN reviewer h ON h.id = r.claimed_by
+"""
+
+# An item a reviewer may act on: pending, or claimed by them, or claimed under a lapsed lease.
+ACTIONABLE_BY = (
+    "(status = 'pending' OR (status = 'claimed' AND (claimed_by = :who OR lease_until < now())))"
+)
+
+
+async def get(conn: AsyncConnection, review_id: uuid.UUID) -> Row[Any] | None:
+    return (await conn.execute(text(SELECT_VIEW + " WHERE r.id = :id"), {"id": review_id})).first()
+
+
+async def list_open(
+    conn: AsyncConnection, teams: Sequence[str] | None, limit: int = 500
+) -> Sequence[Row[Any]]:
+    """Open reviews, most urgent first; teams=None means every team."""
+    where = "r.status IN ('pending', 'claimed')"
+    params: dict[str, Any] = {"n": limit}
+    if teams is not None:
+        where += " AND r.team = ANY(:teams)"
+        params["teams"] = list(teams)
+    sql = SELECT_VIEW + f" WHERE {where} ORDER BY r.deadline, r.priority DESC, r.created_at LIMIT :n"
+    return (await conn.execute(text(sql), params)).all()
+
+
+async def claim(
+    conn: AsyncConnection, review_id: uuid.UUID, who: uuid.UUID, lease_seconds: int
+) -> bool:
+    row = await conn.execute(
+        text(
+            "UPDATE review SET status = 'claimed', claimed_by = :who, version = version + 1, "
+            "lease_until = now() + make_interval(secs => :lease) "
+            f"WHERE id = :id AND deadline > now() AND {ACTIONABLE_BY} RETURNING id"
+        ),
+        {"id": review_id, "who": who, "lease": lease_seconds},
+    )
+    return row.first() is not None
+
+
+async def claim_next(
+    conn: AsyncConnection, who: uuid.UUID, teams: Sequence[str] | None, lease_seconds: int
+) -> uuid.UUID | None:
+    """The most urgent free item of these teams; SKIP LOCKED lets reviewers claim in parallel."""
+    team_filter = "" if teams is None else "AND team = ANY(:teams)"
+    row = (
+        await conn.execute(
+            text(
+                "WITH next AS (SELECT id FROM review "
+                "WHERE (status = 'pending' OR (status = 'claimed' AND lease_until < now())) "
+                f"AND deadline > now() {team_filter} "
+                "ORDER BY deadline, priority DESC, created_at LIMIT 1 FOR UPDATE SKIP LOCKED) "
+                "UPDATE review r SET status = 'claimed', claimed_by = :who, version = version + 1, "
+                "lease_until = now() + make_interval(secs => :lease) "
+                "FROM next WHERE r.id = next.id RETURNING r.id"
+            ),
+            {"who": who, "lease": lease_seconds, "teams": list(teams or [])},
+        )
+    ).first()
+    return row.id if row else None
+
+
+async def release(conn: AsyncConnection, review_id: uuid.UUID, who: uuid.UUID) -> bool:
+    row = await conn.execute(
+        text(
+            "UPDATE review SET status = 'pending', claimed_by = NULL, lease_until = NULL, "
+            "version = version + 1 WHERE id = :id AND status = 'claimed' AND claimed_by = :who "
+            "RETURNING id"
+        ),
+        {"id": review_id, "who": who},
+    )
+    return row.first() is not None
+
+
+async def finish_by_reviewer(
+    conn: AsyncConnection, review_id: uuid.UUID, who: uuid.UUID, status: str, final_text: str | None
+) -> bool:
+    """approve / edit / take over: wins only if still actionable by `who` and before the deadline."""
+    row = await conn.execute(
+        text(
+            "UPDATE review SET status = :status, final_text = :final, outcome_by = 'reviewer', "
+            "decided_by = :who, decided_at = now(), version = version + 1, lease_until = NULL "
+            f"WHERE id = :id AND deadline > now() AND {ACTIONABLE_BY} RETURNING id"
+        ),
+        {"id": review_id, "who": who, "status": status, "final": final_text},
+    )
+    return row.first() is not None
+
+
+async def expire(
+    conn: AsyncConnection, review_id: uuid.UUID, fallback: str, final_text: str | None
+) -> bool:
+    """The budget ran out: applies the channel's on_timeout, only if nobody finished it first."""
+    row = await conn.execute(
+        text(
+            "UPDATE review SET status = 'expired', outcome_by = 'timeout', fallback = :fallback, "
+            "final_text = :final, decided_at = now(), version = version + 1, lease_until = NULL "
+            "WHERE id = :id AND status IN ('pending', 'claimed') AND deadline <= now() RETURNING id"
+        ),
+        {"id": review_id, "fallback": fallback, "final": final_text},
+    )
+    return row.first() is not None
+
+
+async def overdue(conn: AsyncConnection, limit: int = 500) -> list[uuid.UUID]:
+    rows = await conn.execute(
+        text(
+            "SELECT id FROM review WHERE status IN ('pending', 'claimed') AND deadline <= now() "
+            "ORDER BY deadline LIMIT :n"
+        ),
+        {"n": limit},
+    )
+    return [r.id for r in rows]
+
+
+async def return_lapsed_leases(conn: AsyncConnection) -> list[tuple[uuid.UUID, str, uuid.UUID]]:
+    """Claims whose lease ran out go back to the queue; returns (review, team, former holder)."""
+    rows = await conn.execute(
+        text(
+            "UPDATE review r SET status = 'pending', claimed_by = NULL, lease_until = NULL, "
+            "version = r.version + 1 FROM (SELECT id, claimed_by FROM review WHERE status = 'claimed' "
+            "AND lease_until < now() AND deadline > now() FOR UPDATE SKIP LOCKED) old "
+            "WHERE r.id = old.id RETURNING r.id, r.team, old.claimed_by"
+        )
+    )
+    return [(r.id, r.team, r.claimed_by) for r in rows]
+
+
+async def seconds_until_deadline(conn: AsyncConnection, review_id: uuid.UUID) -> float | None:
+    row = (
+        await conn.execute(
+            text(
+                "SELECT EXTRACT(EPOCH FROM deadline - now()) AS s FROM review "
+                "WHERE id = :id AND status IN ('pending', 'claimed')"
+            ),
+            {"id": review_id},
+        )
+    ).first()
+    return float(row.s) if row else None

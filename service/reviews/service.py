@@ -1,0 +1,243 @@
+"""Review use-cases shared by the reviewer API, the UI and the worker: one code path for each."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from service import audit
+from service.channels import outbox
+from service.effects import Effects
+from service.errors import Conflict, Forbidden, Invalid, NotFound
+from service.policy.model import Policy
+from service.reviews import repository
+from service.reviewers.caller import Caller
+from service.transfers import service as transfers
+from service.transfers import summary
+
+MAX_REPLY_CHARS = 20_000
+
+
+def public_view(row: Row[Any]) -> dict[str, Any]:
+    """GET /v1/reviews/{id} as promised in the contract."""
+    return {
+        "id": str(row.id),
+        "status": row.status,
+        "final_text": row.final_text,
+        "outcome_by": row.outcome_by,
+        "fallback": row.fallback,
+        "deadline": _iso(row.deadline),
+        "decided_at": _iso(row.decided_at),
+    }
+
+
+def reviewer_view(row: Row[Any]) -> dict[str, Any]:
+    """The public view plus what a reviewer needs to judge the draft."""
+    return public_view(row) | {
+        "team": row.team,
+        "channel": row.channel,
+        "conversation_id": row.conversation_external_id,
+        "customer_id": row.customer_id,
+        "message": row.message,
+        "draft_text": row.draft_text,
+        "confidence": row.confidence,
+        "intent": row.intent,
+        "topics": list(row.topics or []),
+        "triggers": row.triggers,
+        "claimed_by": row.claimed_by_email,
+        "lease_until": _iso(row.lease_until),
+        "version": row.version,
+        "created_at": _iso(row.created_at),
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+async def get_for_channel(conn: AsyncConnection, review_id: uuid.UUID, channel: str) -> Row[Any]:
+    row = await _get(conn, review_id)
+    if row.channel != channel:
+        raise Forbidden("this review belongs to another channel")
+    return row
+
+
+async def get_for_reviewer(conn: AsyncConnection, review_id: uuid.UUID, caller: Caller) -> Row[Any]:
+    row = await _get(conn, review_id)
+    if not caller.can_see(row.team):
+        raise Forbidden(f"this review belongs to team {row.team!r}, which is not yours")
+    return row
+
+
+async def _get(conn: AsyncConnection, review_id: uuid.UUID) -> Row[Any]:
+    row = await repository.get(conn, review_id)
+    if row is None:
+        raise NotFound(f"no review {review_id}")
+    return row
+
+
+async def _conflict(conn: AsyncConnection, review_id: uuid.UUID, action: str) -> Conflict:
+    row = await _get(conn, review_id)
+    if row.status == "claimed":
+        why = f"it is held by {row.claimed_by_email}"
+    elif row.status == "pending":
+        why = "its deadline has passed"
+    else:
+        why = f"it has already ended ({row.status}, by {row.outcome_by or 'the system'})"
+    return Conflict(f"cannot {action} this review: {why}", review=reviewer_view(row))
+
+
+async def claim(
+    conn: AsyncConnection, caller: Caller, review_id: uuid.UUID, lease_seconds: int
+) -> tuple[Row[Any], Effects]:
+    await get_for_reviewer(conn, review_id, caller)
+    if not await repository.claim(conn, review_id, caller.id, lease_seconds):
+        raise await _conflict(conn, review_id, "claim")
+    row = await _get(conn, review_id)
+    effects = Effects()
+    effects.publish("review.claimed", review_id=review_id, team=row.team, by=caller.email)
+    return row, effects
+
+
+async def claim_next(
+    conn: AsyncConnection, caller: Caller, lease_seconds: int
+) -> tuple[Row[Any] | None, Effects]:
+    review_id = await repository.claim_next(conn, caller.id, caller.team_scope(), lease_seconds)
+    effects = Effects()
+    if review_id is None:
+        return None, effects
+    row = await _get(conn, review_id)
+    effects.publish("review.claimed", review_id=review_id, team=row.team, by=caller.email)
+    return row, effects
+
+
+async def release(
+    conn: AsyncConnection, caller: Caller, review_id: uuid.UUID
+) -> tuple[Row[Any], Effects]:
+    await get_for_reviewer(conn, review_id, caller)
+    if not await repository.release(conn, review_id, caller.id):
+        raise await _conflict(conn, review_id, "release")
+    row = await _get(conn, review_id)
+    effects = Effects()
+    effects.publish("review.released", review_id=review_id, team=row.team)
+    return row, effects
+
+
+async def approve(
+    conn: AsyncConnection, caller: Caller, review_id: uuid.UUID
+) -> tuple[Row[Any], Effects]:
+    row = await get_for_reviewer(conn, review_id, caller)
+    return await _finish(conn, caller, row, "approved", row.draft_text)
+
+
+async def edit(
+    conn: AsyncConnection, caller: Caller, review_id: uuid.UUID, reply: str
+) -> tuple[Row[Any], Effects]:
+    if not reply.strip():
+        raise Invalid("text must not be empty", field="text")
+    if len(reply) > MAX_REPLY_CHARS:
+        raise Invalid(f"text must be at most {MAX_REPLY_CHARS} characters", field="text")
+    row = await get_for_reviewer(conn, review_id, caller)
+    return await _finish(conn, caller, row, "edited", reply)
+
+
+async def take_over(
+    conn: AsyncConnection, caller: Caller, review_id: uuid.UUID
+) -> tuple[Row[Any], Effects]:
+    """The reviewer answers the customer personally: a warm transfer assigned to them."""
+    row = await get_for_reviewer(conn, review_id, caller)
+    return await _finish(conn, caller, row, "taken_over", None)
+
+
+async def _finish(
+    conn: AsyncConnection, caller: Caller, row: Row[Any], status: str, final_text: str | None
+) -> tuple[Row[Any], Effects]:
+    action = {"approved": "approve", "edited": "edit", "taken_over": "take over"}[status]
+    if not await repository.finish_by_reviewer(conn, row.id, caller.id, status, final_text):
+        raise await _conflict(conn, row.id, action)
+    effects = Effects()
+    if status == "taken_over":
+        _, transfer_effects = await _transfer(conn, row, "take_over", "warm", row.team, caller.id)
+        effects.extend(transfer_effects)
+    else:
+        await _set_handler(conn, row.conversation_id, "ai")
+    await audit.record(conn, caller.actor, f"review.{status}", "review", row.id)
+    done = await _get(conn, row.id)
+    effects.extend(await _completed(conn, done, who=caller.email))
+    return done, effects
+
+
+async def expire(conn: AsyncConnection, review_id: uuid.UUID, policy: Policy) -> Effects:
+    """Applies the channel's on_timeout once the budget is spent; a no-op if already finished."""
+    row = await repository.get(conn, review_id)
+    if row is None:
+        return Effects()
+    channel = policy.channels.get(row.channel)
+    fallback = (channel.on_timeout if channel else None) or "transfer"
+    final_text = {
+        "send_draft": row.draft_text,
+        "holding_message": channel.holding_message if channel else None,
+        "transfer": None,
+    }[fallback]
+    if not await repository.expire(conn, review_id, fallback, final_text):
+        return Effects()
+    effects = Effects()
+    if fallback == "transfer":
+        mode = "warm" if row.triggers else "cold"
+        _, transfer_effects = await _transfer(conn, row, "timeout", mode, row.team, None)
+        effects.extend(transfer_effects)
+    else:
+        await _set_handler(conn, row.conversation_id, "ai")
+    await audit.record(conn, "worker", "review.expired", "review", review_id, fallback=fallback)
+    done = await _get(conn, review_id)
+    effects.extend(await _completed(conn, done, who=None))
+    return effects
+
+
+async def _completed(conn: AsyncConnection, row: Row[Any], who: str | None) -> Effects:
+    effects = Effects()
+    data = public_view(row) | {
+        "review_id": str(row.id),
+        "conversation_id": row.conversation_external_id,
+        "outcome": row.status,
+        "by": who,
+    }
+    effects.deliver(
+        await outbox.add(
+            conn, channel=row.channel, event_type="review.completed",
+            dedupe_key=f"review.completed:{row.id}", data=data,
+        )
+    )
+    effects.publish("review.completed", review_id=row.id, team=row.team, status=row.status)
+    return effects
+
+
+async def _transfer(
+    conn: AsyncConnection, row: Row[Any], reason: str, mode: str, team: str,
+    assigned_to: uuid.UUID | None,
+) -> tuple[uuid.UUID, Effects]:
+    package = None
+    if mode == "warm":
+        package = summary.build(
+            customer_id=row.customer_id, message=row.message, draft_text=row.draft_text,
+            intent=row.intent, topics=row.topics or [], sentiment=row.sentiment,
+            triggers=row.triggers, locale=row.locale,
+        )
+    return await transfers.create(
+        conn, conversation_id=row.conversation_id, channel=row.channel, mode=mode, team=team,
+        reason=reason, triggers=row.triggers, summary=package, turn_id=row.turn_id,
+        review_id=row.id, assigned_to=assigned_to,
+        conversation_external_id=row.conversation_external_id,
+    )
+
+
+async def _set_handler(conn: AsyncConnection, conversation_id: uuid.UUID, handler: str) -> None:
+    await conn.execute(
+        text("UPDATE conversation SET handled_by = :h WHERE id = :id AND handled_by = 'review'"),
+        {"h": handler, "id": conversation_id},
+    )

@@ -1,0 +1,113 @@
+"""`hitl up`: the whole stack in the foreground, stopped cleanly by Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from types import FrameType
+
+import click
+import httpx
+
+from service.settings import Settings
+
+
+def run_stack(settings: Settings) -> int:
+    embedded = None
+    children: list[subprocess.Popen[bytes]] = []
+    stopping = False
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        if not (settings.database_url and settings.redis_url):
+            from service.embedded import EmbeddedServices
+
+            click.echo("starting embedded PostgreSQL and Redis under "
+                       f"{settings.state_dir}/ (first start initialises the database) ...", err=True)
+            embedded = EmbeddedServices(settings.state_dir / "services")
+            found = embedded.start()
+            settings = settings.model_copy(update={
+                "database_url": settings.database_url or found.database_url,
+                "redis_url": settings.redis_url or found.redis_url,
+            })
+        demo = _prepare(settings)
+        env = os.environ | {"HITL_DATABASE_URL": settings.database_url or "",
+                            "HITL_REDIS_URL": settings.redis_url or ""}
+        for command in ("serve", "worker"):
+            children.append(subprocess.Popen([sys.executable, "-m", "service", command], env=env))
+        url = f"http://{settings.host}:{settings.port}"
+        if not _wait_ready(f"{url}/readyz", children, timeout=60):
+            click.echo("the service did not become ready; see the log above", err=True)
+            return 1
+        click.echo(
+            f"\n  hitl is running at {url}\n"
+            f"  reviewer UI:  {url}/ui/   login {demo.email} / {demo.password}\n"
+            f"  channel key ({demo.channel}):  {demo.key}\n"
+            f"  try:  curl -s {url}/v1/turns -H 'Authorization: Bearer {demo.key}' ...\n"
+            "  Ctrl-C stops everything.\n",
+            err=True,
+        )
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+        return 1 if not stopping else 0
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        _terminate(children)
+        if embedded is not None:
+            embedded.stop()
+        click.echo("stopped", err=True)
+
+
+def _prepare(settings: Settings):  # type: ignore[no-untyped-def]
+    from service import db
+    from service.cli import load_policy_or_exit
+    from service.migrate import upgrade
+    from service.seed import seed_demo
+
+    policy = load_policy_or_exit(settings)
+    upgrade(settings.async_database_url())
+
+    async def seed():  # type: ignore[no-untyped-def]
+        engine = db.create_engine(settings, pool_size=2)
+        try:
+            return await seed_demo(engine, policy, settings.state_dir)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(seed())
+
+
+def _wait_ready(url: str, children: list[subprocess.Popen[bytes]], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(child.poll() is not None for child in children):
+            return False
+        try:
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.25)
+    return False
+
+
+def _terminate(children: list[subprocess.Popen[bytes]]) -> None:
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    for child in children:
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()

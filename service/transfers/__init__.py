@@ -1,0 +1,1 @@
+"""Hand-offs of conversations to human teams: warm (with a summary) or cold (routing only)."""

@@ -1,0 +1,72 @@
+"""Loads what the policy needs to know about a conversation and its customer: one indexed query."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from service.policy.engine import Facts, PriorContact, PriorTurn
+
+# Enough history for any sensible loop or sentiment window, and a bound on the work per turn.
+MAX_PRIOR_TURNS = 50
+MAX_CONTACTS = 20
+
+FACTS_SQL = f"""
+WITH conv AS (
+  SELECT id, resolved FROM conversation WHERE channel = :channel AND external_id = :conversation
+)
+SELECT
+  (SELECT d.response FROM turn t JOIN decision d ON d.turn_id = t.id
+    WHERE t.channel = :channel AND t.idempotency_key = :key) AS replay,
+  (SELECT resolved FROM conv) AS resolved,
+  (SELECT COALESCE(json_agg(json_build_array(p.intent, p.sentiment) ORDER BY p.seq), '[]')
+     FROM (SELECT t.intent, t.sentiment, t.seq FROM turn t JOIN conv ON t.conversation_id = conv.id
+           ORDER BY t.seq DESC LIMIT {MAX_PRIOR_TURNS}) p) AS turns,
+  (SELECT COALESCE(json_agg(json_build_array(c.external_id, c.resolved, c.last_turn_at,
+            (SELECT COALESCE(array_agg(DISTINCT t.intent) FILTER (WHERE t.intent IS NOT NULL), '{{}}')
+               FROM turn t WHERE t.conversation_id = c.id),
+            (SELECT COALESCE(array_agg(DISTINCT x), '{{}}') FROM turn t, unnest(t.topics) x
+               WHERE t.conversation_id = c.id))), '[]')
+     FROM (SELECT * FROM conversation
+           WHERE customer_id = :customer AND last_turn_at >= now() - make_interval(secs => :window)
+             AND NOT (channel = :channel AND external_id = :conversation)
+           ORDER BY last_turn_at DESC LIMIT {MAX_CONTACTS}) c) AS contacts
+"""
+
+
+@dataclass(frozen=True)
+class Loaded:
+    facts: Facts
+    replay: dict[str, Any] | None  # the stored answer when this Idempotency-Key was seen before
+
+
+async def load(
+    conn: AsyncConnection, *, channel: str, conversation: str, customer: str,
+    idempotency_key: str | None, repeat_window: timedelta,
+) -> Loaded:
+    row = (
+        await conn.execute(
+            text(FACTS_SQL),
+            {"channel": channel, "conversation": conversation, "customer": customer,
+             "key": idempotency_key, "window": repeat_window.total_seconds()},
+        )
+    ).one()
+    replay = row.replay if row.replay is None or isinstance(row.replay, dict) else json.loads(row.replay)
+    turns = tuple(PriorTurn(intent=i, sentiment=s) for i, s in _json(row.turns))
+    contacts = tuple(
+        PriorContact(
+            conversation_id=cid, intents=tuple(intents), topics=tuple(topics), resolved=resolved,
+            last_at=datetime.fromisoformat(at),
+        )
+        for cid, resolved, at, intents, topics in _json(row.contacts)
+    )
+    return Loaded(Facts(turns=turns, resolved=bool(row.resolved), contacts=contacts), replay)
+
+
+def _json(value: Any) -> list[Any]:
+    return json.loads(value) if isinstance(value, str) else list(value)

@@ -1,0 +1,185 @@
+"""Deciding on one AI turn: facts, the policy's verdict, and every row it implies in one statement."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from service.effects import Effects
+from service.errors import Forbidden, Invalid
+from service.policy import engine
+from service.policy.model import Policy
+from service.transfers import summary
+from service.turns import facts as facts_
+from service.turns import statements
+from service.turns.schemas import TurnCreate
+
+
+class DuplicateRequest(Exception):
+    """Another request with the same Idempotency-Key committed first; read its answer."""
+
+
+@dataclass
+class Outcome:
+    response: dict[str, Any]
+    effects: Effects
+    replayed: bool = False
+
+
+async def decide(
+    conn: AsyncConnection, policy: Policy, key_channel: str, body: TurnCreate,
+    idempotency_key: str | None,
+) -> Outcome:
+    """Runs in an autocommit connection: the write is a single statement, hence one transaction."""
+    channel = policy.channels.get(body.channel)
+    if channel is None:
+        known = ", ".join(sorted(policy.channels))
+        raise Invalid(f"channel: unknown channel {body.channel!r} (the policy has {known})",
+                      field="channel")
+    if body.channel != key_channel:
+        raise Forbidden(f"this API key belongs to channel {key_channel!r}, not {body.channel!r}")
+    loaded = await facts_.load(
+        conn, channel=body.channel, conversation=body.conversation_id, customer=body.customer_id,
+        idempotency_key=idempotency_key, repeat_window=policy.triggers.repeat_contact.window,
+    )
+    if loaded.replay is not None:
+        return Outcome(loaded.replay, Effects(), replayed=True)
+    signals = engine.Signals(
+        message=body.message, draft_text=body.draft.text, confidence=body.draft.confidence,
+        intent=body.draft.intent, topics=tuple(body.topics), sentiment=body.sentiment,
+        locale=body.locale,
+        customer_tier=str((body.metadata or {}).get("customer_tier") or "") or None,
+    )
+    verdict = engine.evaluate(policy, body.channel, loaded.facts, signals)
+    plan = _plan(policy, body, verdict, idempotency_key)
+    try:
+        row = (await conn.execute(text(plan.sql), plan.params)).one()
+    except IntegrityError as exc:
+        if "turn_channel_idempotency_key" in str(exc.orig):
+            raise DuplicateRequest from exc
+        raise
+    return Outcome(_json(row.response), _effects(plan, row, body))
+
+
+async def replay(conn: AsyncConnection, channel: str, idempotency_key: str) -> dict[str, Any]:
+    row = (
+        await conn.execute(
+            text(
+                "SELECT d.response FROM turn t JOIN decision d ON d.turn_id = t.id "
+                "WHERE t.channel = :c AND t.idempotency_key = :k"
+            ),
+            {"c": channel, "k": idempotency_key},
+        )
+    ).one()
+    return _json(row.response)
+
+
+@dataclass
+class _Plan:
+    sql: str
+    params: dict[str, Any]
+    action: str
+    team: str | None
+    review_id: uuid.UUID | None
+    transfer_id: uuid.UUID | None
+    outbox_id: uuid.UUID | None
+
+
+def _plan(
+    policy: Policy, body: TurnCreate, verdict: engine.Decision, idempotency_key: str | None
+) -> _Plan:
+    triggers = [_trigger_json(t) for t in verdict.triggers]
+    review_id = uuid.uuid4() if verdict.action == "review" else None
+    transfer_id = uuid.uuid4() if verdict.action == "transfer" else None
+    outbox_id = uuid.uuid4() if transfer_id else None
+    team = verdict.team or policy.default_team
+    package = None
+    if transfer_id and verdict.transfer_mode == "warm":
+        package = summary.build(
+            customer_id=body.customer_id, message=body.message, draft_text=body.draft.text,
+            intent=body.draft.intent, topics=body.topics, sentiment=verdict.sentiment,
+            triggers=triggers, locale=body.locale,
+        )
+    decision_id = uuid.uuid4()
+    response = {
+        "decision_id": str(decision_id),
+        "action": verdict.action,
+        "triggers": [{k: t[k] for k in ("type", "detail", "hard", "rule_id")} for t in triggers],
+        "review": {"id": str(review_id), "status": "pending", "deadline": None} if review_id else None,
+        "transfer": (
+            {"id": str(transfer_id), "mode": verdict.transfer_mode, "team": team, "summary": package}
+            if transfer_id else None
+        ),
+        "policy_version": verdict.policy_version,
+    }
+    budget = policy.channels[body.channel].latency_budget
+    params: dict[str, Any] = {
+        "channel": body.channel, "conversation": body.conversation_id, "customer": body.customer_id,
+        "handler": {"send": "ai", "review": "review", "transfer": "human"}[verdict.action],
+        "turn_id": uuid.uuid4(), "key": idempotency_key, "message": body.message,
+        "draft": body.draft.text, "confidence": body.draft.confidence, "intent": body.draft.intent,
+        "topics": list(body.topics), "sentiment": verdict.sentiment, "locale": body.locale,
+        "metadata": json.dumps(body.metadata or {}), "decision_id": decision_id,
+        "action": verdict.action, "triggers": json.dumps(triggers),
+        "rule_ids": list(verdict.rule_ids), "version": verdict.policy_version,
+        "response": json.dumps(response), "team": team,
+    }
+    parts = [statements.CONVERSATION, statements.TURN, statements.SUPERSEDE]
+    if review_id:
+        parts.append(statements.REVIEW)
+        params |= {"review_id": review_id, "priority": round((1 - body.draft.confidence) * 100),
+                   "budget": budget.total_seconds() if budget else 0.0}
+    if transfer_id:
+        parts += [statements.TRANSFER, statements.TRANSFER_OUTBOX]
+        params |= {
+            "transfer_id": transfer_id, "mode": verdict.transfer_mode,
+            "reason": "trigger" if any(t.hard for t in verdict.triggers) else "sync_low_confidence",
+            "summary": json.dumps(package) if package is not None else None,
+            "outbox_id": outbox_id, "outbox_key": f"transfer.created:{transfer_id}",
+            "outbox_payload": json.dumps(_transfer_event(transfer_id, body, verdict, team, package)),
+        }
+    parts += [statements.decision(with_review=review_id is not None), statements.AUDIT]
+    sql = "WITH " + ",\n".join(parts) + "\n" + statements.result(with_review=review_id is not None)
+    return _Plan(sql, params, verdict.action, team, review_id, transfer_id, outbox_id)
+
+
+def _trigger_json(t: engine.FiredTrigger) -> dict[str, Any]:
+    return {"type": t.type, "rule_id": t.rule_id, "detail": t.detail, "hard": t.hard,
+            "evidence": t.evidence, "transfer": t.transfer, "team": t.team}
+
+
+def _transfer_event(
+    transfer_id: uuid.UUID, body: TurnCreate, verdict: engine.Decision, team: str,
+    package: dict[str, Any] | None,
+) -> dict[str, Any]:
+    from service.channels.outbox import envelope
+
+    return envelope("transfer.created", {
+        "transfer_id": str(transfer_id), "conversation_id": body.conversation_id,
+        "mode": verdict.transfer_mode, "team": team, "summary": package,
+        "triggers": [t.type for t in verdict.triggers],
+    })
+
+
+def _effects(plan: _Plan, row: Any, body: TurnCreate) -> Effects:
+    effects = Effects()
+    for review_id, team in zip(row.superseded_ids or [], row.superseded_teams or [], strict=True):
+        effects.publish("review.superseded", review_id=review_id, team=team)
+    if plan.review_id is not None:
+        effects.deadlines.append((plan.review_id, row.deadline))
+        effects.publish("review.created", review_id=plan.review_id, team=plan.team,
+                        channel=body.channel)
+    if plan.transfer_id is not None:
+        effects.deliver(plan.outbox_id)
+        effects.publish("transfer.created", transfer_id=plan.transfer_id, team=plan.team)
+    return effects
+
+
+def _json(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else json.loads(value)  # type: ignore[no-any-return]

@@ -1,0 +1,76 @@
+"""The pieces of the single data-modifying CTE that records a decided turn.
+
+Writing everything in one statement keeps a decision to one round trip and one implicit
+transaction (DESIGN principle 6): the conversation row lock orders concurrent turns of one
+conversation, and the unique idempotency index rejects a concurrent retry.
+"""
+
+CONVERSATION = """conv AS (
+  INSERT INTO conversation (channel, external_id, customer_id, handled_by, turn_count, last_turn_at)
+  VALUES (:channel, :conversation, :customer, :handler, 1, now())
+  ON CONFLICT (channel, external_id) DO UPDATE SET turn_count = conversation.turn_count + 1,
+    last_turn_at = now(), handled_by = EXCLUDED.handled_by
+  RETURNING id, turn_count)"""
+
+TURN = """new_turn AS (
+  INSERT INTO turn (id, conversation_id, channel, seq, idempotency_key, message, draft_text,
+                    confidence, intent, topics, sentiment, locale, metadata)
+  SELECT :turn_id, conv.id, :channel, conv.turn_count, :key, :message, :draft, :confidence,
+         :intent, CAST(:topics AS varchar[]), :sentiment, :locale, CAST(:metadata AS jsonb)
+  FROM conv RETURNING id, conversation_id)"""
+
+# A newer turn makes any draft still waiting in this conversation obsolete.
+SUPERSEDE = """superseded AS (
+  UPDATE review SET status = 'superseded', version = review.version + 1, decided_at = now(),
+    lease_until = NULL
+  FROM conv WHERE review.conversation_id = conv.id AND review.status IN ('pending', 'claimed')
+  RETURNING review.id, review.team)"""
+
+REVIEW = """new_review AS (
+  INSERT INTO review (id, turn_id, conversation_id, channel, team, status, priority, deadline,
+                      draft_text, version)
+  SELECT :review_id, new_turn.id, new_turn.conversation_id, :channel, :team, 'pending', :priority,
+         now() + make_interval(secs => :budget), :draft, 1
+  FROM new_turn RETURNING id, deadline)"""
+
+TRANSFER = """new_transfer AS (
+  INSERT INTO transfer (id, conversation_id, turn_id, channel, mode, team, reason, status, summary,
+                        triggers)
+  SELECT :transfer_id, new_turn.conversation_id, new_turn.id, :channel, :mode, :team, :reason,
+         'created', CAST(:summary AS jsonb), CAST(:triggers AS jsonb)
+  FROM new_turn RETURNING id)"""
+
+TRANSFER_OUTBOX = """new_outbox AS (
+  INSERT INTO outbox_event (id, dedupe_key, channel, event_type, payload, status)
+  SELECT :outbox_id, :outbox_key, :channel, 'transfer.created', CAST(:outbox_payload AS jsonb),
+         'pending'
+  FROM new_transfer RETURNING id)"""
+
+AUDIT = """audit AS (
+  INSERT INTO audit_event (actor, kind, subject_type, subject_id, data)
+  SELECT 'channel:' || :channel, 'turn.decided', 'turn', new_turn.id::text,
+         jsonb_build_object('action', CAST(:action AS text), 'rules', CAST(:rule_ids AS varchar[]),
+                            'policy_version', CAST(:version AS text))
+  FROM new_turn)"""
+
+
+def decision(with_review: bool) -> str:
+    # The stored answer carries the review's deadline, which only the database clock knows.
+    response = (
+        "jsonb_set(CAST(:response AS jsonb), '{review,deadline}', to_jsonb(new_review.deadline))"
+        " FROM new_turn, new_review"
+        if with_review
+        else "CAST(:response AS jsonb) FROM new_turn"
+    )
+    return f"""new_decision AS (
+  INSERT INTO decision (id, turn_id, action, triggers, rule_ids, policy_version, response)
+  SELECT :decision_id, new_turn.id, :action, CAST(:triggers AS jsonb), CAST(:rule_ids AS varchar[]),
+         :version, {response}
+  RETURNING response)"""
+
+
+def result(with_review: bool) -> str:
+    deadline = "(SELECT deadline FROM new_review)" if with_review else "NULL::timestamptz"
+    return f"""SELECT (SELECT response FROM new_decision) AS response, {deadline} AS deadline,
+  (SELECT array_agg(id) FROM superseded) AS superseded_ids,
+  (SELECT array_agg(team) FROM superseded) AS superseded_teams"""

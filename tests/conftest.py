@@ -1,0 +1,227 @@
+"""Shared fixtures: real PostgreSQL and Redis (embedded unless HITL_TEST_* name servers), a
+migrated database of this run's own, a test policy, and real `hitl` server/worker processes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+import redis.asyncio as aioredis
+
+from service.settings import Settings, to_libpq_url
+from support import ROOT, Process, Receiver, environ, free_port, start_receiver, wait_http_ready
+
+TABLES = (
+    "audit_event, outbox_event, transfer, review, decision, turn, conversation, "
+    "reviewer_token, reviewer_team, reviewer, team, channel_key, channel_secret"
+)
+
+POLICY = """\
+version: 1
+channels:
+  chat: {{ mode: sync }}
+  voice: {{ mode: sync }}
+  email: {{ mode: async, latency_budget: 3s, on_timeout: send_draft, webhook_url: "{hook}/email" }}
+  sms:
+    mode: async
+    latency_budget: 3s
+    on_timeout: holding_message
+    webhook_url: "{hook}/sms"
+    holding_message: "We are on it and will reply shortly."
+  forms: {{ mode: async, latency_budget: 3s, on_timeout: transfer, webhook_url: "{hook}/forms" }}
+  letters: {{ mode: async, latency_budget: 1h, on_timeout: send_draft, webhook_url: "{hook}/letters" }}
+confidence: {{ threshold: 0.7 }}
+triggers:
+  explicit_request: {{ transfer: warm, team: general }}
+  sentiment: {{ threshold: -0.5, window: 3, min_negative: 2, transfer: warm, team: care }}
+  distress: {{ categories: [self_harm, violence, abuse, emergency, bereavement], transfer: warm, team: care }}
+  topics:
+    - {{ name: legal, labels: [legal], keywords: [lawyer*, sue], transfer: warm, team: legal }}
+  repeat_contact: {{ window: 72h, transfer: warm, team: general }}
+  loop: {{ max_same_intent: 3, transfer: warm, team: general }}
+routing: {{ default_team: general }}
+teams: {{ general: {{}}, care: {{}}, legal: {{}}, billing: {{}} }}
+webhooks: {{ allow_private_addresses: true }}
+"""
+
+
+@pytest.fixture(scope="session")
+def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("hitl-state")
+
+
+@pytest.fixture(scope="session")
+def servers() -> Iterator[dict[str, Any]]:
+    """Base URLs of the PostgreSQL and Redis servers the run uses."""
+    db_url = os.environ.get("HITL_TEST_DATABASE_URL")
+    redis_url = os.environ.get("HITL_TEST_REDIS_URL")
+    if db_url and redis_url:
+        yield {"database_url": to_libpq_url(db_url), "redis_url": redis_url, "embedded": False}
+        return
+    from service.embedded import EmbeddedServices
+
+    # One folder per checkout, reused between runs (initdb once); fsync off for speed.
+    services = EmbeddedServices(ROOT / ".hitl" / "test-services", fsync=False)
+    found = services.start()
+    try:
+        yield {"database_url": db_url or found.database_url,
+               "redis_url": redis_url or found.redis_url, "embedded": True}
+    finally:
+        services.stop()
+
+
+@pytest.fixture(scope="session")
+def database_url(servers: dict[str, Any]) -> Iterator[str]:
+    """A fresh database for this run, migrated with Alembic; dropped at the end."""
+    from service.migrate import upgrade
+
+    base = servers["database_url"]
+    name = f"hitl_test_{uuid.uuid4().hex[:10]}"
+    asyncio.run(_admin(base, f'CREATE DATABASE "{name}"'))
+    url = base.rsplit("/", 1)[0] + "/" + name
+    upgrade(url)
+    yield url
+    asyncio.run(_admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _admin(url: str, sql: str) -> None:
+    conn = await asyncpg.connect(to_libpq_url(url))
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def receiver() -> Iterator[Receiver]:
+    recv, server = start_receiver()
+    yield recv
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def policy_path(tmp_path_factory: pytest.TempPathFactory, receiver: Receiver) -> Path:
+    path = tmp_path_factory.mktemp("policy") / "policy.yaml"
+    path.write_text(POLICY.format(hook=receiver.url("/hooks")))
+    return path
+
+
+@pytest.fixture(scope="session")
+def settings(
+    servers: dict[str, Any], database_url: str, policy_path: Path, state_dir: Path
+) -> Settings:
+    return Settings(
+        database_url=database_url, redis_url=servers["redis_url"], policy_path=policy_path,
+        state_dir=state_dir, redis_prefix=f"hitl-test-{uuid.uuid4().hex[:8]}",
+        sweep_interval_seconds=1, webhook_backoff_base_seconds=0.2,
+        webhook_backoff_max_seconds=1.0, secret_key="test-secret-key",
+    )
+
+
+def process_env(settings: Settings) -> dict[str, str]:
+    return environ(
+        HITL_DATABASE_URL=settings.database_url or "", HITL_REDIS_URL=settings.redis_url or "",
+        HITL_POLICY_PATH=str(settings.policy_path), HITL_STATE_DIR=str(settings.state_dir),
+        HITL_REDIS_PREFIX=settings.redis_prefix, HITL_SECRET_KEY=settings.secret_key or "",
+        HITL_SWEEP_INTERVAL_SECONDS=str(settings.sweep_interval_seconds),
+        HITL_WEBHOOK_BACKOFF_BASE_SECONDS=str(settings.webhook_backoff_base_seconds),
+        HITL_WEBHOOK_BACKOFF_MAX_SECONDS=str(settings.webhook_backoff_max_seconds),
+    )
+
+
+@pytest.fixture(scope="session")
+def server(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real `hitl serve` process; yields its base URL."""
+    port = free_port()
+    env = process_env(settings) | {"HITL_PORT": str(port)}
+    log = tmp_path_factory.mktemp("logs") / "serve.log"
+    proc = Process(["serve"], env, log)
+    base = f"http://127.0.0.1:{port}"
+    wait_http_ready(f"{base}/readyz", proc)
+    yield base
+    proc.stop()
+
+
+@pytest.fixture
+def start_worker(settings: Settings, tmp_path: Path) -> Iterator[Any]:
+    """Starts real `hitl worker` processes; every one is stopped after the test."""
+    started: list[Process] = []
+
+    def start() -> Process:
+        proc = Process(["worker"], process_env(settings), tmp_path / f"worker{len(started)}.log")
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        proc.stop()
+
+
+@pytest.fixture
+async def db(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
+    """A direct connection for assertions; every table is emptied before the test."""
+    conn = await asyncpg.connect(to_libpq_url(settings.database_url or ""))
+    await conn.execute(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
+    yield conn
+    await conn.close()
+
+
+@pytest.fixture
+async def redis_client(settings: Settings) -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.from_url(settings.redis_url or "")
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def http(server: str, receiver: Receiver) -> AsyncIterator[httpx.AsyncClient]:
+    receiver.clear()
+    async with httpx.AsyncClient(base_url=server, timeout=15.0) as client:
+        yield client
+
+
+async def cli(settings: Settings, *args: str, stdin: str | None = None) -> tuple[int, str, str]:
+    """Runs the real `hitl` command with this run's configuration."""
+    import sys
+
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "service", *args, env=process_env(settings), cwd=ROOT,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await proc.communicate(stdin.encode() if stdin else None)
+    return proc.returncode or 0, out.decode(), err.decode()
+
+
+@pytest.fixture
+async def channel_key(db: asyncpg.Connection, settings: Settings) -> Any:
+    """Issue a key for a channel through the real CLI."""
+    async def issue(channel: str = "email") -> str:
+        code, out, err = await cli(settings, "keys", "create", channel)
+        assert code == 0, err
+        return out.strip()
+
+    return issue
+
+
+@pytest.fixture
+async def reviewer(db: asyncpg.Connection, settings: Settings) -> Any:
+    """Create a reviewer through the real CLI; returns a bearer token for them."""
+    async def create(email: str = "rita@example.com", teams: tuple[str, ...] = ("general",),
+                     role: str = "reviewer") -> str:
+        team_args = [a for t in teams for a in ("--team", t)]
+        code, _, err = await cli(settings, "users", "create", email, "--role", role, *team_args,
+                                 "--password-stdin", stdin="correct horse battery\n")
+        assert code == 0, err
+        code, out, err = await cli(settings, "users", "token", email)
+        assert code == 0, err
+        return out.strip()
+
+    return create

@@ -1,0 +1,1 @@
+"""The arq worker: deadlines, webhook deliveries and the sweeper that makes Redis disposable."""

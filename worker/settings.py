@@ -1,0 +1,52 @@
+"""arq WorkerSettings, built from the service Settings so one environment configures both."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from arq import cron, func
+from arq.worker import Worker
+
+from service.logs import configure_logging
+from service.runtime import DELIVER_JOB, EXPIRE_JOB, Runtime, queue_name, redis_settings
+from service.settings import Settings
+from worker.tasks.deadlines import expire_review
+from worker.tasks.deliveries import deliver
+from worker.tasks.sweeper import sweep
+
+
+def build_worker(settings: Settings, *, burst: bool = False, **overrides: Any) -> Worker:
+    async def startup(ctx: dict[str, Any]) -> None:
+        ctx["runtime"] = await Runtime.start(settings)
+        ctx["http"] = httpx.AsyncClient(follow_redirects=False)
+
+    async def shutdown(ctx: dict[str, Any]) -> None:
+        await ctx["http"].aclose()
+        await ctx["runtime"].close()
+
+    every = settings.sweep_interval_seconds
+    options: dict[str, Any] = {
+        "functions": [
+            func(expire_review, name=EXPIRE_JOB, max_tries=10),  # type: ignore[arg-type]
+            func(deliver, name=DELIVER_JOB, max_tries=3),  # type: ignore[arg-type]
+        ],
+        "cron_jobs": [
+            cron(sweep, name="sweeper", second=set(range(0, 60, every)), run_at_startup=True,  # type: ignore[arg-type]
+                 unique=True, timeout=60)
+        ],
+        "queue_name": queue_name(settings),
+        "redis_settings": redis_settings(settings),
+        "on_startup": startup,
+        "on_shutdown": shutdown,
+        # A fallback must fire within 1 s of its deadline: poll Redis often.
+        "poll_delay": 0.1,
+        "max_jobs": 50,
+        "job_timeout": 60,
+        "keep_result": 60,
+        "burst": burst,
+        "health_check_key": f"{settings.redis_prefix}:health-check",
+    }
+    options.update(overrides)
+    configure_logging()
+    return Worker(**options)

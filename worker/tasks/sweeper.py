@@ -1,0 +1,43 @@
+"""The sweeper: re-finds in Postgres whatever Redis lost (overdue reviews, due deliveries, leases)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from service import db
+from service.channels import outbox
+from service.reviews import repository
+from service.runtime import DELIVER_JOB, Runtime, live_channel
+from worker.tasks.deadlines import expire_now
+
+log = logging.getLogger(__name__)
+
+
+async def sweep(ctx: dict[str, Any]) -> dict[str, int]:
+    runtime: Runtime = ctx["runtime"]
+    async with runtime.engine.connect() as conn:
+        overdue = await repository.overdue(conn)
+        due = await outbox.due(conn)
+    expired = 0
+    for review_id in overdue:
+        if await expire_now(runtime, review_id) == "expired":
+            expired += 1
+    for event_id, attempts in due:
+        # The job id names the attempt, so a delivery already queued is not queued twice.
+        await runtime.redis.enqueue_job(
+            DELIVER_JOB, str(event_id), _job_id=f"{DELIVER_JOB}:{event_id}:{attempts}:sweep"
+        )
+    async with db.transaction(runtime.engine) as conn:
+        lapsed = await repository.return_lapsed_leases(conn)
+    for review_id, team, holder in lapsed:
+        await runtime.redis.publish(
+            live_channel(runtime.settings),
+            json.dumps({"kind": "review.lease_lapsed", "review_id": str(review_id), "team": team,
+                        "former_holder": str(holder)}),
+        )
+    if expired or due or lapsed:
+        log.info("sweep: %d expired, %d deliveries queued, %d leases returned",
+                 expired, len(due), len(lapsed))
+    return {"expired": expired, "deliveries": len(due), "leases": len(lapsed)}
