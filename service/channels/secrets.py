@@ -51,10 +51,10 @@ async def signing_secrets(conn: AsyncConnection, channel: str) -> SigningSecrets
     row = (
         await conn.execute(
             text(
-                "SELECT secret, CASE WHEN rotated_at > now() - CAST(:overlap AS interval) "
+                f"SELECT secret, CASE WHEN rotated_at > now() - interval '{ROTATION_OVERLAP}' "
                 "THEN previous_secret END AS previous FROM channel_secret WHERE channel = :c"
             ),
-            {"c": channel, "overlap": ROTATION_OVERLAP},
+            {"c": channel},
         )
     ).one()
     return SigningSecrets(row.secret, row.previous)

@@ -37,9 +37,7 @@ def _union(patterns: Iterable[str]) -> str:
     return "|".join(f"(?:{p})" for p in patterns)
 
 
-_EXPLICIT = re.compile(
-    rf"(?<!\w)(?:{_union(lexicon.EXPLICIT_EN + lexicon.EXPLICIT_OTHER)})(?!\w)"
-)
+_EXPLICIT = re.compile(rf"(?<!\w)(?:{_union(lexicon.EXPLICIT_EN + lexicon.EXPLICIT_OTHER)})(?!\w)")
 _BARE = re.compile(lexicon.BARE_PERSON)
 _NEGATION = re.compile(rf"(?<!\w)(?:{_union(lexicon.NEGATION_CUES)})(?!\w)")
 _CLAUSE = re.compile(lexicon.CLAUSE_SPLIT)

@@ -25,9 +25,7 @@ _HUMAN_NOUN = (
     r"|support (?:team|staff|agent|person|desk)|call cent(?:er|re)|helpdesk|help desk)"
 )
 # One free word after a determiner covers "a real rasa employee", "an insurance agent".
-PERSON = (
-    rf"(?:{_DET}{_ADJ}?(?:(?!bot|robot|machine)[a-z]+\s+)?|{_ADJ})?{_HUMAN_NOUN}(?!')"
-)
+PERSON = rf"(?:{_DET}{_ADJ}?(?:(?!bot|robot|machine)[a-z]+\s+){{0,2}}|{_ADJ})?{_HUMAN_NOUN}(?!')"
 _NUMBER_WORD = r"(?:cont[ae]ct|phone|ph|mobile|telephone|whatsapp|helpline|help line|toll free)"
 _CONTACT_NUMBER = (
     rf"(?:(?:your|ur|{_CUSTOMER} (?:care|service|support)|care|support|call cent(?:er|re)"
@@ -161,6 +159,21 @@ NEGATION_CUES = [
     r"last time",
     r"yesterday",
     r"already",
+    # Narrated past or other people's words: "I asked to speak to a supervisor, she hung up".
+    r"wanted",
+    r"asked",
+    r"requested",
+    r"requesting",
+    r"tried",
+    r"was told",
+    r"were told",
+    r"he",
+    r"she",
+    r"they",
+    r"not be able",
+    r"unable",
+    r"was able",
+    r"were able",
     # es / fr / de / pt / it
     r"no necesito",
     r"no hace falta",
@@ -282,7 +295,13 @@ DISTRESS = {
         r"(?:car|road|traffic|auto|automobile|motorcycle|bike) (?:accident|crash|collision)",
         r"(?:had|have been in|was in|were in|got in(?:to)?) an? (?:\w+ )?"
         r"(?:accident|crash|collision)",
-        r"(?:crashed|rear[- ]ended|hit by a car|run over)",
+        r"(?:crashed|rear[- ]ended|hit by a car|run over|hit my car|hit me)",
+        r"report(?:ing)?\s+(?:an?|my|the|this)?\s*(?:car'?s?\s+|vehicle\s+|road\s+)?"
+        r"(?:accident|crash|collision)",
+        r"(?:accident|crash|collision)\s+(?:about|with|regarding|of|involving|in|on)\s+(?:my|our|the)\s+"
+        r"(?:car|vehicle|truck|van|motorbike|motorcycle)",
+        r"(?:car|vehicle|truck)\s+(?:was|got|has been|is)\s+(?:\w+\s+)?(?:damaged|destroyed|wrecked"
+        r"|totaled|totalled|smashed|hit|crushed)",
         r"(?:badly|seriously) (?:hurt|injured)",
         r"anaphyla\w*",
         r"seizure",
@@ -345,6 +364,8 @@ DISTRESS_IDIOMS = [
     r"emergency (?:contact|fund|number|services? number)",
     r"accident(?:al|ally)",
     r"in case of (?:an )?emergency",
+    r"(?:cause|causes|caused by|risk of|risks of|signs of|symptoms of|prevent|after) (?:an? )?"
+    r"(?:heart attack|stroke|seizure|overdose)",
     r"no emergency",
     r"not an emergency",
 ]

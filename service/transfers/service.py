@@ -36,7 +36,7 @@ async def create(
                 "INSERT INTO transfer (conversation_id, turn_id, review_id, channel, mode, team, "
                 "reason, status, assigned_to, summary, triggers, accepted_at) VALUES (:conv, :turn, "
                 ":review, :channel, :mode, :team, :reason, :status, :who, CAST(:summary AS jsonb), "
-                "CAST(:triggers AS jsonb), CASE WHEN :who IS NULL THEN NULL ELSE now() END) "
+                "CAST(:triggers AS jsonb), CASE WHEN CAST(:who AS uuid) IS NULL THEN NULL ELSE now() END) "
                 "RETURNING id"
             ),
             {"conv": conversation_id, "turn": turn_id, "review": review_id, "channel": channel,

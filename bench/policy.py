@@ -1,0 +1,103 @@
+"""Evaluations per second of the default policy on one core, detectors included, on real text."""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from service.policy import sentiment  # noqa: E402
+from service.policy.engine import Facts, PriorContact, PriorTurn, Signals, evaluate  # noqa: E402
+from service.policy.loader import load_policy  # noqa: E402
+from service.policy.model import Policy  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data"
+INTENTS = ("order_status", "refund", "billing", "delivery", "account", "cancel", None)
+CHANNELS = ("chat", "chat", "chat", "email", "sms", "voice")
+
+
+def customer_messages() -> list[str]:
+    """Customer text from the conversations (Twitter threads) and the labelled utterances."""
+    texts = []
+    with (DATA / "conversations.jsonl").open(encoding="utf-8") as handle:
+        for line in handle:
+            for turn in json.loads(line)["turns"]:
+                if turn["speaker"] == "customer":
+                    texts.append(turn["text"])
+    with (DATA / "utterances.jsonl").open(encoding="utf-8") as handle:
+        texts.extend(json.loads(line)["text"] for line in handle)
+    return texts
+
+
+def make_turns(texts: list[str], seed: int) -> list[tuple[str, Facts, Signals]]:
+    """A realistic mix: mostly confident drafts, a few prior turns, some repeat contacts."""
+    rng = random.Random(seed)
+    turns = []
+    for text in texts:
+        intent = rng.choice(INTENTS)
+        prior = tuple(
+            PriorTurn(intent=rng.choice(INTENTS), sentiment=rng.uniform(-1, 1))
+            for _ in range(rng.choice((0, 0, 1, 2, 4)))
+        )
+        contacts = ()
+        if rng.random() < 0.1:
+            contacts = (PriorContact("c-old", (rng.choice(INTENTS) or "refund",), ("billing",),
+                                     rng.choice((True, False, None)), _NOW),)
+        # A third of channels send their own sentiment score; the rest rely on the detector.
+        score = rng.uniform(-1, 1) if rng.random() < 0.33 else None
+        signals = Signals(message=text, draft_text="Thanks, here is what I found.",
+                          confidence=min(1.0, rng.betavariate(5, 1.5)), intent=intent,
+                          topics=rng.choice(((), (), ("billing",), ("delivery",))),
+                          sentiment=score, locale=rng.choice((None, "en-GB", "es")))
+        turns.append((rng.choice(CHANNELS), Facts(turns=prior, contacts=contacts), signals))
+    return turns
+
+
+_NOW = __import__("datetime").datetime(2024, 1, 1)
+
+
+def run(policy: Policy, turns: list[tuple[str, Facts, Signals]], passes: int,
+        cached: bool) -> float:
+    """Best evaluations/second over the passes."""
+    best = 0.0
+    for _ in range(passes):
+        if not cached:
+            sentiment.score.cache_clear()  # every message is new to the sentiment cache
+        gc.collect()
+        start = time.perf_counter()
+        for channel, facts, signals in turns:
+            evaluate(policy, channel, facts, signals)
+        best = max(best, len(turns) / (time.perf_counter() - start))
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--policy", default=str(ROOT / "policies" / "default.yaml"))
+    parser.add_argument("--passes", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    policy = load_policy(args.policy)
+    turns = make_turns(customer_messages(), args.seed)
+    evaluate(policy, "chat", Facts(), Signals("warm up", "", 0.9))
+    actions: dict[str, int] = {}
+    for channel, facts, signals in turns:
+        action = evaluate(policy, channel, facts, signals).action
+        actions[action] = actions.get(action, 0) + 1
+    print(f"turns: {len(turns)} real customer messages; decisions {actions}")
+    cold = run(policy, turns, args.passes, cached=False)
+    warm = run(policy, turns, args.passes, cached=True)
+    print(f"evaluations/s, sentiment cache cleared every pass: {cold:,.0f}")
+    print(f"evaluations/s, sentiment cache warm (repeated messages): {warm:,.0f}")
+    print(f"mean message length: {sum(len(s.message) for _, _, s in turns) / len(turns):.0f} chars")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+"""Sign-in sessions kept server-side in Redis, their CSRF tokens, and the sign-in rate limit."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+
+COOKIE = "hitl_session"
+IDLE_SECONDS = 30 * 60
+ABSOLUTE_SECONDS = 12 * 3600
+# Failed sign-ins allowed per window: few per account (guessing one password), more per address
+# (a shared office address should not lock a whole team out after a few typos).
+WINDOW_SECONDS = 15 * 60
+ACCOUNT_FAILURES = 5
+ADDRESS_FAILURES = 30
+
+
+@dataclass
+class Session:
+    csrf: str
+    created: float
+    reviewer_id: str | None = None  # None: an anonymous session, held only for the sign-in form
+    flash: str | None = None
+
+    @property
+    def signed_in(self) -> bool:
+        return self.reviewer_id is not None
+
+    @property
+    def reviewer_uuid(self) -> uuid.UUID | None:
+        return uuid.UUID(self.reviewer_id) if self.reviewer_id else None
+
+    def csrf_ok(self, token: str | None) -> bool:
+        return bool(token) and hmac.compare_digest(self.csrf, token or "")
+
+
+def ttl_left(created: float, now: float) -> int:
+    """Seconds the session may still live: idle timeout, never past the absolute limit."""
+    return int(min(IDLE_SECONDS, created + ABSOLUTE_SECONDS - now))
+
+
+class SessionStore:
+    """Session ids live only in the cookie; Redis keys hold their SHA-256, so a copy of Redis
+    cannot be replayed as cookies."""
+
+    def __init__(self, redis: Redis, prefix: str) -> None:
+        self.redis = redis
+        self.prefix = prefix
+
+    def _key(self, sid: str) -> str:
+        return f"{self.prefix}:session:{hashlib.sha256(sid.encode()).hexdigest()}"
+
+    async def create(self, reviewer_id: uuid.UUID | None = None) -> tuple[str, Session]:
+        sid = secrets.token_urlsafe(32)
+        session = Session(csrf=secrets.token_urlsafe(32), created=time.time(),
+                          reviewer_id=str(reviewer_id) if reviewer_id else None)
+        await self._save(sid, session)
+        return sid, session
+
+    async def load(self, sid: str | None) -> Session | None:
+        """The live session for this id, its idle timer restarted; None if unknown or expired."""
+        if not sid or len(sid) > 100:
+            return None
+        raw = await self.redis.get(self._key(sid))
+        if raw is None:
+            return None
+        try:
+            session = Session(**json.loads(raw))
+        except (TypeError, ValueError):
+            return None
+        ttl = ttl_left(session.created, time.time())
+        if ttl <= 0:
+            await self.redis.delete(self._key(sid))
+            return None
+        await self.redis.expire(self._key(sid), ttl)
+        return session
+
+    async def save(self, sid: str, session: Session) -> None:
+        await self._save(sid, session)
+
+    async def _save(self, sid: str, session: Session) -> None:
+        ttl = ttl_left(session.created, time.time())
+        if ttl > 0:
+            await self.redis.set(self._key(sid), json.dumps(asdict(session)), ex=ttl)
+
+    async def destroy(self, sid: str | None) -> None:
+        if sid:
+            await self.redis.delete(self._key(sid))
+
+    async def sign_in(self, old_sid: str | None, reviewer_id: uuid.UUID) -> tuple[str, Session]:
+        """A new id and CSRF token at sign-in: a session id planted before sign-in is worthless."""
+        await self.destroy(old_sid)
+        return await self.create(reviewer_id)
+
+
+class SignInLimiter:
+    """Counts failed sign-ins per account and per address in fixed windows."""
+
+    def __init__(self, redis: Redis, prefix: str) -> None:
+        self.redis = redis
+        self.prefix = prefix
+
+    def _keys(self, email: str, address: str) -> tuple[str, str]:
+        account = hashlib.sha256(email.strip().lower().encode()).hexdigest()
+        return (f"{self.prefix}:signin:account:{account}", f"{self.prefix}:signin:address:{address}")
+
+    async def retry_after(self, email: str, address: str) -> int | None:
+        """Seconds to wait if either limit is reached, else None."""
+        account_key, address_key = self._keys(email, address)
+        counts: list[Any] = await self.redis.mget([account_key, address_key])
+        account, addr = (int(c or 0) for c in counts)
+        key = account_key if account >= ACCOUNT_FAILURES else (
+            address_key if addr >= ADDRESS_FAILURES else None)
+        if key is None:
+            return None
+        return max(int(await self.redis.ttl(key)), 1)
+
+    async def failed(self, email: str, address: str) -> None:
+        for key in self._keys(email, address):
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.incr(key)
+            pipe.expire(key, WINDOW_SECONDS, nx=True)
+            await pipe.execute()
+
+    async def succeeded(self, email: str, address: str) -> None:
+        await self.redis.delete(self._keys(email, address)[0])

@@ -1,0 +1,1 @@
+"""The reviewer desk: server-rendered pages, htmx fragments and the live WebSocket."""

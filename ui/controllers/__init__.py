@@ -1,0 +1,1 @@
+"""Litestar controllers of the reviewer UI, one module per page."""
