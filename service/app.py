@@ -17,6 +17,8 @@ from service.api.reviewer import ReviewerController
 from service.logs import configure_logging
 from service.runtime import Runtime
 from service.settings import Settings
+from ui import routes as ui_routes
+from ui.security import session_middleware
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -35,7 +37,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await runtime.close()
 
     return Litestar(
-        route_handlers=[ChannelController, ReviewerController, OpsController],
+        route_handlers=[ChannelController, ReviewerController, OpsController, ui_routes.ui_router()],
+        middleware=[session_middleware],
+        on_shutdown=[ui_routes.on_shutdown],
         dependencies={
             "runtime": Provide(deps.provide_runtime, sync_to_thread=False),
             "channel": Provide(deps.provide_channel),

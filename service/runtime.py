@@ -11,10 +11,12 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+import asyncpg
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service import db
+from service.channels.keys import KeyCache
 from service.effects import Effects
 from service.policy.holder import PolicyHolder
 from service.settings import Settings
@@ -45,16 +47,20 @@ class Runtime:
     engine: AsyncEngine
     redis: ArqRedis
     policies: PolicyHolder
+    pg: asyncpg.Pool
+    keys: KeyCache = field(default_factory=KeyCache)
     _watcher: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @classmethod
     async def start(cls, settings: Settings, policies: PolicyHolder | None = None) -> Runtime:
         holder = policies or PolicyHolder(settings.policy_path)
         redis = await create_pool(redis_settings(settings), default_queue_name=queue_name(settings))
-        return cls(settings, db.create_engine(settings), redis, holder)
+        pg = await db.create_pool(settings)
+        return cls(settings, db.create_engine(settings), redis, holder, pg)
 
     async def close(self) -> None:
         await self.redis.aclose()
+        await self.pg.close()
         await self.engine.dispose()
 
     async def dispatch(self, effects: Effects) -> None:

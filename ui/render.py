@@ -1,4 +1,4 @@
-"""Jinja2 rendering of pages and of their named blocks (the fragments htmx and the WebSocket swap)."""
+"""Jinja2 rendering of pages and of their named blocks (the fragments htmx and the socket swap)."""
 
 from __future__ import annotations
 
@@ -64,13 +64,20 @@ def render(name: str, block: str | None = None, **context: Any) -> str:
     return "".join(template.blocks[block](ctx))
 
 
-def page(name: str, status: int = 200, headers: dict[str, str] | None = None,
-         **context: Any) -> Response[str]:
-    return Response(render(name, **context), status_code=status, media_type=MediaType.HTML,
-                    headers=headers)
+def page(
+    name: str, status: int = 200, headers: dict[str, str] | None = None, **context: Any
+) -> Response[str]:
+    return Response(
+        render(name, **context), status_code=status, media_type=MediaType.HTML, headers=headers
+    )
 
 
-def fragment(name: str, *blocks: str, status: int = 200, headers: dict[str, str] | None = None,
-             **context: Any) -> Response[str]:
+def fragment(
+    name: str,
+    *blocks: str,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    **context: Any,
+) -> Response[str]:
     html = "".join(render(name, block, **context) for block in blocks)
     return Response(html, status_code=status, media_type=MediaType.HTML, headers=headers)

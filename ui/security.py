@@ -121,9 +121,14 @@ def session_middleware(app: ASGIApp) -> ASGIApp:
                 caller = await accounts.caller_by_id(conn, session.reviewer_uuid)  # type: ignore[arg-type]
             if caller is not None:
                 state["caller"], by_session = caller, True
-        if (scope["type"] == "http" and by_session and scope.get("method") in UNSAFE
-                and not path.startswith("/ui") and session
-                and not session.csrf_ok(_header(scope, CSRF_HEADER.encode()))):
+        if (
+            scope["type"] == "http"
+            and by_session
+            and scope.get("method") in UNSAFE
+            and not path.startswith("/ui")
+            and session
+            and not session.csrf_ok(_header(scope, CSRF_HEADER.encode()))
+        ):
             await _refuse_json(send)
             return
         if not path.startswith("/ui") or path.startswith("/ui/static"):
@@ -133,9 +138,12 @@ def session_middleware(app: ASGIApp) -> ASGIApp:
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 timing = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
-                message["headers"] = [*message.get("headers", []), *PAGE_HEADERS,
-                                      (b"cache-control", b"no-store"),
-                                      (b"server-timing", timing.encode())]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    *PAGE_HEADERS,
+                    (b"cache-control", b"no-store"),
+                    (b"server-timing", timing.encode()),
+                ]
             await send(message)
 
         await app(scope, receive, with_headers)
@@ -144,11 +152,19 @@ def session_middleware(app: ASGIApp) -> ASGIApp:
 
 
 async def _refuse_json(send: Send) -> None:
-    body = json.dumps({"status_code": 403, "detail": "missing or wrong X-CSRF-Token header",
-                       "extra": None}).encode()
-    await send({"type": "http.response.start", "status": 403,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode())]})
+    body = json.dumps(
+        {"status_code": 403, "detail": "missing or wrong X-CSRF-Token header", "extra": None}
+    ).encode()
+    await send(
+        {  # type: ignore[arg-type]
+            "type": "http.response.start",
+            "status": 403,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -165,12 +181,14 @@ async def require_csrf(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRo
     """Guard for every UI POST: the token of this session, in the form or the htmx header."""
     if not isinstance(connection, Request) or connection.method not in UNSAFE:
         return
-    _, session = session_of(connection)
+    session = session_of(connection)[1]
     if session is None or not session.csrf_ok(await csrf_token_of(connection)):
         raise CsrfRefused()
 
 
-async def require_caller(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def require_caller(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
     if caller_of(connection) is None:
         raise NotSignedIn()
 

@@ -36,12 +36,11 @@ class ChannelController(Controller):
         started = time.perf_counter()
         policy = runtime.policies.current
         try:
-            # Autocommit: the decision is written by one statement, itself one transaction.
-            async with runtime.engine.connect() as conn:
-                conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            # No explicit transaction: the decision is written by one statement, atomic by itself.
+            async with runtime.pg.acquire() as conn:
                 outcome = await turns.decide(conn, policy, channel, data, idempotency_key)
         except turns.DuplicateRequest:
-            async with runtime.engine.connect() as conn:
+            async with runtime.pg.acquire() as conn:
                 return await turns.replay(conn, channel, idempotency_key or "")
         if not outcome.replayed:
             await runtime.dispatch(outcome.effects)

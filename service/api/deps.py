@@ -29,8 +29,7 @@ async def provide_channel(request: Request, runtime: Runtime) -> str:
     key = bearer(request)
     if not key.startswith(keys.KEY_PREFIX):
         raise Unauthorized("invalid channel API key")
-    async with runtime.engine.connect() as conn:
-        return await keys.channel_for_key(conn, key)
+    return await runtime.keys.channel(runtime.pg, key)
 
 
 async def provide_caller(request: Request, runtime: Runtime) -> Caller:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
+
+import asyncpg
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -37,3 +40,28 @@ async def channel_for_key(conn: AsyncConnection, key: str) -> str:
     if row is None:
         raise Unauthorized("invalid channel API key")
     return str(row.channel)
+
+
+class KeyCache:
+    """Remembers resolved keys for a short while: a key lookup per turn was a tenth of the
+    request's CPU. A revoked key keeps working for at most `ttl` seconds in each process."""
+
+    def __init__(self, ttl: float = 30.0, max_size: int = 10_000) -> None:
+        self.ttl, self.max_size = ttl, max_size
+        self._known: dict[str, tuple[str, float]] = {}
+
+    async def channel(self, pool: asyncpg.Pool, key: str) -> str:
+        digest = hash_secret(key)
+        hit = self._known.get(digest)
+        now = time.monotonic()
+        if hit and hit[1] > now:
+            return hit[0]
+        channel = await pool.fetchval(
+            "SELECT channel FROM channel_key WHERE key_hash = $1 AND revoked_at IS NULL", digest
+        )
+        if channel is None:
+            raise Unauthorized("invalid channel API key")
+        if len(self._known) >= self.max_size:
+            self._known.clear()
+        self._known[digest] = (channel, now + self.ttl)
+        return str(channel)

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from service.policy import lexicon
+from service.policy import keywords, lexicon, phrases
 from service.policy.model import TopicPolicy
 
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'", "´": "'"})
@@ -37,24 +37,47 @@ def _union(patterns: Iterable[str]) -> str:
     return "|".join(f"(?:{p})" for p in patterns)
 
 
-_EXPLICIT = re.compile(rf"(?<!\w)(?:{_union(lexicon.EXPLICIT_EN + lexicon.EXPLICIT_OTHER)})(?!\w)")
+@dataclass(frozen=True)
+class Text:
+    """A message prepared once for every detector: folded, its word starts and its words."""
+
+    folded: str
+    starts: list[int]
+    words: list[str]
+
+
+def prepare(message: str) -> Text:
+    folded = fold(message)
+    words, starts = phrases.words_and_starts(folded)
+    return Text(folded, starts, words)
+
+
+def _text(value: Text | str) -> Text:
+    return value if isinstance(value, Text) else prepare(value)
+
+
+_EXPLICIT = phrases.PhraseSet(lexicon.EXPLICIT_EN + lexicon.EXPLICIT_OTHER)
 _BARE = re.compile(lexicon.BARE_PERSON)
 _NEGATION = re.compile(rf"(?<!\w)(?:{_union(lexicon.NEGATION_CUES)})(?!\w)")
 _CLAUSE = re.compile(lexicon.CLAUSE_SPLIT)
 _TRAILING = re.compile(r"[\s!?.,:;)(*~\-]+$|^[\s!?.,:;)(*~\-]+")
-_DISTRESS = {
-    name: re.compile(rf"(?<!\w)(?:{_union(patterns)})(?!\w)")
-    for name, patterns in lexicon.DISTRESS.items()
-}
+_DISTRESS_KINDS = [name for name, patterns in lexicon.DISTRESS.items() for _ in patterns]
+_DISTRESS = phrases.PhraseSet([p for patterns in lexicon.DISTRESS.values() for p in patterns])
 _IDIOMS = re.compile(rf"(?<!\w)(?:{_union(lexicon.DISTRESS_IDIOMS)})")
 
 
-def explicit_request(folded: str) -> Hit | None:
-    """A request to reach a person, unless negated in its clause or merely mentioned."""
-    bare = _TRAILING.sub("", folded)
-    if _BARE.match(bare):
-        return Hit("", bare)
-    for match in _EXPLICIT.finditer(folded):
+def explicit_request(message: Text | str) -> Hit | None:
+    """A request to reach a person, unless negated in its clause or merely mentioned.
+
+    Takes a prepared Text, or a string that is folded first.
+    """
+    text = _text(message)
+    folded = text.folded
+    if len(folded) < 80:
+        bare = _TRAILING.sub("", folded)
+        if _BARE.match(bare):
+            return Hit("", bare)
+    for match in _EXPLICIT.finditer(folded, text.starts):
         if not _negated(folded, match.start()):
             return Hit("", match.group(0).strip())
     return None
@@ -68,18 +91,18 @@ def _negated(folded: str, start: int) -> bool:
     return _NEGATION.search(folded, clause_start, start) is not None
 
 
-def distress(folded: str, categories: Iterable[str]) -> list[Hit]:
-    """Every enabled distress category the text shows, with its evidence."""
-    hits = []
-    for category in categories:
-        pattern = _DISTRESS.get(category)
-        if pattern is None:
-            continue
-        for match in pattern.finditer(folded):
-            if not _inside_idiom(folded, match.start(), match.end()):
-                hits.append(Hit(category, match.group(0).strip()))
-                break
-    return hits
+def distress(message: Text | str, categories: Iterable[str]) -> list[Hit]:
+    """Every enabled distress category the text shows, with its first evidence."""
+    text = _text(message)
+    wanted = set(categories)
+    found: dict[str, Hit] = {}
+    for match in _DISTRESS.finditer(text.folded, text.starts):
+        kind = _DISTRESS_KINDS[_DISTRESS.patterns.index(match.re)]
+        if kind in wanted and kind not in found and not _inside_idiom(
+            text.folded, match.start(), match.end()
+        ):
+            found[kind] = Hit(kind, match.group(0).strip())
+    return [found[kind] for kind in lexicon.DISTRESS if kind in found]
 
 
 def _inside_idiom(folded: str, start: int, end: int) -> bool:
@@ -91,54 +114,36 @@ def _inside_idiom(folded: str, start: int, end: int) -> bool:
 
 @dataclass(frozen=True)
 class TopicMatcher:
-    """A policy's topics compiled once: folded labels and one keyword regex per topic."""
+    """A policy's topics compiled once: folded labels and an index of every keyword."""
 
-    labels: tuple[tuple[str, frozenset[str]], ...]
-    keywords: tuple[tuple[str, re.Pattern[str] | None], ...]
+    names: tuple[str, ...]
+    labels: tuple[frozenset[str], ...]
+    index: keywords.KeywordIndex
 
-    def match(self, folded: str, labels: Iterable[str]) -> list[Hit]:
+    def match(self, message: Text | str, labels: Iterable[str]) -> list[Hit]:
+        """The topics the channel's labels or the message's words name, in policy order."""
         given = {fold(label) for label in labels}
+        words = self.index.first_hits(_text(message).words, len(self.names))
         hits = []
-        for (name, wanted), (_, pattern) in zip(self.labels, self.keywords, strict=True):
-            common = wanted & given
+        for number, name in enumerate(self.names):
+            common = self.labels[number] & given
             if common:
                 hits.append(Hit(name, f"label {sorted(common)[0]}"))
-                continue
-            found = pattern.search(folded) if pattern is not None else None
-            if found:
-                hits.append(Hit(name, found.group(0)))
+            elif number in words:
+                hits.append(Hit(name, words[number]))
         return hits
-
-
-def keyword_pattern(keyword: str) -> str:
-    """A policy keyword as a whole-word regex.
-
-    Spaces match any spacing; `*` at either end of a word matches any letters there
-    (`lawyer*`, `*ologist`); `...` matches up to four words in between (`someone ... my card`);
-    an apostrophe may be left out by the customer (`didn't` also matches `didnt`).
-    """
-    parts = []
-    gap = False
-    for word in fold(keyword).split():
-        if word == "...":
-            gap = True
-            continue
-        head = r"\w*" if word.startswith("*") else ""
-        tail = r"\w*" if word.endswith("*") and len(word) > 1 else ""
-        core = re.escape(word.strip("*")).replace("'", "'?")
-        if parts:
-            parts.append(r"\s+(?:\S+\s+){0,4}?" if gap else r"\s+")
-        parts.append(head + core + tail)
-        gap = False
-    return rf"(?<!\w){''.join(parts)}(?!\w)"
 
 
 @lru_cache(maxsize=64)
 def compile_topics(topics: tuple[TopicPolicy, ...]) -> TopicMatcher:
     """Compiled once per policy's topic list (cached: topics are frozen and hashable)."""
-    labels = tuple((t.name, frozenset(fold(label) for label in t.labels)) for t in topics)
-    keywords = tuple(
-        (t.name, re.compile(_union(keyword_pattern(k) for k in t.keywords)) if t.keywords else None)
-        for t in topics
+    parsed = [
+        keywords.parse_keyword(number, keyword, fold(keyword))
+        for number, topic in enumerate(topics)
+        for keyword in topic.keywords
+    ]
+    return TopicMatcher(
+        names=tuple(t.name for t in topics),
+        labels=tuple(frozenset(fold(label) for label in t.labels) for t in topics),
+        index=keywords.KeywordIndex([k for k in parsed if k is not None]),
     )
-    return TopicMatcher(labels=labels, keywords=keywords)

@@ -92,15 +92,15 @@ _DISTRESS_DETAIL = {
 
 def evaluate(policy: Policy, channel: str, facts: Facts, signals: Signals) -> Decision:
     """Apply the policy to one turn. Pure: the same inputs always give the same decision."""
-    folded = detectors.fold(signals.message)
+    text = detectors.prepare(signals.message)
     score = signals.sentiment
     if score is None:
         score = sentiment_score.score(signals.message)
     labels = tuple(detectors.fold(label) for label in signals.topics)
     fired: list[FiredTrigger] = []
-    _distress(policy, folded, fired)
-    _explicit(policy, folded, fired)
-    topic_names = _topics(policy, folded, labels, fired)
+    _distress(policy, text, fired)
+    _explicit(policy, text, fired)
+    topic_names = _topics(policy, text, labels, fired)
     _sentiment(policy, facts, score, fired)
     _loop(policy, facts, signals.intent, fired)
     _repeat(policy, facts, signals.intent, set(labels) | topic_names, fired)
@@ -112,11 +112,11 @@ def _team(policy: Policy, team: str | None) -> str:
     return team if team is not None else policy.default_team
 
 
-def _distress(policy: Policy, folded: str, fired: list[FiredTrigger]) -> None:
+def _distress(policy: Policy, text: detectors.Text, fired: list[FiredTrigger]) -> None:
     rule = policy.triggers.distress
     if not rule.enabled:
         return
-    for hit in detectors.distress(folded, rule.categories):
+    for hit in detectors.distress(text, rule.categories):
         fired.append(
             FiredTrigger(
                 "distress",
@@ -130,11 +130,11 @@ def _distress(policy: Policy, folded: str, fired: list[FiredTrigger]) -> None:
         )
 
 
-def _explicit(policy: Policy, folded: str, fired: list[FiredTrigger]) -> None:
+def _explicit(policy: Policy, text: detectors.Text, fired: list[FiredTrigger]) -> None:
     rule = policy.triggers.explicit_request
     if not rule.enabled:
         return
-    hit = detectors.explicit_request(folded)
+    hit = detectors.explicit_request(text)
     if hit is not None:
         fired.append(
             FiredTrigger(
@@ -164,14 +164,14 @@ def _matcher(topics: tuple[TopicPolicy, ...]) -> detectors.TopicMatcher:
 
 
 def _topics(
-    policy: Policy, folded: str, labels: tuple[str, ...], fired: list[FiredTrigger]
+    policy: Policy, text: detectors.Text, labels: tuple[str, ...], fired: list[FiredTrigger]
 ) -> frozenset[str]:
     topics = policy.triggers.topics
     if not topics:
         return frozenset()
     by_name = {t.name: t for t in topics}
     names = []
-    for hit in _matcher(topics).match(folded, labels):
+    for hit in _matcher(topics).match(text, labels):
         topic = by_name[hit.key]
         names.append(detectors.fold(hit.key))
         fired.append(

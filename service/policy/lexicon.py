@@ -13,7 +13,10 @@ _ADJ = (
     r"|real[- ]life|different|competent|qualified|senior)\s+)"
 )
 _DET = r"(?:(?:a|an|the|some|your|ur|one of your|any|to|one of the)\s+)"
-_CUSTOMER = r"(?:c\w{0,2}st\w{0,2}mer|consumer|client)"
+_CUSTOMER = (
+    r"(?:customer|costumer|coustmer|custmer|cutomer|cusotmer|costomer|custumer|custommer"
+    r"|consumer|client)"
+)
 _AGENT = r"(?:agents?|agnts?|agrnts?|agnets?|agen)"
 _HUMAN_NOUN = (
     rf"(?:humans?|human beings?|persons?|people|{_AGENT}|reps?|representatives?|operators?"

@@ -60,8 +60,11 @@ class SessionStore:
 
     async def create(self, reviewer_id: uuid.UUID | None = None) -> tuple[str, Session]:
         sid = secrets.token_urlsafe(32)
-        session = Session(csrf=secrets.token_urlsafe(32), created=time.time(),
-                          reviewer_id=str(reviewer_id) if reviewer_id else None)
+        session = Session(
+            csrf=secrets.token_urlsafe(32),
+            created=time.time(),
+            reviewer_id=str(reviewer_id) if reviewer_id else None,
+        )
         await self._save(sid, session)
         return sid, session
 
@@ -110,15 +113,21 @@ class SignInLimiter:
 
     def _keys(self, email: str, address: str) -> tuple[str, str]:
         account = hashlib.sha256(email.strip().lower().encode()).hexdigest()
-        return (f"{self.prefix}:signin:account:{account}", f"{self.prefix}:signin:address:{address}")
+        return (
+            f"{self.prefix}:signin:account:{account}",
+            f"{self.prefix}:signin:address:{address}",
+        )
 
     async def retry_after(self, email: str, address: str) -> int | None:
         """Seconds to wait if either limit is reached, else None."""
         account_key, address_key = self._keys(email, address)
         counts: list[Any] = await self.redis.mget([account_key, address_key])
         account, addr = (int(c or 0) for c in counts)
-        key = account_key if account >= ACCOUNT_FAILURES else (
-            address_key if addr >= ADDRESS_FAILURES else None)
+        key = (
+            account_key
+            if account >= ACCOUNT_FAILURES
+            else (address_key if addr >= ADDRESS_FAILURES else None)
+        )
         if key is None:
             return None
         return max(int(await self.redis.ttl(key)), 1)

@@ -7,16 +7,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+import asyncpg
 
+from service.db import Statement
 from service.policy.engine import Facts, PriorContact, PriorTurn
 
 # Enough history for any sensible loop or sentiment window, and a bound on the work per turn.
 MAX_PRIOR_TURNS = 50
 MAX_CONTACTS = 20
 
-FACTS_SQL = f"""
+FACTS = Statement(f"""
 WITH conv AS (
   SELECT id, resolved FROM conversation WHERE channel = :channel AND external_id = :conversation
 )
@@ -36,7 +36,7 @@ SELECT
            WHERE customer_id = :customer AND last_turn_at >= now() - make_interval(secs => :window)
              AND NOT (channel = :channel AND external_id = :conversation)
            ORDER BY last_turn_at DESC LIMIT {MAX_CONTACTS}) c) AS contacts
-"""
+""")
 
 
 @dataclass(frozen=True)
@@ -46,26 +46,23 @@ class Loaded:
 
 
 async def load(
-    conn: AsyncConnection, *, channel: str, conversation: str, customer: str,
+    conn: asyncpg.Connection, *, channel: str, conversation: str, customer: str,
     idempotency_key: str | None, repeat_window: timedelta,
 ) -> Loaded:
-    row = (
-        await conn.execute(
-            text(FACTS_SQL),
-            {"channel": channel, "conversation": conversation, "customer": customer,
-             "key": idempotency_key, "window": repeat_window.total_seconds()},
-        )
-    ).one()
-    replay = row.replay if row.replay is None or isinstance(row.replay, dict) else json.loads(row.replay)
-    turns = tuple(PriorTurn(intent=i, sentiment=s) for i, s in _json(row.turns))
+    params = {"channel": channel, "conversation": conversation, "customer": customer,
+              "key": idempotency_key, "window": repeat_window.total_seconds()}
+    row = await conn.fetchrow(FACTS.sql, *FACTS.args(params))
+    assert row is not None  # a SELECT without FROM always returns its one row
+    replay = json.loads(row["replay"]) if row["replay"] is not None else None
+    turns = tuple(PriorTurn(intent=i, sentiment=s) for i, s in _json(row["turns"]))
     contacts = tuple(
         PriorContact(
             conversation_id=cid, intents=tuple(intents), topics=tuple(topics), resolved=resolved,
             last_at=datetime.fromisoformat(at),
         )
-        for cid, resolved, at, intents, topics in _json(row.contacts)
+        for cid, resolved, at, intents, topics in _json(row["contacts"])
     )
-    return Loaded(Facts(turns=turns, resolved=bool(row.resolved), contacts=contacts), replay)
+    return Loaded(Facts(turns=turns, resolved=bool(row["resolved"]), contacts=contacts), replay)
 
 
 def _json(value: Any) -> list[Any]:

@@ -7,10 +7,9 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
+import asyncpg
 
+from service.db import Statement
 from service.effects import Effects
 from service.errors import Forbidden, Invalid
 from service.policy import engine
@@ -33,10 +32,10 @@ class Outcome:
 
 
 async def decide(
-    conn: AsyncConnection, policy: Policy, key_channel: str, body: TurnCreate,
+    conn: asyncpg.Connection, policy: Policy, key_channel: str, body: TurnCreate,
     idempotency_key: str | None,
 ) -> Outcome:
-    """Runs in an autocommit connection: the write is a single statement, hence one transaction."""
+    """Runs outside an explicit transaction: the write is a single statement, hence atomic."""
     channel = policy.channels.get(body.channel)
     if channel is None:
         known = ", ".join(sorted(policy.channels))
@@ -59,30 +58,29 @@ async def decide(
     verdict = engine.evaluate(policy, body.channel, loaded.facts, signals)
     plan = _plan(policy, body, verdict, idempotency_key)
     try:
-        row = (await conn.execute(text(plan.sql), plan.params)).one()
-    except IntegrityError as exc:
-        if "turn_channel_idempotency_key" in str(exc.orig):
+        row = await conn.fetchrow(plan.statement.sql, *plan.statement.args(plan.params))
+    except asyncpg.UniqueViolationError as exc:
+        if exc.constraint_name == "turn_channel_idempotency_key":
             raise DuplicateRequest from exc
         raise
-    return Outcome(_json(row.response), _effects(plan, row, body))
+    return Outcome(_json(row["response"]), _effects(plan, row, body))
 
 
-async def replay(conn: AsyncConnection, channel: str, idempotency_key: str) -> dict[str, Any]:
-    row = (
-        await conn.execute(
-            text(
-                "SELECT d.response FROM turn t JOIN decision d ON d.turn_id = t.id "
-                "WHERE t.channel = :c AND t.idempotency_key = :k"
-            ),
-            {"c": channel, "k": idempotency_key},
-        )
-    ).one()
-    return _json(row.response)
+REPLAY = Statement(
+    "SELECT d.response FROM turn t JOIN decision d ON d.turn_id = t.id "
+    "WHERE t.channel = :channel AND t.idempotency_key = :key"
+)
+
+
+async def replay(conn: asyncpg.Connection, channel: str, idempotency_key: str) -> dict[str, Any]:
+    response = await conn.fetchval(REPLAY.sql, *REPLAY.args({"channel": channel,
+                                                             "key": idempotency_key}))
+    return _json(response)
 
 
 @dataclass
 class _Plan:
-    sql: str
+    statement: Statement
     params: dict[str, Any]
     action: str
     team: str | None
@@ -130,13 +128,10 @@ def _plan(
         "rule_ids": list(verdict.rule_ids), "version": verdict.policy_version,
         "response": json.dumps(response), "team": team,
     }
-    parts = [statements.CONVERSATION, statements.TURN, statements.SUPERSEDE]
     if review_id:
-        parts.append(statements.REVIEW)
         params |= {"review_id": review_id, "priority": round((1 - body.draft.confidence) * 100),
                    "budget": budget.total_seconds() if budget else 0.0}
     if transfer_id:
-        parts += [statements.TRANSFER, statements.TRANSFER_OUTBOX]
         params |= {
             "transfer_id": transfer_id, "mode": verdict.transfer_mode,
             "reason": "trigger" if any(t.hard for t in verdict.triggers) else "sync_low_confidence",
@@ -144,9 +139,8 @@ def _plan(
             "outbox_id": outbox_id, "outbox_key": f"transfer.created:{transfer_id}",
             "outbox_payload": json.dumps(_transfer_event(transfer_id, body, verdict, team, package)),
         }
-    parts += [statements.decision(with_review=review_id is not None), statements.AUDIT]
-    sql = "WITH " + ",\n".join(parts) + "\n" + statements.result(with_review=review_id is not None)
-    return _Plan(sql, params, verdict.action, team, review_id, transfer_id, outbox_id)
+    statement = statements.compose(review=review_id is not None, transfer=transfer_id is not None)
+    return _Plan(statement, params, verdict.action, team, review_id, transfer_id, outbox_id)
 
 
 def _trigger_json(t: engine.FiredTrigger) -> dict[str, Any]:
@@ -169,10 +163,11 @@ def _transfer_event(
 
 def _effects(plan: _Plan, row: Any, body: TurnCreate) -> Effects:
     effects = Effects()
-    for review_id, team in zip(row.superseded_ids or [], row.superseded_teams or [], strict=True):
+    for review_id, team in zip(row["superseded_ids"] or [], row["superseded_teams"] or [],
+                               strict=True):
         effects.publish("review.superseded", review_id=review_id, team=team)
     if plan.review_id is not None:
-        effects.deadlines.append((plan.review_id, row.deadline))
+        effects.deadlines.append((plan.review_id, row["deadline"]))
         effects.publish("review.created", review_id=plan.review_id, team=plan.team,
                         channel=body.channel)
     if plan.transfer_id is not None:

@@ -5,6 +5,10 @@ transaction (DESIGN principle 6): the conversation row lock orders concurrent tu
 conversation, and the unique idempotency index rejects a concurrent retry.
 """
 
+from functools import cache
+
+from service.db import Statement
+
 CONVERSATION = """conv AS (
   INSERT INTO conversation (channel, external_id, customer_id, handled_by, turn_count, last_turn_at)
   VALUES (:channel, :conversation, :customer, :handler, 1, now())
@@ -74,3 +78,15 @@ def result(with_review: bool) -> str:
     return f"""SELECT (SELECT response FROM new_decision) AS response, {deadline} AS deadline,
   (SELECT array_agg(id) FROM superseded) AS superseded_ids,
   (SELECT array_agg(team) FROM superseded) AS superseded_teams"""
+
+
+@cache
+def compose(review: bool, transfer: bool) -> Statement:
+    """One of the four shapes of the statement, compiled once per process."""
+    parts = [CONVERSATION, TURN, SUPERSEDE]
+    if review:
+        parts.append(REVIEW)
+    if transfer:
+        parts += [TRANSFER, TRANSFER_OUTBOX]
+    parts += [decision(with_review=review), AUDIT]
+    return Statement("WITH " + ",\n".join(parts) + "\n" + result(with_review=review))

@@ -1,0 +1,175 @@
+"""Decisions per second and latency of POST /v1/turns at 16 concurrent clients, against the floor:
+single-row INSERTs through asyncpg at the same concurrency on the same database.
+
+Usage: .venv/bin/python bench/turns.py [--seconds 15] [--clients 16] [--workers 1]
+Uses HITL_DATABASE_URL / HITL_REDIS_URL if set, else embedded servers under .hitl/bench-services.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from service.settings import to_libpq_url  # noqa: E402
+
+MESSAGES = [
+    ("Where is my order? It should have arrived yesterday.", 0.92, "order_status"),
+    ("How do I reset my password?", 0.88, "password_reset"),
+    ("Can I change the delivery address?", 0.55, "change_address"),
+    ("Your app keeps crashing when I open my invoices.", 0.61, "app_bug"),
+    ("What are your opening hours on Sunday?", 0.97, "opening_hours"),
+    ("I was charged twice for the same order!", 0.74, "billing"),
+    ("I want to talk to a real person please", 0.9, "other"),
+]
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def servers() -> tuple[str, str, object | None]:
+    db, redis = os.environ.get("HITL_DATABASE_URL"), os.environ.get("HITL_REDIS_URL")
+    if db and redis:
+        return to_libpq_url(db), redis, None
+    from service.embedded import EmbeddedServices
+
+    embedded = EmbeddedServices(ROOT / ".hitl" / "bench-services", fsync=True)
+    found = embedded.start()
+    return found.database_url, found.redis_url, embedded
+
+
+async def fresh_database(base: str) -> str:
+    name = f"hitl_bench_{uuid.uuid4().hex[:8]}"
+    conn = await asyncpg.connect(base)
+    await conn.execute(f'CREATE DATABASE "{name}"')
+    await conn.close()
+    return base.rsplit("/", 1)[0] + "/" + name
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def load_turns(base_url: str, key: str, clients: int, seconds: float) -> list[float]:
+    latencies: list[float] = []
+    stop = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+
+    async def client(n: int, http: httpx.AsyncClient) -> None:
+        rng = random.Random(n)
+        conversation = 0
+        while time.perf_counter() < stop:
+            conversation += 1
+            message, confidence, intent = rng.choice(MESSAGES)
+            body = {
+                "conversation_id": f"bench-{n}-{conversation // 3}",
+                "channel": "email", "customer_id": f"cust-{n}-{conversation}",
+                "message": message,
+                "draft": {"text": "Thanks, here is what we can do.", "confidence": confidence,
+                          "intent": intent},
+            }
+            started = time.perf_counter()
+            r = await http.post("/v1/turns", json=body)
+            latencies.append(time.perf_counter() - started)
+            if r.status_code != 200:
+                raise SystemExit(f"unexpected {r.status_code}: {r.text}")
+
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30,
+                                 headers={"Authorization": f"Bearer {key}"}) as http:
+        await asyncio.gather(*(client(n, http) for n in range(clients)))
+    return latencies
+
+
+async def load_floor(database_url: str, clients: int, seconds: float) -> list[float]:
+    pool = await asyncpg.create_pool(database_url, min_size=clients, max_size=clients)
+    await pool.execute("CREATE TABLE IF NOT EXISTS bench_floor (id bigserial PRIMARY KEY, "
+                       "conversation text, payload text, created_at timestamptz DEFAULT now())")
+    latencies: list[float] = []
+    stop = time.perf_counter() + seconds
+
+    async def client(n: int) -> None:
+        async with pool.acquire() as conn:
+            while time.perf_counter() < stop:
+                started = time.perf_counter()
+                await conn.execute("INSERT INTO bench_floor (conversation, payload) VALUES ($1, $2)",
+                                   f"bench-{n}", "Where is my order?")
+                latencies.append(time.perf_counter() - started)
+
+    await asyncio.gather(*(client(n) for n in range(clients)))
+    await pool.close()
+    return latencies
+
+
+def report(name: str, latencies: list[float], seconds: float) -> float:
+    rate = len(latencies) / seconds
+    print(f"{name:<34} {rate:>9,.0f}/s   p50 {statistics.median(latencies) * 1000:6.2f} ms   "
+          f"p99 {percentile(latencies, 0.99) * 1000:6.2f} ms   ({len(latencies):,} in {seconds:.0f} s)")
+    return rate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=1, help="`hitl serve --workers`")
+    args = parser.parse_args()
+    db_base, redis_url, embedded = servers()
+    proc = None
+    try:
+        database_url = asyncio.run(fresh_database(db_base))
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HITL_")} | {
+            "HITL_DATABASE_URL": database_url, "HITL_REDIS_URL": redis_url,
+            "HITL_PORT": str(port), "HITL_REDIS_PREFIX": f"bench-{uuid.uuid4().hex[:6]}",
+            "HITL_POLICY_PATH": str(ROOT / "policies" / "default.yaml"),
+        }
+        hitl = [sys.executable, "-m", "service"]
+        subprocess.run([*hitl, "migrate"], env=env, check=True, cwd=ROOT, capture_output=True)
+        key = subprocess.run([*hitl, "keys", "create", "email"], env=env, check=True, cwd=ROOT,
+                             capture_output=True, text=True).stdout.strip()
+        proc = subprocess.Popen([*hitl, "serve", "--workers", str(args.workers)], env=env, cwd=ROOT,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        base_url = f"http://127.0.0.1:{port}"
+        for _ in range(200):
+            try:
+                if httpx.get(f"{base_url}/readyz").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        print(f"{args.clients} concurrent clients, {args.seconds:.0f} s each, "
+              f"{os.cpu_count()} cores, hitl serve --workers {args.workers}")
+        asyncio.run(load_turns(base_url, key, args.clients, 2))  # warm-up
+        turns = report("POST /v1/turns (decisions)", asyncio.run(
+            load_turns(base_url, key, args.clients, args.seconds)), args.seconds)
+        floor = report("floor: asyncpg single-row INSERT", asyncio.run(
+            load_floor(database_url, args.clients, args.seconds)), args.seconds)
+        print(f"ratio decisions/floor: {turns / floor:.2f} (target >= 0.25)")
+    finally:
+        if proc:
+            proc.terminate()
+            proc.wait()
+        if embedded is not None:
+            embedded.stop()  # type: ignore[attr-defined]
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,137 @@
+"""Policy keywords matched word by word: `lawyer*`, `*ologist`, `someone ... my card`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+_WORD = re.compile(r"\w+(?:'\w+)*")
+_GAP = 4  # words `...` may skip
+_KEY = 3  # prefix and suffix index key length
+
+
+@dataclass(frozen=True)
+class Step:
+    kind: str  # "exact" | "prefix" | "suffix" | "infix"
+    text: str
+    gap: bool  # up to _GAP words may come before this step
+
+    def accepts(self, word: str) -> bool:
+        if self.kind == "exact":
+            return word == self.text
+        if self.kind == "prefix":
+            return word.startswith(self.text)
+        if self.kind == "suffix":
+            return word.endswith(self.text)
+        return self.text in word
+
+
+@dataclass(frozen=True)
+class Keyword:
+    group: int  # which topic it belongs to
+    source: str  # as the policy wrote it
+    steps: tuple[Step, ...]
+
+
+def words_of(folded: str) -> list[str]:
+    """The words of folded text, apostrophes dropped (so didn't and didnt are one word)."""
+    return [w.replace("'", "") for w in _WORD.findall(folded)]
+
+
+def parse_keyword(group: int, source: str, folded: str) -> Keyword | None:
+    steps: list[Step] = []
+    gap = False
+    for token in folded.split():
+        if token == "...":
+            gap = bool(steps)
+            continue
+        core = token.strip("*").replace("'", "")
+        if not core:
+            continue
+        starred = (token.startswith("*"), token.endswith("*") and len(token) > 1)
+        kind = {(False, False): "exact", (False, True): "prefix", (True, False): "suffix",
+                (True, True): "infix"}[starred]
+        # A word the tokenizer would split ("401(k)", "e-mail") becomes several exact steps.
+        parts = words_of(core) or [core]
+        for index, part in enumerate(parts):
+            last = index == len(parts) - 1
+            part_kind = kind if len(parts) == 1 else ("exact" if not last else kind)
+            steps.append(Step(part_kind, part, gap and index == 0))
+        gap = False
+    return Keyword(group, source, tuple(steps)) if steps else None
+
+
+class KeywordIndex:
+    """Every keyword of every topic, indexed by the first word it needs."""
+
+    def __init__(self, keywords: Sequence[Keyword]) -> None:
+        self._exact: dict[str, list[Keyword]] = {}
+        self._prefix: dict[str, list[Keyword]] = {}
+        self._suffix: dict[str, list[Keyword]] = {}
+        self._short: list[Keyword] = []  # prefixes/suffixes shorter than the key, or infixes
+        self._cache: dict[str, list[Keyword]] = {}
+        for keyword in keywords:
+            first = keyword.steps[0]
+            if first.kind == "exact":
+                self._exact.setdefault(first.text, []).append(keyword)
+            elif first.kind == "prefix" and len(first.text) >= _KEY:
+                self._prefix.setdefault(first.text[:_KEY], []).append(keyword)
+            elif first.kind == "suffix" and len(first.text) >= _KEY:
+                self._suffix.setdefault(first.text[-_KEY:], []).append(keyword)
+            else:
+                self._short.append(keyword)
+
+    def first_hits(self, words: list[str], groups: int) -> dict[int, str]:
+        """For each group with a keyword in words: the words that matched its first keyword."""
+        found: dict[int, str] = {}
+        for i, word in enumerate(words):
+            candidates = self._candidates(word)
+            if not candidates:
+                continue
+            for keyword in candidates:
+                if keyword.group in found or not keyword.steps[0].accepts(word):
+                    continue
+                end = _match_rest(keyword.steps, 1, words, i + 1)
+                if end is not None:
+                    found[keyword.group] = " ".join(words[i:end])
+            if len(found) == groups:
+                break
+        return found
+
+    def _candidates(self, word: str) -> list[Keyword]:
+        # Customers reuse a small vocabulary, so each word's candidates are worked out once.
+        cached = self._cache.get(word)
+        if cached is None:
+            if len(self._cache) > 50_000:
+                self._cache.clear()
+            cached = self._cache[word] = self._lookup(word)
+        return cached
+
+    def _lookup(self, word: str) -> list[Keyword]:
+        out = self._exact.get(word, [])
+        if len(word) >= _KEY:
+            more = self._prefix.get(word[:_KEY])
+            if more:
+                out = out + more
+            more = self._suffix.get(word[-_KEY:])
+            if more:
+                out = out + more
+        return out + self._short if self._short else out
+
+
+def _match_rest(steps: tuple[Step, ...], s: int, words: list[str], w: int) -> int | None:
+    """The index after the last matched word if steps[s:] match from words[w], else None."""
+    if s == len(steps):
+        return w
+    step = steps[s]
+    reach = _GAP if step.gap else 0
+    for skip in range(reach + 1):
+        at = w + skip
+        if at >= len(words):
+            return None
+        if step.accepts(words[at]):
+            end = _match_rest(steps, s + 1, words, at + 1)
+            if end is not None:
+                return end
+    return None

@@ -1,0 +1,118 @@
+"""Many regex phrases matched fast: each one runs only where a word starts as it can start."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+# The regex parser is private but has kept this shape since Python 3.5; if it ever changes,
+# _heads raises and every phrase simply runs on every message (slower, still correct).
+from re import _constants as sre  # type: ignore[attr-defined]
+from re import _parser  # type: ignore[attr-defined]
+from typing import Any
+
+_SIZE = 3  # length of the word starts used as index keys
+_MAX_HEADS = 400
+
+
+class _Unindexable(Exception):
+    pass
+
+
+def _heads(seq: list[Any], prefix: str = "", depth: int = 0) -> set[str]:
+    """Every string of up to _SIZE characters a match of seq can begin with."""
+    if len(prefix) >= _SIZE or not seq or depth > 40:
+        return {prefix}
+    op, av = seq[0]
+    rest = seq[1:]
+    if op is sre.LITERAL:
+        return _heads(rest, prefix + chr(av), depth + 1)
+    if op in (sre.AT, sre.ASSERT, sre.ASSERT_NOT):
+        return _heads(rest, prefix, depth + 1)  # zero width: the text goes on as if absent
+    if op is sre.SUBPATTERN:
+        return _heads(list(av[3]) + rest, prefix, depth + 1)
+    if op is sre.BRANCH:
+        return set().union(*(_heads(list(alt) + rest, prefix, depth + 1) for alt in av[1]))
+    if op in (sre.MAX_REPEAT, sre.MIN_REPEAT):
+        low, high, sub = av
+        once = [] if high == 1 else [(op, (max(low - 1, 0), high - 1, sub))]
+        out = _heads(list(sub) + once + rest, prefix, depth + 1)
+        return out | _heads(rest, prefix, depth + 1) if low == 0 else out
+    if op is sre.IN and av == [(sre.CATEGORY, sre.CATEGORY_SPACE)]:
+        return _heads(rest, prefix + " ", depth + 1)  # folded text has single spaces only
+    if op is sre.IN and all(kind is sre.LITERAL for kind, _ in av) and len(av) <= 8:
+        return set().union(*(_heads(rest, prefix + chr(code), depth + 1) for _, code in av))
+    return {prefix}  # anything else (\w, ., classes) ends what can be known
+
+
+def heads_of(pattern: str) -> set[str]:
+    """The index keys of a phrase; raises _Unindexable when it could start anywhere."""
+    heads = _heads(list(_parser.parse(pattern)))
+    if len(heads) > _MAX_HEADS or any(not h or not h[0].isalnum() for h in heads):
+        raise _Unindexable(pattern)
+    return heads
+
+
+class PhraseSet:
+    """Regex phrases matched on whole words of folded text, indexed by how they start."""
+
+    def __init__(self, patterns: Sequence[str]) -> None:
+        self.patterns = [re.compile(rf"(?<!\w)(?:{p})(?!\w)") for p in patterns]
+        self._index: dict[str, list[int]] = {}  # heads of _SIZE characters
+        self._short: dict[str, list[int]] = {}  # shorter heads (the phrase starts with \w...)
+        self._always: list[int] = []
+        self._always_set: frozenset[int] = frozenset()
+        for number, pattern in enumerate(patterns):
+            try:
+                heads = heads_of(pattern)
+            except (_Unindexable, Exception):  # an unparsable shape runs everywhere
+                self._always.append(number)
+                continue
+            for head in heads:
+                index = self._index if len(head) == _SIZE else self._short
+                index.setdefault(head, []).append(number)
+        self._always_set = frozenset(self._always)
+
+    def candidates(self, folded: str, starts: Iterable[int]) -> dict[int, list[int]]:
+        """The phrases that could match, each with the word starts where it could."""
+        found: dict[int, list[int]] = {n: [] for n in self._always}
+        full, short = self._index, self._short
+        for start in starts:
+            hit = full.get(folded[start : start + _SIZE])
+            if hit:
+                for number in hit:
+                    found.setdefault(number, []).append(start)
+            if short:
+                for size in range(1, _SIZE):
+                    hit = short.get(folded[start : start + size])
+                    if hit:
+                        for number in hit:
+                            found.setdefault(number, []).append(start)
+        return found
+
+    def finditer(self, folded: str, starts: Sequence[int]) -> list[re.Match[str]]:
+        """Every match of every phrase (one per phrase and start), in text order."""
+        matches = []
+        for number, places in self.candidates(folded, starts).items():
+            pattern = self.patterns[number]
+            if number in self._always_set:
+                matches.extend(pattern.finditer(folded))
+                continue
+            for place in places:
+                found = pattern.match(folded, place)  # the lookbehind still sees before place
+                if found:
+                    matches.append(found)
+        matches.sort(key=lambda m: m.start())
+        return matches
+
+
+_TOKEN = re.compile(r"\w+(?:'\w+)*")
+
+
+def words_and_starts(folded: str) -> tuple[list[str], list[int]]:
+    """The words of folded text (apostrophes dropped: didn't = didnt) and where each starts."""
+    matches = list(_TOKEN.finditer(folded))
+    starts = [m.start() for m in matches]
+    if "'" in folded:
+        return [m.group().replace("'", "") for m in matches], starts
+    return [m.group() for m in matches], starts

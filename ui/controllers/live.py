@@ -1,0 +1,125 @@
+"""The one WebSocket a page holds (/ui/ws?view=...): re-rendered blocks pushed on every change.
+
+htmx's ws extension swaps each top-level element of a message into the element with the same
+id, so a message is simply the page's named block rendered again from Postgres. Re-rendering
+rather than patching keeps the order (earliest deadline first) and counts right whatever was
+missed; bursts of events are coalesced so a busy queue costs one render per socket per tick.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from typing import Any
+
+from litestar import WebSocket, websocket
+from litestar.exceptions import WebSocketDisconnect
+
+from service.reviewers.caller import Caller
+from service.reviews import service as reviews
+from ui import live, render, review_view
+from ui.controllers.handoffs import handoffs_context
+from ui.controllers.queue import queue_context
+from ui.controllers.supervisor import supervisor_context
+from ui.security import caller_of, same_origin, store_of
+
+COALESCE_SECONDS = 0.05
+REFUSED = 4403  # before accept: the server answers the handshake with 403
+VIEWS = frozenset({"queue", "handoffs", "supervisor", "review"})
+
+
+def _relevant(event: dict[str, Any], me: Caller, view: str, review_id: str | None) -> bool:
+    if event.get("kind") == "resync":
+        return True
+    if view == "review":
+        return event.get("review_id") == review_id
+    team = event.get("team")
+    if team is not None and not me.can_see(str(team)):
+        return False
+    if view == "handoffs":
+        return str(event.get("kind", "")).startswith("transfer.")
+    return str(event.get("kind", "")).startswith("review.")
+
+
+async def _render(
+    socket: WebSocket[Any, Any, Any], me: Caller, view: str, review_id: str | None, csrf: str
+) -> str:
+    runtime = socket.app.state.runtime
+    base = {"caller": me, "csrf": csrf, "nav": view, "flash": None}
+    if view == "queue":
+        return render.render("queue.html", "live", **base, **await queue_context(runtime, me))
+    if view == "handoffs":
+        return render.render("handoffs.html", "live", **base, **await handoffs_context(runtime, me))
+    if view == "supervisor":
+        return render.render(
+            "supervisor.html", "live", **base, **await supervisor_context(runtime, me)
+        )
+    rid = uuid.UUID(str(review_id))
+    async with runtime.engine.connect() as conn:
+        await reviews.get_for_reviewer(conn, rid, me)
+        ctx = await review_view.load(conn, rid, me)
+    if ctx is None:
+        return ""
+    ctx |= base | {"notice": None, "reply": "", "hold": ""}
+    return "".join(render.render("review.html", b, **ctx) for b in ("status", "actions"))
+
+
+async def _drain_client(socket: WebSocket[Any, Any, Any]) -> None:
+    """Reads (and ignores) what the browser sends, to notice when it goes away."""
+    with contextlib.suppress(WebSocketDisconnect):
+        while True:
+            await socket.receive_data(mode="text")
+
+
+@websocket("/ui/ws")
+async def live_socket(socket: WebSocket[Any, Any, Any]) -> None:
+    me = caller_of(socket)
+    sid = socket.scope.get("state", {}).get("session_id")
+    session = socket.scope.get("state", {}).get("session")
+    view = socket.query_params.get("view", "queue")
+    review_id = socket.query_params.get("id")
+    if me is None or session is None or not same_origin(socket.scope) or view not in VIEWS:
+        await socket.close(code=REFUSED)
+        return
+    if view == "review":
+        try:
+            uuid.UUID(str(review_id))
+        except ValueError:
+            await socket.close(code=REFUSED)
+            return
+    hub = live.hub_of(socket.app)
+    queue = hub.subscribe()
+    await socket.accept()
+    reader = asyncio.create_task(_drain_client(socket))
+    store = store_of(socket.app.state.runtime)
+    try:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(hub.ready.wait(), 2.0)
+        # Anything that changed between the page's render and this subscription is caught here.
+        await socket.send_text(await _render(socket, me, view, review_id, session.csrf))
+        while not reader.done():
+            getter = asyncio.ensure_future(queue.get())
+            await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
+            if not getter.done():
+                getter.cancel()
+                break
+            if not _relevant(getter.result(), me, view, review_id):
+                continue
+            await asyncio.sleep(COALESCE_SECONDS)
+            while not queue.empty():
+                queue.get_nowait()
+            if await store.load(sid) is None:  # signed out or expired: stop serving this page
+                await socket.close(code=4401)
+                break
+            await socket.send_text(await _render(socket, me, view, review_id, session.csrf))
+    except (WebSocketDisconnect, RuntimeError):
+        pass
+    except Exception:
+        logging.getLogger(__name__).exception("live socket failed")
+    finally:
+        hub.unsubscribe(queue)
+        reader.cancel()
+        with contextlib.suppress(Exception):
+            await socket.close()

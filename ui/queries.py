@@ -1,0 +1,165 @@
+"""Read-only queries behind the UI's pages (the writes go through the service use-cases)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from service.reviews import repository
+
+# The queue page renders at most this many rows (the most urgent) plus a count of the rest:
+# a person scans the top of the list, and the page stays fast with 10,000 items open.
+QUEUE_ROWS = 200
+
+
+def _team_filter(teams: Sequence[str] | None, column: str = "team") -> str:
+    return "" if teams is None else f" AND {column} = ANY(:teams)"
+
+
+async def queue(
+    conn: AsyncConnection, teams: Sequence[str] | None, limit: int = QUEUE_ROWS
+) -> tuple[Sequence[Row[Any]], int]:
+    rows = await repository.list_open(conn, teams, limit=limit)
+    total = len(rows)
+    if total >= limit:
+        total = int(
+            (
+                await conn.execute(
+                    text(
+                        "SELECT count(*) FROM review WHERE status IN ('pending', 'claimed')"
+                        + _team_filter(teams)
+                    ),
+                    {"teams": list(teams or [])},
+                )
+            ).scalar_one()
+        )
+    return rows, total
+
+
+async def queue_ids(conn: AsyncConnection, teams: Sequence[str] | None) -> list[uuid.UUID]:
+    """The open items in queue order: what j/k step through."""
+    rows = await conn.execute(
+        text(
+            "SELECT id FROM review WHERE status IN ('pending', 'claimed')"
+            + _team_filter(teams)
+            + " ORDER BY deadline, priority DESC, created_at LIMIT :n"
+        ),
+        {"teams": list(teams or []), "n": QUEUE_ROWS},
+    )
+    return [r.id for r in rows]
+
+
+async def history(conn: AsyncConnection, turn_id: uuid.UUID, limit: int = 20) -> Sequence[Row[Any]]:
+    """The conversation before this turn: what the customer said and what was answered."""
+    sql = """
+    SELECT t.seq, t.message, t.draft_text, t.created_at, d.action, r.status AS review_status,
+           r.final_text
+    FROM turn t JOIN decision d ON d.turn_id = t.id LEFT JOIN review r ON r.turn_id = t.id
+    WHERE t.conversation_id = (SELECT conversation_id FROM turn WHERE id = :turn)
+      AND t.seq < (SELECT seq FROM turn WHERE id = :turn)
+    ORDER BY t.seq DESC LIMIT :n
+    """
+    rows = (await conn.execute(text(sql), {"turn": turn_id, "n": limit})).all()
+    return list(reversed(rows))
+
+
+async def prior_contacts(
+    conn: AsyncConnection, customer_id: str, conversation_id: uuid.UUID, limit: int = 5
+) -> Sequence[Row[Any]]:
+    sql = """
+    SELECT channel, created_at, turn_count, resolved FROM conversation
+    WHERE customer_id = :c AND id <> :conv ORDER BY created_at DESC LIMIT :n
+    """
+    return (
+        await conn.execute(text(sql), {"c": customer_id, "conv": conversation_id, "n": limit})
+    ).all()
+
+
+async def reviewer_name(conn: AsyncConnection, reviewer_id: uuid.UUID | None) -> str | None:
+    if reviewer_id is None:
+        return None
+    row = (
+        await conn.execute(
+            text("SELECT display_name, email FROM reviewer WHERE id = :id"), {"id": reviewer_id}
+        )
+    ).first()
+    return f"{row.display_name} ({row.email})" if row else None
+
+
+async def transfers(
+    conn: AsyncConnection, teams: Sequence[str] | None, me: uuid.UUID
+) -> tuple[Sequence[Row[Any]], Sequence[Row[Any]]]:
+    """Transfers waiting for a person of these teams, and the ones this person accepted."""
+    select = """
+    SELECT x.id, x.mode, x.team, x.status, x.reason, x.summary, x.triggers, x.created_at,
+           x.accepted_at, x.channel, c.customer_id, c.external_id AS conversation_external_id,
+           EXTRACT(EPOCH FROM now() - x.created_at) AS waiting_seconds
+    FROM transfer x JOIN conversation c ON c.id = x.conversation_id
+    """
+    waiting = (
+        await conn.execute(
+            text(
+                select
+                + " WHERE x.status IN ('created', 'offered')"
+                + _team_filter(teams, "x.team")
+                + " ORDER BY x.created_at LIMIT 200"
+            ),
+            {"teams": list(teams or [])},
+        )
+    ).all()
+    mine = (
+        await conn.execute(
+            text(
+                select + " WHERE x.status = 'accepted' AND x.assigned_to = :me "
+                "ORDER BY x.accepted_at DESC LIMIT 50"
+            ),
+            {"me": me},
+        )
+    ).all()
+    return waiting, mine
+
+
+async def team_health(conn: AsyncConnection, teams: Sequence[str] | None) -> Sequence[Row[Any]]:
+    """Per team: queue depth, oldest item, items past 80% of their budget, breaches today."""
+    sql = (
+        """
+    SELECT t.name AS team,
+      count(r.id) FILTER (WHERE r.status IN ('pending', 'claimed')) AS depth,
+      max(EXTRACT(EPOCH FROM now() - r.created_at))
+        FILTER (WHERE r.status IN ('pending', 'claimed')) AS oldest_seconds,
+      count(r.id) FILTER (WHERE r.status IN ('pending', 'claimed')
+        AND now() >= r.created_at + (r.deadline - r.created_at) * 0.8) AS at_risk,
+      count(r.id) FILTER (WHERE r.status = 'expired'
+        AND r.decided_at >= date_trunc('day', now())) AS breaches_today,
+      count(r.id) FILTER (WHERE r.status = 'claimed') AS held
+    FROM team t LEFT JOIN review r ON r.team = t.name
+      AND (r.status IN ('pending', 'claimed') OR r.decided_at >= date_trunc('day', now()))
+    WHERE true"""
+        + _team_filter(teams, "t.name")
+        + """
+    GROUP BY t.name ORDER BY t.name
+    """
+    )
+    return (await conn.execute(text(sql), {"teams": list(teams or [])})).all()
+
+
+async def holds(conn: AsyncConnection, teams: Sequence[str] | None) -> Sequence[Row[Any]]:
+    """Who holds what right now."""
+    sql = (
+        """
+    SELECT r.id, r.team, r.channel, r.deadline, r.lease_until, r.created_at, c.customer_id,
+           h.display_name AS holder_name, h.email AS holder_email
+    FROM review r JOIN reviewer h ON h.id = r.claimed_by
+    JOIN conversation c ON c.id = r.conversation_id
+    WHERE r.status = 'claimed'"""
+        + _team_filter(teams, "r.team")
+        + """
+    ORDER BY h.display_name, r.deadline LIMIT 500
+    """
+    )
+    return (await conn.execute(text(sql), {"teams": list(teams or [])})).all()
