@@ -82,10 +82,14 @@ async def load_turns(base_url: str, key: str, clients: int, seconds: float) -> l
             message, confidence, intent = rng.choice(MESSAGES)
             body = {
                 "conversation_id": f"bench-{n}-{conversation // 3}",
-                "channel": "email", "customer_id": f"cust-{n}-{conversation}",
+                "channel": "email",
+                "customer_id": f"cust-{n}-{conversation}",
                 "message": message,
-                "draft": {"text": "Thanks, here is what we can do.", "confidence": confidence,
-                          "intent": intent},
+                "draft": {
+                    "text": "Thanks, here is what we can do.",
+                    "confidence": confidence,
+                    "intent": intent,
+                },
             }
             started = time.perf_counter()
             r = await http.post("/v1/turns", json=body)
@@ -93,16 +97,19 @@ async def load_turns(base_url: str, key: str, clients: int, seconds: float) -> l
             if r.status_code != 200:
                 raise SystemExit(f"unexpected {r.status_code}: {r.text}")
 
-    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30,
-                                 headers={"Authorization": f"Bearer {key}"}) as http:
+    async with httpx.AsyncClient(
+        base_url=base_url, limits=limits, timeout=30, headers={"Authorization": f"Bearer {key}"}
+    ) as http:
         await asyncio.gather(*(client(n, http) for n in range(clients)))
     return latencies
 
 
 async def load_floor(database_url: str, clients: int, seconds: float) -> list[float]:
     pool = await asyncpg.create_pool(database_url, min_size=clients, max_size=clients)
-    await pool.execute("CREATE TABLE IF NOT EXISTS bench_floor (id bigserial PRIMARY KEY, "
-                       "conversation text, payload text, created_at timestamptz DEFAULT now())")
+    await pool.execute(
+        "CREATE TABLE IF NOT EXISTS bench_floor (id bigserial PRIMARY KEY, "
+        "conversation text, payload text, created_at timestamptz DEFAULT now())"
+    )
     latencies: list[float] = []
     stop = time.perf_counter() + seconds
 
@@ -110,8 +117,11 @@ async def load_floor(database_url: str, clients: int, seconds: float) -> list[fl
         async with pool.acquire() as conn:
             while time.perf_counter() < stop:
                 started = time.perf_counter()
-                await conn.execute("INSERT INTO bench_floor (conversation, payload) VALUES ($1, $2)",
-                                   f"bench-{n}", "Where is my order?")
+                await conn.execute(
+                    "INSERT INTO bench_floor (conversation, payload) VALUES ($1, $2)",
+                    f"bench-{n}",
+                    "Where is my order?",
+                )
                 latencies.append(time.perf_counter() - started)
 
     await asyncio.gather(*(client(n) for n in range(clients)))
@@ -121,8 +131,10 @@ async def load_floor(database_url: str, clients: int, seconds: float) -> list[fl
 
 def report(name: str, latencies: list[float], seconds: float) -> float:
     rate = len(latencies) / seconds
-    print(f"{name:<34} {rate:>9,.0f}/s   p50 {statistics.median(latencies) * 1000:6.2f} ms   "
-          f"p99 {percentile(latencies, 0.99) * 1000:6.2f} ms   ({len(latencies):,} in {seconds:.0f} s)")
+    print(
+        f"{name:<34} {rate:>9,.0f}/s   p50 {statistics.median(latencies) * 1000:6.2f} ms   "
+        f"p99 {percentile(latencies, 0.99) * 1000:6.2f} ms   ({len(latencies):,} in {seconds:.0f} s)"
+    )
     return rate
 
 
@@ -138,16 +150,29 @@ def main() -> None:
         database_url = asyncio.run(fresh_database(db_base))
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("HITL_")} | {
-            "HITL_DATABASE_URL": database_url, "HITL_REDIS_URL": redis_url,
-            "HITL_PORT": str(port), "HITL_REDIS_PREFIX": f"bench-{uuid.uuid4().hex[:6]}",
+            "HITL_DATABASE_URL": database_url,
+            "HITL_REDIS_URL": redis_url,
+            "HITL_PORT": str(port),
+            "HITL_REDIS_PREFIX": f"bench-{uuid.uuid4().hex[:6]}",
             "HITL_POLICY_PATH": str(ROOT / "policies" / "default.yaml"),
         }
         hitl = [sys.executable, "-m", "service"]
         subprocess.run([*hitl, "migrate"], env=env, check=True, cwd=ROOT, capture_output=True)
-        key = subprocess.run([*hitl, "keys", "create", "email"], env=env, check=True, cwd=ROOT,
-                             capture_output=True, text=True).stdout.strip()
-        proc = subprocess.Popen([*hitl, "serve", "--workers", str(args.workers)], env=env, cwd=ROOT,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        key = subprocess.run(
+            [*hitl, "keys", "create", "email"],
+            env=env,
+            check=True,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        proc = subprocess.Popen(
+            [*hitl, "serve", "--workers", str(args.workers)],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         base_url = f"http://127.0.0.1:{port}"
         for _ in range(200):
             try:
@@ -155,13 +180,21 @@ def main() -> None:
                     break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        print(f"{args.clients} concurrent clients, {args.seconds:.0f} s each, "
-              f"{os.cpu_count()} cores, hitl serve --workers {args.workers}")
+        print(
+            f"{args.clients} concurrent clients, {args.seconds:.0f} s each, "
+            f"{os.cpu_count()} cores, hitl serve --workers {args.workers}"
+        )
         asyncio.run(load_turns(base_url, key, args.clients, 2))  # warm-up
-        turns = report("POST /v1/turns (decisions)", asyncio.run(
-            load_turns(base_url, key, args.clients, args.seconds)), args.seconds)
-        floor = report("floor: asyncpg single-row INSERT", asyncio.run(
-            load_floor(database_url, args.clients, args.seconds)), args.seconds)
+        turns = report(
+            "POST /v1/turns (decisions)",
+            asyncio.run(load_turns(base_url, key, args.clients, args.seconds)),
+            args.seconds,
+        )
+        floor = report(
+            "floor: asyncpg single-row INSERT",
+            asyncio.run(load_floor(database_url, args.clients, args.seconds)),
+            args.seconds,
+        )
         print(f"ratio decisions/floor: {turns / floor:.2f} (target >= 0.25)")
     finally:
         if proc:

@@ -37,7 +37,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await runtime.close()
 
     return Litestar(
-        route_handlers=[ChannelController, ReviewerController, OpsController, ui_routes.ui_router()],
+        route_handlers=[
+            ChannelController,
+            ReviewerController,
+            OpsController,
+            ui_routes.ui_router(),
+        ],
         middleware=[session_middleware],
         on_shutdown=[ui_routes.on_shutdown],
         dependencies={

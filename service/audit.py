@@ -15,11 +15,20 @@ INSERT = (
 
 
 async def record(
-    conn: AsyncConnection, actor: str, kind: str, subject_type: str, subject_id: object,
+    conn: AsyncConnection,
+    actor: str,
+    kind: str,
+    subject_type: str,
+    subject_id: object,
     **data: Any,
 ) -> None:
     await conn.execute(
         text(INSERT),
-        {"actor": actor, "kind": kind, "stype": subject_type, "sid": str(subject_id),
-         "data": json.dumps(data, default=str)},
+        {
+            "actor": actor,
+            "kind": kind,
+            "stype": subject_type,
+            "sid": str(subject_id),
+            "data": json.dumps(data, default=str),
+        },
     )

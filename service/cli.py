@@ -28,10 +28,12 @@ def settings_with_services() -> Settings:
             "no database configured: set HITL_DATABASE_URL and HITL_REDIS_URL, "
             "or start `hitl up` in this folder first"
         )
-    return settings.model_copy(update={
-        "database_url": settings.database_url or found.database_url,
-        "redis_url": settings.redis_url or found.redis_url,
-    })
+    return settings.model_copy(
+        update={
+            "database_url": settings.database_url or found.database_url,
+            "redis_url": settings.redis_url or found.redis_url,
+        }
+    )
 
 
 def run_with_engine(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
@@ -99,8 +101,14 @@ def serve(workers: int) -> None:
     os.environ["HITL_DATABASE_URL"] = settings.database_url or ""
     os.environ["HITL_REDIS_URL"] = settings.redis_url or ""
     uvicorn.run(
-        "service.app:create_app", factory=True, host=settings.host, port=settings.port,
-        workers=workers, log_config=None, access_log=False, lifespan="on",
+        "service.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=workers,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
     )
 
 
@@ -130,8 +138,12 @@ def users() -> None:
 
 @users.command("create")
 @click.argument("email")
-@click.option("--role", type=click.Choice(["reviewer", "supervisor", "admin"]), default="reviewer",
-              show_default=True)
+@click.option(
+    "--role",
+    type=click.Choice(["reviewer", "supervisor", "admin"]),
+    default="reviewer",
+    show_default=True,
+)
 @click.option("--team", "teams", multiple=True, help="a team this person works for (repeatable)")
 @click.option("--password-stdin", is_flag=True, help="read the password from standard input")
 def users_create(email: str, role: str, teams: tuple[str, ...], password_stdin: bool) -> None:

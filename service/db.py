@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
-
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from service.settings import Settings, to_libpq_url
@@ -48,6 +47,10 @@ def named(sql: str) -> tuple[str, tuple[str, ...]]:
 _PARAM = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
 
 
+# What asyncpg hands out: a bare connection, or one borrowed from a pool.
+PgConnection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
+
+
 class Statement:
     """A SQL text with named parameters, compiled once for asyncpg (which prepares and caches it)."""
 
@@ -62,6 +65,8 @@ async def create_pool(settings: Settings, size: int = 10) -> asyncpg.Pool:
     """A raw asyncpg pool for the decision hot path, where SQLAlchemy's per-call overhead showed
     up as a third of the request's CPU in profiles."""
     return await asyncpg.create_pool(
-        to_libpq_url(settings.database_url or ""), min_size=2, max_size=size,
+        to_libpq_url(settings.database_url or ""),
+        min_size=2,
+        max_size=size,
         server_settings={"application_name": "hitl-turns"},
     )

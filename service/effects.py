@@ -23,8 +23,12 @@ class Effects:
             self.deliveries.append(outbox_id)
 
     def publish(self, kind: str, **data: Any) -> None:
-        self.live.append({"kind": kind, **{k: str(v) if isinstance(v, uuid.UUID) else v
-                                           for k, v in data.items()}})
+        self.live.append(
+            {
+                "kind": kind,
+                **{k: str(v) if isinstance(v, uuid.UUID) else v for k, v in data.items()},
+            }
+        )
 
     def extend(self, other: Effects) -> None:
         self.deliveries += other.deliveries

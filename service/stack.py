@@ -31,17 +31,24 @@ def run_stack(settings: Settings) -> int:
         if not (settings.database_url and settings.redis_url):
             from service.embedded import EmbeddedServices
 
-            click.echo("starting embedded PostgreSQL and Redis under "
-                       f"{settings.state_dir}/ (first start initialises the database) ...", err=True)
+            click.echo(
+                "starting embedded PostgreSQL and Redis under "
+                f"{settings.state_dir}/ (first start initialises the database) ...",
+                err=True,
+            )
             embedded = EmbeddedServices(settings.state_dir / "services")
             found = embedded.start()
-            settings = settings.model_copy(update={
-                "database_url": settings.database_url or found.database_url,
-                "redis_url": settings.redis_url or found.redis_url,
-            })
+            settings = settings.model_copy(
+                update={
+                    "database_url": settings.database_url or found.database_url,
+                    "redis_url": settings.redis_url or found.redis_url,
+                }
+            )
         demo = _prepare(settings)
-        env = os.environ | {"HITL_DATABASE_URL": settings.database_url or "",
-                            "HITL_REDIS_URL": settings.redis_url or ""}
+        env = os.environ | {
+            "HITL_DATABASE_URL": settings.database_url or "",
+            "HITL_REDIS_URL": settings.redis_url or "",
+        }
         for command in ("serve", "worker"):
             children.append(subprocess.Popen([sys.executable, "-m", "service", command], env=env))
         url = f"http://{settings.host}:{settings.port}"
@@ -72,7 +79,7 @@ def _prepare(settings: Settings):  # type: ignore[no-untyped-def]
     from service import db
     from service.cli import load_policy_or_exit
     from service.migrate import upgrade
-    from service.seed import seed_demo
+    from service.seed import remember, remembered, seed_demo
 
     policy = load_policy_or_exit(settings)
     upgrade(settings.async_database_url())
@@ -80,11 +87,13 @@ def _prepare(settings: Settings):  # type: ignore[no-untyped-def]
     async def seed():  # type: ignore[no-untyped-def]
         engine = db.create_engine(settings, pool_size=2)
         try:
-            return await seed_demo(engine, policy, settings.state_dir)
+            return await seed_demo(engine, policy, remembered(settings.state_dir))
         finally:
             await engine.dispose()
 
-    return asyncio.run(seed())
+    demo = asyncio.run(seed())
+    remember(settings.state_dir, demo)
+    return demo
 
 
 def _wait_ready(url: str, children: list[subprocess.Popen[bytes]], timeout: float) -> bool:

@@ -14,9 +14,9 @@ import asyncpg
 import httpx
 import pytest
 import redis.asyncio as aioredis
+from support import ROOT, Process, Receiver, environ, free_port, start_receiver, wait_http_ready
 
 from service.settings import Settings, to_libpq_url
-from support import ROOT, Process, Receiver, environ, free_port, start_receiver, wait_http_ready
 
 TABLES = (
     "audit_event, outbox_event, transfer, review, decision, turn, conversation, "
@@ -71,8 +71,11 @@ def servers() -> Iterator[dict[str, Any]]:
     services = EmbeddedServices(ROOT / ".hitl" / "test-services", fsync=False)
     found = services.start()
     try:
-        yield {"database_url": db_url or found.database_url,
-               "redis_url": redis_url or found.redis_url, "embedded": True}
+        yield {
+            "database_url": db_url or found.database_url,
+            "redis_url": redis_url or found.redis_url,
+            "embedded": True,
+        }
     finally:
         services.stop()
 
@@ -118,18 +121,26 @@ def settings(
     servers: dict[str, Any], database_url: str, policy_path: Path, state_dir: Path
 ) -> Settings:
     return Settings(
-        database_url=database_url, redis_url=servers["redis_url"], policy_path=policy_path,
-        state_dir=state_dir, redis_prefix=f"hitl-test-{uuid.uuid4().hex[:8]}",
-        sweep_interval_seconds=1, webhook_backoff_base_seconds=0.2,
-        webhook_backoff_max_seconds=1.0, secret_key="test-secret-key",
+        database_url=database_url,
+        redis_url=servers["redis_url"],
+        policy_path=policy_path,
+        state_dir=state_dir,
+        redis_prefix=f"hitl-test-{uuid.uuid4().hex[:8]}",
+        sweep_interval_seconds=1,
+        webhook_backoff_base_seconds=0.2,
+        webhook_backoff_max_seconds=1.0,
+        secret_key="test-secret-key",
     )
 
 
 def process_env(settings: Settings) -> dict[str, str]:
     return environ(
-        HITL_DATABASE_URL=settings.database_url or "", HITL_REDIS_URL=settings.redis_url or "",
-        HITL_POLICY_PATH=str(settings.policy_path), HITL_STATE_DIR=str(settings.state_dir),
-        HITL_REDIS_PREFIX=settings.redis_prefix, HITL_SECRET_KEY=settings.secret_key or "",
+        HITL_DATABASE_URL=settings.database_url or "",
+        HITL_REDIS_URL=settings.redis_url or "",
+        HITL_POLICY_PATH=str(settings.policy_path),
+        HITL_STATE_DIR=str(settings.state_dir),
+        HITL_REDIS_PREFIX=settings.redis_prefix,
+        HITL_SECRET_KEY=settings.secret_key or "",
         HITL_SWEEP_INTERVAL_SECONDS=str(settings.sweep_interval_seconds),
         HITL_WEBHOOK_BACKOFF_BASE_SECONDS=str(settings.webhook_backoff_base_seconds),
         HITL_WEBHOOK_BACKOFF_MAX_SECONDS=str(settings.webhook_backoff_max_seconds),
@@ -192,8 +203,14 @@ async def cli(settings: Settings, *args: str, stdin: str | None = None) -> tuple
     import sys
 
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "service", *args, env=process_env(settings), cwd=ROOT,
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "service",
+        *args,
+        env=process_env(settings),
+        cwd=ROOT,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
     out, err = await proc.communicate(stdin.encode() if stdin else None)
@@ -203,6 +220,7 @@ async def cli(settings: Settings, *args: str, stdin: str | None = None) -> tuple
 @pytest.fixture
 async def channel_key(db: asyncpg.Connection, settings: Settings) -> Any:
     """Issue a key for a channel through the real CLI."""
+
     async def issue(channel: str = "email") -> str:
         code, out, err = await cli(settings, "keys", "create", channel)
         assert code == 0, err
@@ -214,11 +232,24 @@ async def channel_key(db: asyncpg.Connection, settings: Settings) -> Any:
 @pytest.fixture
 async def reviewer(db: asyncpg.Connection, settings: Settings) -> Any:
     """Create a reviewer through the real CLI; returns a bearer token for them."""
-    async def create(email: str = "rita@example.com", teams: tuple[str, ...] = ("general",),
-                     role: str = "reviewer") -> str:
+
+    async def create(
+        email: str = "rita@example.com",
+        teams: tuple[str, ...] = ("general",),
+        role: str = "reviewer",
+    ) -> str:
         team_args = [a for t in teams for a in ("--team", t)]
-        code, _, err = await cli(settings, "users", "create", email, "--role", role, *team_args,
-                                 "--password-stdin", stdin="correct horse battery\n")
+        code, _, err = await cli(
+            settings,
+            "users",
+            "create",
+            email,
+            "--role",
+            role,
+            *team_args,
+            "--password-stdin",
+            stdin="correct horse battery\n",
+        )
         assert code == 0, err
         code, out, err = await cli(settings, "users", "token", email)
         assert code == 0, err

@@ -80,8 +80,12 @@ def start_receiver() -> tuple[Receiver, ThreadingHTTPServer]:
             body = self.rfile.read(length).decode()
             with receiver.lock:
                 receiver.requests.append(
-                    Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body,
-                             time.monotonic())
+                    Received(
+                        self.path,
+                        {k.lower(): v for k, v in self.headers.items()},
+                        body,
+                        time.monotonic(),
+                    )
                 )
                 failing = receiver.failures_left.get(self.path, 0)
                 if failing:
@@ -105,8 +109,11 @@ class Process:
         self.log_path = log_path
         self.log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "service", *args], env=env, cwd=ROOT,
-            stdout=self.log, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "service", *args],
+            env=env,
+            cwd=ROOT,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
 
     def alive(self) -> bool:

@@ -155,17 +155,17 @@ async def _refuse_json(send: Send) -> None:
     body = json.dumps(
         {"status_code": 403, "detail": "missing or wrong X-CSRF-Token header", "extra": None}
     ).encode()
-    await send(
-        {  # type: ignore[arg-type]
-            "type": "http.response.start",
-            "status": 403,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    start: Any = {
+        "type": "http.response.start",
+        "status": 403,
+        "headers": [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ],
+    }
+    await send(start)
+    end: Any = {"type": "http.response.body", "body": body}
+    await send(end)
 
 
 async def csrf_token_of(request: Request[Any, Any, Any]) -> str | None:

@@ -32,8 +32,14 @@ def build_worker(settings: Settings, *, burst: bool = False, **overrides: Any) -
             func(deliver, name=DELIVER_JOB, max_tries=3),  # type: ignore[arg-type]
         ],
         "cron_jobs": [
-            cron(sweep, name="sweeper", second=set(range(0, 60, every)), run_at_startup=True,  # type: ignore[arg-type]
-                 unique=True, timeout=60)
+            cron(
+                sweep,
+                name="sweeper",
+                second=set(range(0, 60, every)),
+                run_at_startup=True,  # type: ignore[arg-type]
+                unique=True,
+                timeout=60,
+            )
         ],
         "queue_name": queue_name(settings),
         "redis_settings": redis_settings(settings),

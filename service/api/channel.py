@@ -31,7 +31,11 @@ class ChannelController(Controller):
 
     @post("/turns", status_code=200, summary="Decide on one AI turn: send, review or transfer")
     async def create_turn(
-        self, data: TurnCreate, runtime: Runtime, channel: str, idempotency_key: IdempotencyKey,
+        self,
+        data: TurnCreate,
+        runtime: Runtime,
+        channel: str,
+        idempotency_key: IdempotencyKey,
     ) -> dict[str, Any]:
         started = time.perf_counter()
         policy = runtime.policies.current
@@ -72,16 +76,26 @@ class ChannelController(Controller):
         if isinstance(principal, Caller) and not principal.can_see(found["team"]):
             raise Forbidden(f"this transfer belongs to team {found['team']!r}, which is not yours")
         return {
-            "id": str(found["id"]), "mode": found["mode"], "team": found["team"],
+            "id": str(found["id"]),
+            "mode": found["mode"],
+            "team": found["team"],
             "status": found["status"],
             "assigned_to": str(found["assigned_to"]) if found["assigned_to"] else None,
-            "summary": found["summary"], "created_at": found["created_at"].isoformat(),
+            "summary": found["summary"],
+            "created_at": found["created_at"].isoformat(),
         }
 
-    @post("/conversations/{conversation_id:str}/outcome", status_code=200,
-          summary="Record whether the conversation was resolved, and the customer's CSAT")
+    @post(
+        "/conversations/{conversation_id:str}/outcome",
+        status_code=200,
+        summary="Record whether the conversation was resolved, and the customer's CSAT",
+    )
     async def record_outcome(
-        self, conversation_id: str, data: OutcomeIn, runtime: Runtime, channel: str,
+        self,
+        conversation_id: str,
+        data: OutcomeIn,
+        runtime: Runtime,
+        channel: str,
         request: Request[Any, Any, Any],
     ) -> dict[str, Any]:
         if not conversation_id or len(conversation_id) > 200:

@@ -42,7 +42,8 @@ def http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
         detail = "request body too large (the limit is 256 KiB)"
     return Response(
         {"status_code": exc.status_code, "detail": detail, "extra": exc.extra or None},
-        status_code=exc.status_code, headers=exc.headers,
+        status_code=exc.status_code,
+        headers=exc.headers,
     )
 
 

@@ -34,8 +34,11 @@ class OpsController(Controller):
             checks["redis"] = f"unreachable: {type(exc).__name__}"
         ready = all(v == "ok" for v in checks.values())
         return Response(
-            {"status": "ready" if ready else "unavailable", "checks": checks,
-             "policy_version": runtime.policies.current.version},
+            {
+                "status": "ready" if ready else "unavailable",
+                "checks": checks,
+                "policy_version": runtime.policies.current.version,
+            },
             status_code=200 if ready else 503,
         )
 

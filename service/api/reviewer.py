@@ -56,11 +56,15 @@ class ReviewerController(Controller):
         return await _act(runtime, lambda c: reviews.claim(c, caller, review_id, lease))
 
     @post("/{review_id:uuid}/release", status_code=200, summary="Give the lease back")
-    async def release(self, review_id: uuid.UUID, runtime: Runtime, caller: Caller) -> dict[str, Any]:
+    async def release(
+        self, review_id: uuid.UUID, runtime: Runtime, caller: Caller
+    ) -> dict[str, Any]:
         return await _act(runtime, lambda c: reviews.release(c, caller, review_id))
 
     @post("/{review_id:uuid}/approve", status_code=200, summary="Send the draft as it is")
-    async def approve(self, review_id: uuid.UUID, runtime: Runtime, caller: Caller) -> dict[str, Any]:
+    async def approve(
+        self, review_id: uuid.UUID, runtime: Runtime, caller: Caller
+    ) -> dict[str, Any]:
         return await _act(runtime, lambda c: reviews.approve(c, caller, review_id))
 
     @post("/{review_id:uuid}/edit", status_code=200, summary="Send an edited text")
@@ -69,8 +73,11 @@ class ReviewerController(Controller):
     ) -> dict[str, Any]:
         return await _act(runtime, lambda c: reviews.edit(c, caller, review_id, data.text))
 
-    @post("/{review_id:uuid}/take-over", status_code=200,
-          summary="Take the conversation: a warm transfer to the caller")
+    @post(
+        "/{review_id:uuid}/take-over",
+        status_code=200,
+        summary="Take the conversation: a warm transfer to the caller",
+    )
     async def take_over(
         self, review_id: uuid.UUID, runtime: Runtime, caller: Caller
     ) -> dict[str, Any]:

@@ -7,7 +7,6 @@ import secrets
 import time
 
 import asyncpg
-
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 

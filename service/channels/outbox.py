@@ -32,8 +32,12 @@ async def add(
                 "VALUES (:k, :c, :t, CAST(:p AS jsonb), 'pending') "
                 "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id"
             ),
-            {"k": dedupe_key, "c": channel, "t": event_type,
-             "p": json.dumps(envelope(event_type, data), default=str)},
+            {
+                "k": dedupe_key,
+                "c": channel,
+                "t": event_type,
+                "p": json.dumps(envelope(event_type, data), default=str),
+            },
         )
     ).first()
     return row.id if row else None

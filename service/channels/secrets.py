@@ -28,7 +28,9 @@ async def get_or_create(conn: AsyncConnection, channel: str) -> str:
         {"c": channel, "s": new_secret()},
     )
     row = (
-        await conn.execute(text("SELECT secret FROM channel_secret WHERE channel = :c"), {"c": channel})
+        await conn.execute(
+            text("SELECT secret FROM channel_secret WHERE channel = :c"), {"c": channel}
+        )
     ).one()
     return str(row.secret)
 

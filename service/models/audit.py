@@ -15,8 +15,8 @@ class AuditEvent(SQLModel, table=True):
     __tablename__ = "audit_event"
     id: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(), primary_key=True))
     at: datetime | None = created_at_field()
-    actor: str                     # "channel:email", "reviewer:<id>", "worker"
-    kind: str                      # "turn.decided", "review.approved", ...
+    actor: str  # "channel:email", "reviewer:<id>", "worker"
+    kind: str  # "turn.decided", "review.approved", ...
     subject_type: str
     subject_id: str = Field(index=True)
     data: dict[str, Any] = jsonb_field()

@@ -14,7 +14,9 @@ from sqlmodel import Field
 def id_field() -> Any:
     return Field(
         default_factory=uuid.uuid4,
-        sa_column=Column(UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()")),
+        sa_column=Column(
+            UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()")
+        ),
     )
 
 
@@ -27,11 +29,15 @@ def created_at_field() -> Any:
 
 
 def tz_field(nullable: bool = True, index: bool = False) -> Any:
-    return Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=nullable, index=index))
+    return Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=nullable, index=index)
+    )
 
 
 def jsonb_field(default: str = "'{}'::jsonb") -> Any:
-    return Field(default=None, sa_column=Column(JSONB, nullable=False, server_default=text(default)))
+    return Field(
+        default=None, sa_column=Column(JSONB, nullable=False, server_default=text(default))
+    )
 
 
 def check_in(column: str, values: tuple[str, ...]) -> str:

@@ -42,7 +42,9 @@ class Conversation(SQLModel, table=True):
     resolved: bool | None = None
     csat: int | None = None
     outcome_at: datetime | None = tz_field()
-    turn_count: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    turn_count: int = Field(
+        default=0, sa_column=Column(Integer, nullable=False, server_default="0")
+    )
     created_at: datetime | None = created_at_field()
     last_turn_at: datetime | None = created_at_field()
 
@@ -51,7 +53,9 @@ class Turn(SQLModel, table=True):
     __tablename__ = "turn"
     __table_args__ = (
         CheckConstraint("confidence BETWEEN 0 AND 1", name="turn_confidence_range"),
-        CheckConstraint("sentiment IS NULL OR sentiment BETWEEN -1 AND 1", name="turn_sentiment_range"),
+        CheckConstraint(
+            "sentiment IS NULL OR sentiment BETWEEN -1 AND 1", name="turn_sentiment_range"
+        ),
         # One idempotency key per channel: a retried request finds the first turn.
         Index(
             "turn_channel_idempotency_key",

@@ -22,24 +22,43 @@ class Review(SQLModel, table=True):
     __tablename__ = "review"
     __table_args__ = (
         CheckConstraint(check_in("status", STATUSES), name="review_status_allowed"),
-        CheckConstraint(f"outcome_by IS NULL OR {check_in('outcome_by', OUTCOME_BY)}",
-                        name="review_outcome_by_allowed"),
-        CheckConstraint(f"fallback IS NULL OR {check_in('fallback', FALLBACKS)}",
-                        name="review_fallback_allowed"),
-        CheckConstraint("status <> 'claimed' OR (claimed_by IS NOT NULL AND lease_until IS NOT NULL)",
-                        name="review_claim_has_holder"),
+        CheckConstraint(
+            f"outcome_by IS NULL OR {check_in('outcome_by', OUTCOME_BY)}",
+            name="review_outcome_by_allowed",
+        ),
+        CheckConstraint(
+            f"fallback IS NULL OR {check_in('fallback', FALLBACKS)}", name="review_fallback_allowed"
+        ),
+        CheckConstraint(
+            "status <> 'claimed' OR (claimed_by IS NOT NULL AND lease_until IS NOT NULL)",
+            name="review_claim_has_holder",
+        ),
         # One open review per turn.
-        Index("review_one_open_per_turn", "turn_id", unique=True,
-              postgresql_where=text("status IN ('pending', 'claimed')")),
+        Index(
+            "review_one_open_per_turn",
+            "turn_id",
+            unique=True,
+            postgresql_where=text("status IN ('pending', 'claimed')"),
+        ),
         # The queue: open items by team, most urgent first.
-        Index("review_open_queue", "team", "deadline", "priority",
-              postgresql_where=text("status IN ('pending', 'claimed')")),
-        Index("review_open_deadline", "deadline",
-              postgresql_where=text("status IN ('pending', 'claimed')")),
+        Index(
+            "review_open_queue",
+            "team",
+            "deadline",
+            "priority",
+            postgresql_where=text("status IN ('pending', 'claimed')"),
+        ),
+        Index(
+            "review_open_deadline",
+            "deadline",
+            postgresql_where=text("status IN ('pending', 'claimed')"),
+        ),
         Index("review_conversation", "conversation_id"),
     )
     id: uuid.UUID = id_field()
-    turn_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), ForeignKey("turn.id"), nullable=False))
+    turn_id: uuid.UUID = Field(
+        sa_column=Column(UUID(as_uuid=True), ForeignKey("turn.id"), nullable=False)
+    )
     conversation_id: uuid.UUID = Field(
         sa_column=Column(UUID(as_uuid=True), ForeignKey("conversation.id"), nullable=False)
     )

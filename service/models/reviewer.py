@@ -42,7 +42,9 @@ class Reviewer(SQLModel, table=True):
 class ReviewerTeam(SQLModel, table=True):
     __tablename__ = "reviewer_team"
     reviewer_id: uuid.UUID = Field(
-        sa_column=Column(UUID(as_uuid=True), ForeignKey("reviewer.id", ondelete="CASCADE"), primary_key=True)
+        sa_column=Column(
+            UUID(as_uuid=True), ForeignKey("reviewer.id", ondelete="CASCADE"), primary_key=True
+        )
     )
     team: str = Field(sa_column=Column(String, ForeignKey("team.name"), primary_key=True))
 
@@ -51,7 +53,9 @@ class ReviewerToken(SQLModel, table=True):
     __tablename__ = "reviewer_token"
     id: uuid.UUID = id_field()
     reviewer_id: uuid.UUID = Field(
-        sa_column=Column(UUID(as_uuid=True), ForeignKey("reviewer.id", ondelete="CASCADE"), nullable=False)
+        sa_column=Column(
+            UUID(as_uuid=True), ForeignKey("reviewer.id", ondelete="CASCADE"), nullable=False
+        )
     )
     # SHA-256 of the token: tokens are long random strings, so a fast hash is enough.
     token_hash: str = Field(sa_column=Column(String, nullable=False, unique=True))

@@ -23,11 +23,19 @@ class Transfer(SQLModel, table=True):
         CheckConstraint(check_in("mode", MODES), name="transfer_mode_allowed"),
         CheckConstraint(check_in("status", STATUSES), name="transfer_status_allowed"),
         CheckConstraint(check_in("reason", REASONS), name="transfer_reason_allowed"),
-        Index("transfer_open_by_team", "team", "created_at",
-              postgresql_where=text("status IN ('created', 'offered')")),
+        Index(
+            "transfer_open_by_team",
+            "team",
+            "created_at",
+            postgresql_where=text("status IN ('created', 'offered')"),
+        ),
         # A review is taken over or times out into at most one transfer.
-        Index("transfer_one_per_review", "review_id", unique=True,
-              postgresql_where=text("review_id IS NOT NULL")),
+        Index(
+            "transfer_one_per_review",
+            "review_id",
+            unique=True,
+            postgresql_where=text("review_id IS NOT NULL"),
+        ),
     )
     id: uuid.UUID = id_field()
     conversation_id: uuid.UUID = Field(

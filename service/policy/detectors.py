@@ -12,17 +12,25 @@ from service.policy import keywords, lexicon, phrases
 from service.policy.model import TopicPolicy
 
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'", "´": "'"})
-_SPACES = re.compile(r"\s+")
 
 
 def fold(text: str) -> str:
     """Lower case, accents removed, apostrophes straightened, spaces collapsed."""
     if text.isascii():
-        return _SPACES.sub(" ", text.casefold().translate(_APOSTROPHES)).strip()
+        lowered = text.casefold()
+        if "`" in lowered:
+            lowered = lowered.translate(_APOSTROPHES)
+        return " ".join(lowered.split())
     decomposed = unicodedata.normalize("NFKD", text.translate(_APOSTROPHES))
     stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
     # casefold turns ß into ss, as German speakers also write it.
-    return _SPACES.sub(" ", unicodedata.normalize("NFC", stripped).casefold()).strip()
+    return " ".join(unicodedata.normalize("NFC", stripped).casefold().split())
+
+
+@lru_cache(maxsize=1024)
+def fold_label(label: str) -> str:
+    """A topic label or intent folded like text (cached: channels use a few labels)."""
+    return fold(label)
 
 
 @dataclass(frozen=True)
@@ -37,13 +45,22 @@ def _union(patterns: Iterable[str]) -> str:
     return "|".join(f"(?:{p})" for p in patterns)
 
 
-@dataclass(frozen=True)
 class Text:
-    """A message prepared once for every detector: folded, its word starts and its words."""
+    """A message prepared once for every detector: folded, its words and where they start."""
 
-    folded: str
-    starts: list[int]
-    words: list[str]
+    __slots__ = ("_matches", "folded", "starts", "words")
+
+    def __init__(self, folded: str, starts: list[int], words: list[str]) -> None:
+        self.folded = folded
+        self.starts = starts
+        self.words = words
+        self._matches: list[tuple[int, re.Match[str]]] | None = None
+
+    def phrase_matches(self) -> list[tuple[int, re.Match[str]]]:
+        """Matches of every explicit-request and distress phrase, found once, in text order."""
+        if self._matches is None:
+            self._matches = _PHRASES.finditer(self.folded, self.starts)
+        return self._matches
 
 
 def prepare(message: str) -> Text:
@@ -56,13 +73,18 @@ def _text(value: Text | str) -> Text:
     return value if isinstance(value, Text) else prepare(value)
 
 
-_EXPLICIT = phrases.PhraseSet(lexicon.EXPLICIT_EN + lexicon.EXPLICIT_OTHER)
+# One index for both detectors, so a message's word starts are looked up once.
+_EXPLICIT_PATTERNS = lexicon.EXPLICIT_EN + lexicon.EXPLICIT_OTHER
+_KINDS = ["explicit"] * len(_EXPLICIT_PATTERNS) + [
+    name for name, patterns in lexicon.DISTRESS.items() for _ in patterns
+]
+_PHRASES = phrases.PhraseSet(
+    _EXPLICIT_PATTERNS + [p for patterns in lexicon.DISTRESS.values() for p in patterns]
+)
 _BARE = re.compile(lexicon.BARE_PERSON)
 _NEGATION = re.compile(rf"(?<!\w)(?:{_union(lexicon.NEGATION_CUES)})(?!\w)")
 _CLAUSE = re.compile(lexicon.CLAUSE_SPLIT)
 _TRAILING = re.compile(r"[\s!?.,:;)(*~\-]+$|^[\s!?.,:;)(*~\-]+")
-_DISTRESS_KINDS = [name for name, patterns in lexicon.DISTRESS.items() for _ in patterns]
-_DISTRESS = phrases.PhraseSet([p for patterns in lexicon.DISTRESS.values() for p in patterns])
 _IDIOMS = re.compile(rf"(?<!\w)(?:{_union(lexicon.DISTRESS_IDIOMS)})")
 
 
@@ -73,12 +95,12 @@ def explicit_request(message: Text | str) -> Hit | None:
     """
     text = _text(message)
     folded = text.folded
-    if len(folded) < 80:
+    if len(text.words) <= 8:  # only a short message can be a bare "agent please"
         bare = _TRAILING.sub("", folded)
         if _BARE.match(bare):
             return Hit("", bare)
-    for match in _EXPLICIT.finditer(folded, text.starts):
-        if not _negated(folded, match.start()):
+    for number, match in text.phrase_matches():
+        if _KINDS[number] == "explicit" and not _negated(folded, match.start()):
             return Hit("", match.group(0).strip())
     return None
 
@@ -96,8 +118,8 @@ def distress(message: Text | str, categories: Iterable[str]) -> list[Hit]:
     text = _text(message)
     wanted = set(categories)
     found: dict[str, Hit] = {}
-    for match in _DISTRESS.finditer(text.folded, text.starts):
-        kind = _DISTRESS_KINDS[_DISTRESS.patterns.index(match.re)]
+    for number, match in text.phrase_matches():
+        kind = _KINDS[number]
         if kind in wanted and kind not in found and not _inside_idiom(
             text.folded, match.start(), match.end()
         ):
@@ -122,7 +144,7 @@ class TopicMatcher:
 
     def match(self, message: Text | str, labels: Iterable[str]) -> list[Hit]:
         """The topics the channel's labels or the message's words name, in policy order."""
-        given = {fold(label) for label in labels}
+        given = set(labels)  # already folded by the caller (see fold_label)
         words = self.index.first_hits(_text(message).words, len(self.names))
         hits = []
         for number, name in enumerate(self.names):

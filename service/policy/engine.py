@@ -96,7 +96,7 @@ def evaluate(policy: Policy, channel: str, facts: Facts, signals: Signals) -> De
     score = signals.sentiment
     if score is None:
         score = sentiment_score.score(signals.message)
-    labels = tuple(detectors.fold(label) for label in signals.topics)
+    labels = tuple(detectors.fold_label(label) for label in signals.topics)
     fired: list[FiredTrigger] = []
     _distress(policy, text, fired)
     _explicit(policy, text, fired)
@@ -173,7 +173,7 @@ def _topics(
     names = []
     for hit in _matcher(topics).match(text, labels):
         topic = by_name[hit.key]
-        names.append(detectors.fold(hit.key))
+        names.append(detectors.fold_label(hit.key))
         fired.append(
             FiredTrigger(
                 "topic",
@@ -249,7 +249,7 @@ def _repeat(
         if contact.resolved is True:
             continue
         same = [i for i in contact.intents if i == intent] if intent is not None else []
-        same += [t for t in contact.topics if detectors.fold(t) in topics]
+        same += [t for t in contact.topics if detectors.fold_label(t) in topics]
         if same:
             fired.append(
                 FiredTrigger(

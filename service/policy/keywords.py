@@ -85,12 +85,18 @@ class KeywordIndex:
     def first_hits(self, words: list[str], groups: int) -> dict[int, str]:
         """For each group with a keyword in words: the words that matched its first keyword."""
         found: dict[int, str] = {}
+        cache = self._cache
         for i, word in enumerate(words):
-            candidates = self._candidates(word)
+            candidates = cache.get(word)
+            if candidates is None:
+                candidates = self._candidates(word)
             if not candidates:
                 continue
-            for keyword in candidates:
-                if keyword.group in found or not keyword.steps[0].accepts(word):
+            for keyword in candidates:  # their first step already accepts this word
+                if keyword.group in found:
+                    continue
+                if len(keyword.steps) == 1:
+                    found[keyword.group] = word
                     continue
                 end = _match_rest(keyword.steps, 1, words, i + 1)
                 if end is not None:
@@ -105,7 +111,8 @@ class KeywordIndex:
         if cached is None:
             if len(self._cache) > 50_000:
                 self._cache.clear()
-            cached = self._cache[word] = self._lookup(word)
+            cached = [k for k in self._lookup(word) if k.steps[0].accepts(word)]
+            self._cache[word] = cached
         return cached
 
     def _lookup(self, word: str) -> list[Keyword]:

@@ -10,21 +10,23 @@ from vaderSentiment import vaderSentiment as vs
 # A port of vaderSentiment 3.3.2's polarity_scores (MIT licence, C.J. Hutto) for the compound
 # score only. The original lower-cases the whole message once per sentiment word, which is
 # quadratic; here each message is lower-cased once. tests/unit/test_policy_sentiment.py checks
-# that both give the same score. Text with emoji goes to the original, which translates them.
+# that both give the same score.
 _ANALYZER = vs.SentimentIntensityAnalyzer()
 _LEXICON: dict[str, float] = _ANALYZER.lexicon
 _BOOSTERS: dict[str, float] = vs.BOOSTER_DICT
 _SPECIAL: dict[str, float] = vs.SPECIAL_CASES
 _NEGATE = frozenset(vs.NEGATE)
 _PUNCT = string.punctuation
+_EMOJIS: dict[str, str] = _ANALYZER.emojis
 
 
 @lru_cache(maxsize=4096)
 def score(text: str) -> float:
     """VADER's compound score in -1..1 (cached: channels resend the same short messages)."""
     if not text.isascii():
-        return float(_ANALYZER.polarity_scores(text)["compound"])
-    words = [_strip_punc(w) for w in text.strip().split()]
+        text = _describe_emoji(text)
+    text = text.strip()
+    words = [t if len(w := t.strip(_PUNCT)) <= 2 else w for t in text.split()]
     if not words:
         return 0.0
     lower = [w.lower() for w in words]
@@ -38,12 +40,24 @@ def score(text: str) -> float:
             sentiments[i] = _valence(words, lower, i, cap_diff)
     if "but" in lower:
         sentiments = _but_check(lower, sentiments)
-    return _compound(sentiments, text.strip())
+    return _compound(sentiments, text)
 
 
-def _strip_punc(token: str) -> str:
-    stripped = token.strip(_PUNCT)
-    return token if len(stripped) <= 2 else stripped
+def _describe_emoji(text: str) -> str:
+    """Each emoji replaced by its lexicon description, spaced exactly as VADER spaces it."""
+    out: list[str] = []
+    prev_space = True
+    for char in text:
+        description = _EMOJIS.get(char)
+        if description is None:
+            out.append(char)
+            prev_space = char == " "
+        else:
+            if not prev_space:
+                out.append(" ")
+            out.append(description)
+            prev_space = False
+    return "".join(out)
 
 
 def _kind_of(lower: list[str], i: int) -> bool:
@@ -158,7 +172,8 @@ def _compound(sentiments: list[float], text: str) -> float:
     total = float(sum(sentiments))
     exclamations = min(text.count("!"), 4) * 0.292
     questions = text.count("?")
-    emphasis = exclamations + (0 if questions <= 1 else questions * 0.18 if questions <= 3 else 0.96)
+    asked = 0.0 if questions <= 1 else questions * 0.18 if questions <= 3 else 0.96
+    emphasis = exclamations + asked
     if total > 0:
         total += emphasis
     elif total < 0:

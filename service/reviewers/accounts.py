@@ -41,7 +41,11 @@ async def ensure_teams(conn: AsyncConnection, teams: Sequence[str]) -> None:
 
 
 async def create_user(
-    conn: AsyncConnection, email: str, role: str, teams: Sequence[str], password: str | None,
+    conn: AsyncConnection,
+    email: str,
+    role: str,
+    teams: Sequence[str],
+    password: str | None,
     display_name: str | None = None,
 ) -> uuid.UUID:
     """Creates the account, or updates role, teams and password of an existing one."""
@@ -58,8 +62,12 @@ async def create_user(
                 "role = EXCLUDED.role, password_hash = COALESCE(EXCLUDED.password_hash, "
                 "reviewer.password_hash) RETURNING id"
             ),
-            {"e": email.lower(), "n": display_name or email.split("@")[0].title(),
-             "h": hash_password(password) if password else None, "r": role},
+            {
+                "e": email.lower(),
+                "n": display_name or email.split("@")[0].title(),
+                "h": hash_password(password) if password else None,
+                "r": role,
+            },
         )
     ).one()
     await conn.execute(text("DELETE FROM reviewer_team WHERE reviewer_id = :id"), {"id": row.id})
@@ -113,7 +121,9 @@ async def caller_for_token(conn: AsyncConnection, token: str) -> Caller:
 
 async def caller_by_id(conn: AsyncConnection, reviewer_id: uuid.UUID) -> Caller | None:
     row = (
-        await conn.execute(text(CALLER_SQL + " WHERE r.id = :id GROUP BY r.id"), {"id": reviewer_id})
+        await conn.execute(
+            text(CALLER_SQL + " WHERE r.id = :id GROUP BY r.id"), {"id": reviewer_id}
+        )
     ).first()
     return _caller(row) if row else None
 

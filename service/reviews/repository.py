@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 # The review joined with what a reviewer needs to judge it.
 SELECT_VIEW = """
@@ -45,7 +45,9 @@ async def list_open(
     if teams is not None:
         where += " AND r.team = ANY(:teams)"
         params["teams"] = list(teams)
-    sql = SELECT_VIEW + f" WHERE {where} ORDER BY r.deadline, r.priority DESC, r.created_at LIMIT :n"
+    sql = (
+        SELECT_VIEW + f" WHERE {where} ORDER BY r.deadline, r.priority DESC, r.created_at LIMIT :n"
+    )
     return (await conn.execute(text(sql), params)).all()
 
 

@@ -15,8 +15,8 @@ from service.channels import outbox
 from service.effects import Effects
 from service.errors import Conflict, Forbidden, Invalid, NotFound
 from service.policy.model import Policy
-from service.reviews import repository
 from service.reviewers.caller import Caller
+from service.reviews import repository
 from service.transfers import service as transfers
 from service.transfers import summary
 
@@ -209,8 +209,11 @@ async def _completed(conn: AsyncConnection, row: Row[Any], who: str | None) -> E
     }
     effects.deliver(
         await outbox.add(
-            conn, channel=row.channel, event_type="review.completed",
-            dedupe_key=f"review.completed:{row.id}", data=data,
+            conn,
+            channel=row.channel,
+            event_type="review.completed",
+            dedupe_key=f"review.completed:{row.id}",
+            data=data,
         )
     )
     effects.publish("review.completed", review_id=row.id, team=row.team, status=row.status)
@@ -218,20 +221,37 @@ async def _completed(conn: AsyncConnection, row: Row[Any], who: str | None) -> E
 
 
 async def _transfer(
-    conn: AsyncConnection, row: Row[Any], reason: str, mode: str, team: str,
+    conn: AsyncConnection,
+    row: Row[Any],
+    reason: str,
+    mode: str,
+    team: str,
     assigned_to: uuid.UUID | None,
 ) -> tuple[uuid.UUID, Effects]:
     package = None
     if mode == "warm":
         package = summary.build(
-            customer_id=row.customer_id, message=row.message, draft_text=row.draft_text,
-            intent=row.intent, topics=row.topics or [], sentiment=row.sentiment,
-            triggers=row.triggers, locale=row.locale,
+            customer_id=row.customer_id,
+            message=row.message,
+            draft_text=row.draft_text,
+            intent=row.intent,
+            topics=row.topics or [],
+            sentiment=row.sentiment,
+            triggers=row.triggers,
+            locale=row.locale,
         )
     return await transfers.create(
-        conn, conversation_id=row.conversation_id, channel=row.channel, mode=mode, team=team,
-        reason=reason, triggers=row.triggers, summary=package, turn_id=row.turn_id,
-        review_id=row.id, assigned_to=assigned_to,
+        conn,
+        conversation_id=row.conversation_id,
+        channel=row.channel,
+        mode=mode,
+        team=team,
+        reason=reason,
+        triggers=row.triggers,
+        summary=package,
+        turn_id=row.turn_id,
+        review_id=row.id,
+        assigned_to=assigned_to,
         conversation_external_id=row.conversation_external_id,
     )
 

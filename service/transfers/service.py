@@ -39,10 +39,19 @@ async def create(
                 "CAST(:triggers AS jsonb), CASE WHEN CAST(:who AS uuid) IS NULL THEN NULL ELSE now() END) "
                 "RETURNING id"
             ),
-            {"conv": conversation_id, "turn": turn_id, "review": review_id, "channel": channel,
-             "mode": mode, "team": team, "reason": reason, "status": status, "who": assigned_to,
-             "summary": json.dumps(summary) if summary is not None else None,
-             "triggers": json.dumps(triggers)},
+            {
+                "conv": conversation_id,
+                "turn": turn_id,
+                "review": review_id,
+                "channel": channel,
+                "mode": mode,
+                "team": team,
+                "reason": reason,
+                "status": status,
+                "who": assigned_to,
+                "summary": json.dumps(summary) if summary is not None else None,
+                "triggers": json.dumps(triggers),
+            },
         )
     ).one()
     await conn.execute(
@@ -51,9 +60,18 @@ async def create(
     effects = Effects()
     effects.deliver(
         await outbox.add(
-            conn, channel=channel, event_type="transfer.created", dedupe_key=f"transfer.created:{row.id}",
-            data={"transfer_id": str(row.id), "conversation_id": conversation_external_id,
-                  "mode": mode, "team": team, "reason": reason, "summary": summary},
+            conn,
+            channel=channel,
+            event_type="transfer.created",
+            dedupe_key=f"transfer.created:{row.id}",
+            data={
+                "transfer_id": str(row.id),
+                "conversation_id": conversation_external_id,
+                "mode": mode,
+                "team": team,
+                "reason": reason,
+                "summary": summary,
+            },
         )
     )
     effects.publish("transfer.created", transfer_id=row.id, team=team)

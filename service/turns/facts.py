@@ -7,9 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import asyncpg
-
-from service.db import Statement
+from service.db import PgConnection, Statement
 from service.policy.engine import Facts, PriorContact, PriorTurn
 
 # Enough history for any sensible loop or sentiment window, and a bound on the work per turn.
@@ -46,18 +44,31 @@ class Loaded:
 
 
 async def load(
-    conn: asyncpg.Connection, *, channel: str, conversation: str, customer: str,
-    idempotency_key: str | None, repeat_window: timedelta,
+    conn: PgConnection,
+    *,
+    channel: str,
+    conversation: str,
+    customer: str,
+    idempotency_key: str | None,
+    repeat_window: timedelta,
 ) -> Loaded:
-    params = {"channel": channel, "conversation": conversation, "customer": customer,
-              "key": idempotency_key, "window": repeat_window.total_seconds()}
+    params = {
+        "channel": channel,
+        "conversation": conversation,
+        "customer": customer,
+        "key": idempotency_key,
+        "window": repeat_window.total_seconds(),
+    }
     row = await conn.fetchrow(FACTS.sql, *FACTS.args(params))
     assert row is not None  # a SELECT without FROM always returns its one row
     replay = json.loads(row["replay"]) if row["replay"] is not None else None
     turns = tuple(PriorTurn(intent=i, sentiment=s) for i, s in _json(row["turns"]))
     contacts = tuple(
         PriorContact(
-            conversation_id=cid, intents=tuple(intents), topics=tuple(topics), resolved=resolved,
+            conversation_id=cid,
+            intents=tuple(intents),
+            topics=tuple(topics),
+            resolved=resolved,
             last_at=datetime.fromisoformat(at),
         )
         for cid, resolved, at, intents, topics in _json(row["contacts"])

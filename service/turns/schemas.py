@@ -22,7 +22,9 @@ class TurnCreate(msgspec.Struct, forbid_unknown_fields=False):
     customer_id: ShortStr
     message: Text
     draft: DraftIn
-    topics: Annotated[list[Annotated[str, msgspec.Meta(max_length=200)]], msgspec.Meta(max_length=50)] = []
+    topics: Annotated[
+        list[Annotated[str, msgspec.Meta(max_length=200)]], msgspec.Meta(max_length=50)
+    ] = []
     sentiment: Annotated[float, msgspec.Meta(ge=-1.0, le=1.0)] | None = None
     locale: Annotated[str, msgspec.Meta(max_length=35)] | None = None
     metadata: dict[str, Any] | None = None

@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncpg
 
-from service.db import Statement
+from service.db import PgConnection, Statement
 from service.effects import Effects
 from service.errors import Forbidden, Invalid
 from service.policy import engine
@@ -32,26 +32,38 @@ class Outcome:
 
 
 async def decide(
-    conn: asyncpg.Connection, policy: Policy, key_channel: str, body: TurnCreate,
+    conn: PgConnection,
+    policy: Policy,
+    key_channel: str,
+    body: TurnCreate,
     idempotency_key: str | None,
 ) -> Outcome:
     """Runs outside an explicit transaction: the write is a single statement, hence atomic."""
     channel = policy.channels.get(body.channel)
     if channel is None:
         known = ", ".join(sorted(policy.channels))
-        raise Invalid(f"channel: unknown channel {body.channel!r} (the policy has {known})",
-                      field="channel")
+        raise Invalid(
+            f"channel: unknown channel {body.channel!r} (the policy has {known})", field="channel"
+        )
     if body.channel != key_channel:
         raise Forbidden(f"this API key belongs to channel {key_channel!r}, not {body.channel!r}")
     loaded = await facts_.load(
-        conn, channel=body.channel, conversation=body.conversation_id, customer=body.customer_id,
-        idempotency_key=idempotency_key, repeat_window=policy.triggers.repeat_contact.window,
+        conn,
+        channel=body.channel,
+        conversation=body.conversation_id,
+        customer=body.customer_id,
+        idempotency_key=idempotency_key,
+        repeat_window=policy.triggers.repeat_contact.window,
     )
     if loaded.replay is not None:
         return Outcome(loaded.replay, Effects(), replayed=True)
     signals = engine.Signals(
-        message=body.message, draft_text=body.draft.text, confidence=body.draft.confidence,
-        intent=body.draft.intent, topics=tuple(body.topics), sentiment=body.sentiment,
+        message=body.message,
+        draft_text=body.draft.text,
+        confidence=body.draft.confidence,
+        intent=body.draft.intent,
+        topics=tuple(body.topics),
+        sentiment=body.sentiment,
         locale=body.locale,
         customer_tier=str((body.metadata or {}).get("customer_tier") or "") or None,
     )
@@ -59,6 +71,7 @@ async def decide(
     plan = _plan(policy, body, verdict, idempotency_key)
     try:
         row = await conn.fetchrow(plan.statement.sql, *plan.statement.args(plan.params))
+        assert row is not None  # the statement ends in a SELECT of one row
     except asyncpg.UniqueViolationError as exc:
         if exc.constraint_name == "turn_channel_idempotency_key":
             raise DuplicateRequest from exc
@@ -72,9 +85,10 @@ REPLAY = Statement(
 )
 
 
-async def replay(conn: asyncpg.Connection, channel: str, idempotency_key: str) -> dict[str, Any]:
-    response = await conn.fetchval(REPLAY.sql, *REPLAY.args({"channel": channel,
-                                                             "key": idempotency_key}))
+async def replay(conn: PgConnection, channel: str, idempotency_key: str) -> dict[str, Any]:
+    response = await conn.fetchval(
+        REPLAY.sql, *REPLAY.args({"channel": channel, "key": idempotency_key})
+    )
     return _json(response)
 
 
@@ -100,76 +114,126 @@ def _plan(
     package = None
     if transfer_id and verdict.transfer_mode == "warm":
         package = summary.build(
-            customer_id=body.customer_id, message=body.message, draft_text=body.draft.text,
-            intent=body.draft.intent, topics=body.topics, sentiment=verdict.sentiment,
-            triggers=triggers, locale=body.locale,
+            customer_id=body.customer_id,
+            message=body.message,
+            draft_text=body.draft.text,
+            intent=body.draft.intent,
+            topics=body.topics,
+            sentiment=verdict.sentiment,
+            triggers=triggers,
+            locale=body.locale,
         )
     decision_id = uuid.uuid4()
     response = {
         "decision_id": str(decision_id),
         "action": verdict.action,
         "triggers": [{k: t[k] for k in ("type", "detail", "hard", "rule_id")} for t in triggers],
-        "review": {"id": str(review_id), "status": "pending", "deadline": None} if review_id else None,
+        "review": {"id": str(review_id), "status": "pending", "deadline": None}
+        if review_id
+        else None,
         "transfer": (
-            {"id": str(transfer_id), "mode": verdict.transfer_mode, "team": team, "summary": package}
-            if transfer_id else None
+            {
+                "id": str(transfer_id),
+                "mode": verdict.transfer_mode,
+                "team": team,
+                "summary": package,
+            }
+            if transfer_id
+            else None
         ),
         "policy_version": verdict.policy_version,
     }
     budget = policy.channels[body.channel].latency_budget
     params: dict[str, Any] = {
-        "channel": body.channel, "conversation": body.conversation_id, "customer": body.customer_id,
+        "channel": body.channel,
+        "conversation": body.conversation_id,
+        "customer": body.customer_id,
         "handler": {"send": "ai", "review": "review", "transfer": "human"}[verdict.action],
-        "turn_id": uuid.uuid4(), "key": idempotency_key, "message": body.message,
-        "draft": body.draft.text, "confidence": body.draft.confidence, "intent": body.draft.intent,
-        "topics": list(body.topics), "sentiment": verdict.sentiment, "locale": body.locale,
-        "metadata": json.dumps(body.metadata or {}), "decision_id": decision_id,
-        "action": verdict.action, "triggers": json.dumps(triggers),
-        "rule_ids": list(verdict.rule_ids), "version": verdict.policy_version,
-        "response": json.dumps(response), "team": team,
+        "turn_id": uuid.uuid4(),
+        "key": idempotency_key,
+        "message": body.message,
+        "draft": body.draft.text,
+        "confidence": body.draft.confidence,
+        "intent": body.draft.intent,
+        "topics": list(body.topics),
+        "sentiment": verdict.sentiment,
+        "locale": body.locale,
+        "metadata": json.dumps(body.metadata or {}),
+        "decision_id": decision_id,
+        "action": verdict.action,
+        "triggers": json.dumps(triggers),
+        "rule_ids": list(verdict.rule_ids),
+        "version": verdict.policy_version,
+        "response": json.dumps(response),
+        "team": team,
     }
     if review_id:
-        params |= {"review_id": review_id, "priority": round((1 - body.draft.confidence) * 100),
-                   "budget": budget.total_seconds() if budget else 0.0}
+        params |= {
+            "review_id": review_id,
+            "priority": round((1 - body.draft.confidence) * 100),
+            "budget": budget.total_seconds() if budget else 0.0,
+        }
     if transfer_id:
         params |= {
-            "transfer_id": transfer_id, "mode": verdict.transfer_mode,
+            "transfer_id": transfer_id,
+            "mode": verdict.transfer_mode,
             "reason": "trigger" if any(t.hard for t in verdict.triggers) else "sync_low_confidence",
             "summary": json.dumps(package) if package is not None else None,
-            "outbox_id": outbox_id, "outbox_key": f"transfer.created:{transfer_id}",
-            "outbox_payload": json.dumps(_transfer_event(transfer_id, body, verdict, team, package)),
+            "outbox_id": outbox_id,
+            "outbox_key": f"transfer.created:{transfer_id}",
+            "outbox_payload": json.dumps(
+                _transfer_event(transfer_id, body, verdict, team, package)
+            ),
         }
     statement = statements.compose(review=review_id is not None, transfer=transfer_id is not None)
     return _Plan(statement, params, verdict.action, team, review_id, transfer_id, outbox_id)
 
 
 def _trigger_json(t: engine.FiredTrigger) -> dict[str, Any]:
-    return {"type": t.type, "rule_id": t.rule_id, "detail": t.detail, "hard": t.hard,
-            "evidence": t.evidence, "transfer": t.transfer, "team": t.team}
+    return {
+        "type": t.type,
+        "rule_id": t.rule_id,
+        "detail": t.detail,
+        "hard": t.hard,
+        "evidence": t.evidence,
+        "transfer": t.transfer,
+        "team": t.team,
+    }
 
 
 def _transfer_event(
-    transfer_id: uuid.UUID, body: TurnCreate, verdict: engine.Decision, team: str,
+    transfer_id: uuid.UUID,
+    body: TurnCreate,
+    verdict: engine.Decision,
+    team: str,
     package: dict[str, Any] | None,
 ) -> dict[str, Any]:
     from service.channels.outbox import envelope
 
-    return envelope("transfer.created", {
-        "transfer_id": str(transfer_id), "conversation_id": body.conversation_id,
-        "mode": verdict.transfer_mode, "team": team, "summary": package,
-        "triggers": [t.type for t in verdict.triggers],
-    })
+    return envelope(
+        "transfer.created",
+        {
+            "transfer_id": str(transfer_id),
+            "conversation_id": body.conversation_id,
+            "mode": verdict.transfer_mode,
+            "team": team,
+            "summary": package,
+            "triggers": [t.type for t in verdict.triggers],
+        },
+    )
 
 
 def _effects(plan: _Plan, row: Any, body: TurnCreate) -> Effects:
     effects = Effects()
-    for review_id, team in zip(row["superseded_ids"] or [], row["superseded_teams"] or [],
-                               strict=True):
+    for review_id, team in zip(
+        row["superseded_ids"] or [], row["superseded_teams"] or [], strict=True
+    ):
         effects.publish("review.superseded", review_id=review_id, team=team)
     if plan.review_id is not None:
         effects.deadlines.append((plan.review_id, row["deadline"]))
-        effects.publish("review.created", review_id=plan.review_id, team=plan.team,
-                        channel=body.channel)
+        effects.publish(
+            "review.created", review_id=plan.review_id, team=plan.team, channel=body.channel
+        )
     if plan.transfer_id is not None:
         effects.deliver(plan.outbox_id)
         effects.publish("transfer.created", transfer_id=plan.transfer_id, team=plan.team)

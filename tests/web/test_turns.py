@@ -15,7 +15,11 @@ def turn(**overrides: Any) -> dict[str, Any]:
         "channel": "email",
         "customer_id": "cust-1",
         "message": "Where is my parcel? It was due on Monday.",
-        "draft": {"text": "Your parcel is on its way.", "confidence": 0.9, "intent": "order_status"},
+        "draft": {
+            "text": "Your parcel is on its way.",
+            "confidence": 0.9,
+            "intent": "order_status",
+        },
     }
     return body | overrides
 
@@ -24,8 +28,9 @@ def auth(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
-async def test_confident_draft_is_sent(http: httpx.AsyncClient, channel_key: Any,
-                                       db: asyncpg.Connection) -> None:
+async def test_confident_draft_is_sent(
+    http: httpx.AsyncClient, channel_key: Any, db: asyncpg.Connection
+) -> None:
     key = await channel_key("email")
     r = await http.post("/v1/turns", json=turn(), headers=auth(key))
     assert r.status_code == 200, r.text
@@ -37,11 +42,13 @@ async def test_confident_draft_is_sent(http: httpx.AsyncClient, channel_key: Any
     assert row["action"] == "send" and row["policy_version"] == body["policy_version"]
 
 
-async def test_low_confidence_on_async_channel_is_held(http: httpx.AsyncClient, channel_key: Any,
-                                                       db: asyncpg.Connection) -> None:
+async def test_low_confidence_on_async_channel_is_held(
+    http: httpx.AsyncClient, channel_key: Any, db: asyncpg.Connection
+) -> None:
     key = await channel_key("email")
-    r = await http.post("/v1/turns", json=turn(draft={"text": "Maybe?", "confidence": 0.3}),
-                        headers=auth(key))
+    r = await http.post(
+        "/v1/turns", json=turn(draft={"text": "Maybe?", "confidence": 0.3}), headers=auth(key)
+    )
     body = r.json()
     assert body["action"] == "review", body
     assert body["review"]["status"] == "pending" and body["review"]["deadline"]
@@ -60,8 +67,11 @@ async def test_low_confidence_on_sync_channel_transfers_at_once(
     http: httpx.AsyncClient, channel_key: Any, db: asyncpg.Connection
 ) -> None:
     key = await channel_key("chat")
-    r = await http.post("/v1/turns", json=turn(channel="chat", draft={"text": "Hm", "confidence": 0.2}),
-                        headers=auth(key))
+    r = await http.post(
+        "/v1/turns",
+        json=turn(channel="chat", draft={"text": "Hm", "confidence": 0.2}),
+        headers=auth(key),
+    )
     body = r.json()
     assert body["action"] == "transfer" and body["review"] is None
     assert body["transfer"]["team"] == "general"
@@ -73,8 +83,9 @@ async def test_explicit_request_transfers_whatever_the_confidence(
     http: httpx.AsyncClient, channel_key: Any
 ) -> None:
     key = await channel_key("email")
-    r = await http.post("/v1/turns", json=turn(message="I want to talk to a human agent now"),
-                        headers=auth(key))
+    r = await http.post(
+        "/v1/turns", json=turn(message="I want to talk to a human agent now"), headers=auth(key)
+    )
     body = r.json()
     assert body["action"] == "transfer", body
     assert body["transfer"]["mode"] == "warm" and body["transfer"]["summary"]
@@ -103,8 +114,9 @@ async def test_concurrent_retries_create_one_turn(
     key = await channel_key("email")
     body = turn(draft={"text": "Maybe?", "confidence": 0.3})
     headers = auth(key) | {"Idempotency-Key": "race-1"}
-    answers = await asyncio.gather(*[http.post("/v1/turns", json=body, headers=headers)
-                                     for _ in range(8)])
+    answers = await asyncio.gather(
+        *[http.post("/v1/turns", json=body, headers=headers) for _ in range(8)]
+    )
     assert {r.status_code for r in answers} == {200}
     assert len({r.json()["decision_id"] for r in answers}) == 1
     assert await db.fetchval("SELECT count(*) FROM turn") == 1
@@ -115,10 +127,16 @@ async def test_new_turn_supersedes_the_open_review(
 ) -> None:
     key = await channel_key("email")
     low = {"text": "Maybe?", "confidence": 0.3}
-    first = (await http.post("/v1/turns", json=turn(conversation_id="c-sup", draft=low),
-                             headers=auth(key))).json()
-    second = (await http.post("/v1/turns", json=turn(conversation_id="c-sup", draft=low),
-                              headers=auth(key))).json()
+    first = (
+        await http.post(
+            "/v1/turns", json=turn(conversation_id="c-sup", draft=low), headers=auth(key)
+        )
+    ).json()
+    second = (
+        await http.post(
+            "/v1/turns", json=turn(conversation_id="c-sup", draft=low), headers=auth(key)
+        )
+    ).json()
     old = (await http.get(f"/v1/reviews/{first['review']['id']}", headers=auth(key))).json()
     assert old["status"] == "superseded"
     assert second["review"]["status"] == "pending"
@@ -146,8 +164,11 @@ async def test_bad_fields_are_named(http: httpx.AsyncClient, channel_key: Any) -
 
 async def test_malformed_json_is_400(http: httpx.AsyncClient, channel_key: Any) -> None:
     key = await channel_key("email")
-    r = await http.post("/v1/turns", content=b'{"conversation_id": ', headers=auth(key) | {
-        "content-type": "application/json"})
+    r = await http.post(
+        "/v1/turns",
+        content=b'{"conversation_id": ',
+        headers=auth(key) | {"content-type": "application/json"},
+    )
     assert r.status_code == 400, r.text
     assert "body" in r.json()["detail"].lower() or "json" in r.json()["detail"].lower()
 
@@ -161,7 +182,9 @@ async def test_oversized_body_is_413(http: httpx.AsyncClient, channel_key: Any) 
 async def test_auth_and_channel_errors(http: httpx.AsyncClient, channel_key: Any) -> None:
     key = await channel_key("email")
     assert (await http.post("/v1/turns", json=turn())).status_code == 401
-    assert (await http.post("/v1/turns", json=turn(), headers=auth("hitl_ck_wrong"))).status_code == 401
+    assert (
+        await http.post("/v1/turns", json=turn(), headers=auth("hitl_ck_wrong"))
+    ).status_code == 401
     r = await http.post("/v1/turns", json=turn(channel="fax"), headers=auth(key))
     assert r.status_code == 400 and "channel" in r.json()["detail"]
     r = await http.post("/v1/turns", json=turn(channel="sms"), headers=auth(key))
@@ -170,8 +193,11 @@ async def test_auth_and_channel_errors(http: httpx.AsyncClient, channel_key: Any
 
 async def test_another_channels_review_is_403(http: httpx.AsyncClient, channel_key: Any) -> None:
     email, sms = await channel_key("email"), await channel_key("sms")
-    held = (await http.post("/v1/turns", json=turn(draft={"text": "?", "confidence": 0.1}),
-                            headers=auth(email))).json()
+    held = (
+        await http.post(
+            "/v1/turns", json=turn(draft={"text": "?", "confidence": 0.1}), headers=auth(email)
+        )
+    ).json()
     r = await http.get(f"/v1/reviews/{held['review']['id']}", headers=auth(sms))
     assert r.status_code == 403
     r = await http.get(f"/v1/reviews/{uuid.uuid4()}", headers=auth(email))

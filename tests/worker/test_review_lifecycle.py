@@ -4,17 +4,16 @@ ends by a reviewer or by its budget, and the channel receives a verifiable signe
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import time
 import uuid
-
 from typing import Any
 
 import asyncpg
 import httpx
-from standardwebhooks.webhooks import Webhook
-
 from conftest import cli
+from standardwebhooks.webhooks import Webhook
 from support import Receiver, wait_for
 
 
@@ -24,7 +23,11 @@ def held_turn(channel: str, conversation: str | None = None) -> dict[str, Any]:
         "channel": channel,
         "customer_id": f"cust-{uuid.uuid4().hex[:6]}",  # no repeat-contact trigger
         "message": "Can I change the delivery address of my order?",
-        "draft": {"text": "Yes, reply with the new address.", "confidence": 0.4, "intent": "address"},
+        "draft": {
+            "text": "Yes, reply with the new address.",
+            "confidence": 0.4,
+            "intent": "address",
+        },
     }
 
 
@@ -46,16 +49,23 @@ def verified(receiver: Receiver, path: str, secret: str) -> list[dict[str, Any]]
 
 
 async def test_reviewer_edit_reaches_the_channel_signed(
-    http: httpx.AsyncClient, channel_key: Any, reviewer: Any, receiver: Receiver,
-    start_worker: Any, settings: Any,
+    http: httpx.AsyncClient,
+    channel_key: Any,
+    reviewer: Any,
+    receiver: Receiver,
+    start_worker: Any,
+    settings: Any,
 ) -> None:
     start_worker()
     key, token = await channel_key("letters"), await reviewer()
     review = await submit(http, key, "letters")
     listed = (await http.get("/v1/reviews?status=open", headers=auth(token))).json()
     assert [r["id"] for r in listed] == [review["id"]]
-    r = await http.post(f"/v1/reviews/{review['id']}/edit", json={"text": "Sure: send it here."},
-                        headers=auth(token))
+    r = await http.post(
+        f"/v1/reviews/{review['id']}/edit",
+        json={"text": "Sure: send it here."},
+        headers=auth(token),
+    )
     assert r.status_code == 200, r.text
     code, secret, _ = await cli(settings, "webhooks", "secret", "letters")
     assert code == 0 and secret.startswith("whsec_")
@@ -64,26 +74,43 @@ async def test_reviewer_edit_reaches_the_channel_signed(
     )
     assert events[0]["type"] == "review.completed"
     assert events[0]["data"]["final_text"] == "Sure: send it here."
-    assert events[0]["data"]["outcome"] == "edited" and events[0]["data"]["by"] == "rita@example.com"
+    assert (
+        events[0]["data"]["outcome"] == "edited" and events[0]["data"]["by"] == "rita@example.com"
+    )
     got = (await http.get(f"/v1/reviews/{review['id']}", headers=auth(key))).json()
     assert got["status"] == "edited" and got["outcome_by"] == "reviewer"
 
 
 async def test_budget_expiry_applies_each_on_timeout(
-    http: httpx.AsyncClient, channel_key: Any, receiver: Receiver, start_worker: Any,
+    http: httpx.AsyncClient,
+    channel_key: Any,
+    receiver: Receiver,
+    start_worker: Any,
     db: asyncpg.Connection,
 ) -> None:
     start_worker()
-    reviews = {ch: await submit(http, await channel_key(ch), ch) for ch in ("email", "sms", "forms")}
+    reviews = {
+        ch: await submit(http, await channel_key(ch), ch) for ch in ("email", "sms", "forms")
+    }
     for channel in reviews:
         await asyncio.to_thread(wait_for, lambda c=channel: receiver.on(f"/hooks/{c}"), 10)
-    rows = {r["id"]: r for r in await db.fetch(
-        "SELECT id::text, status, fallback, final_text, outcome_by, draft_text, "
-        "EXTRACT(EPOCH FROM decided_at - deadline) AS late FROM review")}
+    rows = {
+        r["id"]: r
+        for r in await db.fetch(
+            "SELECT id::text, status, fallback, final_text, outcome_by, draft_text, "
+            "EXTRACT(EPOCH FROM decided_at - deadline) AS late FROM review"
+        )
+    }
     email, sms, forms = (rows[reviews[c]["id"]] for c in ("email", "sms", "forms"))
     assert (email["status"], email["fallback"], email["final_text"]) == (
-        "expired", "send_draft", email["draft_text"])
-    assert (sms["fallback"], sms["final_text"]) == ("holding_message", "We are on it and will reply shortly.")
+        "expired",
+        "send_draft",
+        email["draft_text"],
+    )
+    assert (sms["fallback"], sms["final_text"]) == (
+        "holding_message",
+        "We are on it and will reply shortly.",
+    )
     assert forms["fallback"] == "transfer" and forms["final_text"] is None
     for row in rows.values():
         assert row["outcome_by"] == "timeout"
@@ -97,7 +124,10 @@ async def test_budget_expiry_applies_each_on_timeout(
 
 
 async def test_two_reviewers_race_exactly_one_wins(
-    http: httpx.AsyncClient, channel_key: Any, reviewer: Any, db: asyncpg.Connection,
+    http: httpx.AsyncClient,
+    channel_key: Any,
+    reviewer: Any,
+    db: asyncpg.Connection,
 ) -> None:
     key = await channel_key("letters")
     rita, sam = await reviewer("rita@example.com"), await reviewer("sam@example.com")
@@ -114,7 +144,9 @@ async def test_two_reviewers_race_exactly_one_wins(
 
 
 async def test_claim_lease_release_and_next(
-    http: httpx.AsyncClient, channel_key: Any, reviewer: Any,
+    http: httpx.AsyncClient,
+    channel_key: Any,
+    reviewer: Any,
 ) -> None:
     key = await channel_key("letters")
     rita, sam = await reviewer("rita@example.com"), await reviewer("sam@example.com")
@@ -123,16 +155,22 @@ async def test_claim_lease_release_and_next(
     assert claimed.status_code == 200 and claimed.json()["id"] == first["id"]
     taken = await http.post(f"/v1/reviews/{first['id']}/claim", headers=auth(sam))
     assert taken.status_code == 409 and "rita@example.com" in taken.json()["detail"]
-    assert (await http.post(f"/v1/reviews/{first['id']}/approve", headers=auth(sam))).status_code == 409
+    assert (
+        await http.post(f"/v1/reviews/{first['id']}/approve", headers=auth(sam))
+    ).status_code == 409
     assert (await http.post("/v1/reviews/next", headers=auth(sam))).json()["id"] == second["id"]
     assert (await http.post("/v1/reviews/next", headers=auth(sam))).status_code == 204
-    assert (await http.post(f"/v1/reviews/{first['id']}/release", headers=auth(rita))).status_code == 200
+    assert (
+        await http.post(f"/v1/reviews/{first['id']}/release", headers=auth(rita))
+    ).status_code == 200
     over = await http.post(f"/v1/reviews/{first['id']}/take-over", headers=auth(sam))
     assert over.status_code == 200 and over.json()["status"] == "taken_over"
 
 
 async def test_other_teams_reviews_are_forbidden(
-    http: httpx.AsyncClient, channel_key: Any, reviewer: Any,
+    http: httpx.AsyncClient,
+    channel_key: Any,
+    reviewer: Any,
 ) -> None:
     key = await channel_key("letters")
     outsider = await reviewer("lena@example.com", teams=("legal",))
@@ -144,7 +182,10 @@ async def test_other_teams_reviews_are_forbidden(
 
 
 async def test_killed_worker_loses_nothing(
-    http: httpx.AsyncClient, channel_key: Any, start_worker: Any, db: asyncpg.Connection,
+    http: httpx.AsyncClient,
+    channel_key: Any,
+    start_worker: Any,
+    db: asyncpg.Connection,
     settings: Any,
 ) -> None:
     worker = start_worker()
@@ -161,8 +202,13 @@ async def test_killed_worker_loses_nothing(
 
 
 async def test_redis_flushall_loses_nothing(
-    http: httpx.AsyncClient, channel_key: Any, start_worker: Any, redis_client: Any,
-    receiver: Receiver, servers: dict[str, Any], settings: Any,
+    http: httpx.AsyncClient,
+    channel_key: Any,
+    start_worker: Any,
+    redis_client: Any,
+    receiver: Receiver,
+    servers: dict[str, Any],
+    settings: Any,
 ) -> None:
     key = await channel_key("email")
     reviews = [await submit(http, key, "email") for _ in range(5)]
@@ -176,8 +222,12 @@ async def test_redis_flushall_loses_nothing(
 
 
 async def test_failing_receiver_gets_one_delivery_with_a_stable_id(
-    http: httpx.AsyncClient, channel_key: Any, reviewer: Any, receiver: Receiver,
-    start_worker: Any, db: asyncpg.Connection,
+    http: httpx.AsyncClient,
+    channel_key: Any,
+    reviewer: Any,
+    receiver: Receiver,
+    start_worker: Any,
+    db: asyncpg.Connection,
 ) -> None:
     start_worker()
     receiver.failures_left["/hooks/letters"] = 3
@@ -191,7 +241,7 @@ async def test_failing_receiver_gets_one_delivery_with_a_stable_id(
     assert len({a.headers["webhook-id"] for a in attempts}) == 1
     row = await db.fetchrow("SELECT status, attempts FROM outbox_event")
     assert (row["status"], row["attempts"]) == ("delivered", 4)
-    gaps = [b.at - a.at for a, b in zip(attempts, attempts[1:], strict=False)]
+    gaps = [b.at - a.at for a, b in itertools.pairwise(attempts)]
     assert all(g >= 0.09 for g in gaps), f"retries must back off, saw gaps {gaps}"
 
 
@@ -199,11 +249,12 @@ def _all_ended(settings: Any, expected: int) -> bool:
     async def count() -> int:
         conn = await asyncpg.connect(settings.database_url)
         try:
-            return int(await conn.fetchval(
-                "SELECT count(*) FROM review WHERE status = 'expired' AND outcome_by = 'timeout'"))
+            return int(
+                await conn.fetchval(
+                    "SELECT count(*) FROM review WHERE status = 'expired' AND outcome_by = 'timeout'"
+                )
+            )
         finally:
             await conn.close()
 
     return asyncio.run(count()) == expected
-
-

@@ -29,7 +29,9 @@ async def expire_review(ctx: dict[str, Any], review_id: str) -> str:
     if remaining > MAX_INLINE_WAIT:
         # Deadline moved or the job ran early: come back at the deadline (Postgres clock decides).
         await runtime.redis.enqueue_job(
-            EXPIRE_JOB, review_id, _job_id=f"{EXPIRE_JOB}:{review_id}:{remaining:.0f}",
+            EXPIRE_JOB,
+            review_id,
+            _job_id=f"{EXPIRE_JOB}:{review_id}:{remaining:.0f}",
             _defer_by=remaining,
         )
         return "rescheduled"

@@ -44,13 +44,18 @@ async def deliver(ctx: dict[str, Any], outbox_id: str) -> str:
 
 
 async def _post(
-    http: httpx.AsyncClient, url: str, delivery: outbox.Delivery, secrets_: list[str],
+    http: httpx.AsyncClient,
+    url: str,
+    delivery: outbox.Delivery,
+    secrets_: list[str],
     runtime: Runtime,
 ) -> str | None:
     headers = signing.sign_headers(str(delivery.id), datetime.now(UTC), delivery.body, secrets_)
     try:
         response = await http.post(
-            url, content=delivery.body.encode(), headers=headers,
+            url,
+            content=delivery.body.encode(),
+            headers=headers,
             timeout=runtime.settings.webhook_timeout_seconds,
         )
     except httpx.HTTPError as exc:
@@ -69,7 +74,8 @@ async def _record(runtime: Runtime, delivery: outbox.Delivery, error: str | None
             return "delivered"
         age = (datetime.now(UTC) - delivery.created_at).total_seconds()
         delay = outbox.backoff_delay(
-            delivery.attempts, settings.webhook_backoff_base_seconds,
+            delivery.attempts,
+            settings.webhook_backoff_base_seconds,
             settings.webhook_backoff_max_seconds,
         )
         give_up = age + delay > settings.webhook_retry_for_seconds or "private address" in error
@@ -81,8 +87,10 @@ async def _record(runtime: Runtime, delivery: outbox.Delivery, error: str | None
     if next_at is not None:
         try:
             await runtime.redis.enqueue_job(
-                DELIVER_JOB, str(delivery.id),
-                _job_id=f"{DELIVER_JOB}:{delivery.id}:{delivery.attempts}", _defer_by=delay,
+                DELIVER_JOB,
+                str(delivery.id),
+                _job_id=f"{DELIVER_JOB}:{delivery.id}:{delivery.attempts}",
+                _defer_by=delay,
             )
         except Exception:
             log.warning("could not schedule the retry; the sweeper will", exc_info=True)

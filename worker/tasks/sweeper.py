@@ -34,10 +34,20 @@ async def sweep(ctx: dict[str, Any]) -> dict[str, int]:
     for review_id, team, holder in lapsed:
         await runtime.redis.publish(
             live_channel(runtime.settings),
-            json.dumps({"kind": "review.lease_lapsed", "review_id": str(review_id), "team": team,
-                        "former_holder": str(holder)}),
+            json.dumps(
+                {
+                    "kind": "review.lease_lapsed",
+                    "review_id": str(review_id),
+                    "team": team,
+                    "former_holder": str(holder),
+                }
+            ),
         )
     if expired or due or lapsed:
-        log.info("sweep: %d expired, %d deliveries queued, %d leases returned",
-                 expired, len(due), len(lapsed))
+        log.info(
+            "sweep: %d expired, %d deliveries queued, %d leases returned",
+            expired,
+            len(due),
+            len(lapsed),
+        )
     return {"expired": expired, "deliveries": len(due), "leases": len(lapsed)}

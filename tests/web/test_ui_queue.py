@@ -1,0 +1,116 @@
+"""The queue page and its live WebSocket over real HTTP: team scope, order, escaping, origin."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from typing import Any
+
+import httpx
+import pytest
+from ui_client import Desk, held_turn, submit
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
+
+XSS_MESSAGE = '<script>alert("m")</script> where is my refund'
+XSS_DRAFT = '<img src=x onerror=alert(1)> <div hx-get="/ui/logout" hx-trigger="load">x</div>'
+
+
+def ws_url(server: str, view: str = "queue") -> str:
+    return server.replace("http://", "ws://") + f"/ui/ws?view={view}"
+
+
+async def test_queue_shows_own_teams_most_urgent_first(
+    server: str, http: httpx.AsyncClient, channel_key: Any, reviewer: Any
+) -> None:
+    await reviewer("rita@example.com", teams=("general",))
+    await reviewer("bill@example.com", teams=("billing",))
+    letters, email = await channel_key("letters"), await channel_key("email")
+    later = await submit(http, letters, held_turn("letters"))  # 1 h budget
+    sooner = await submit(http, email, held_turn("email"))  # 3 s budget: more urgent
+    async with Desk(server) as rita, Desk(server) as bill:
+        await rita.sign_in("rita@example.com")
+        await bill.sign_in("bill@example.com")
+        page = (await rita.get("/ui/queue")).text
+        assert page.index(f'href="/ui/reviews/{sooner}"') < page.index(f'href="/ui/reviews/{later}"')
+        assert "2 open" in page
+        other = (await bill.get("/ui/queue")).text
+        assert later not in other and sooner not in other and "Nothing is waiting" in other
+        assert (await bill.get(f"/ui/reviews/{later}")).status_code == 403
+
+
+async def test_customer_and_ai_text_renders_inert(
+    server: str, http: httpx.AsyncClient, channel_key: Any, reviewer: Any
+) -> None:
+    await reviewer("rita@example.com")
+    key = await channel_key("letters")
+    body = held_turn(message=XSS_MESSAGE, customer_id='"><b>cust</b>',
+                     draft={"text": XSS_DRAFT, "confidence": 0.2, "intent": "<i>x</i>"})
+    review_id = await submit(http, key, body)
+    async with Desk(server) as desk:
+        await desk.sign_in("rita@example.com")
+        for path in ("/ui/queue", f"/ui/reviews/{review_id}"):
+            page = (await desk.get(path)).text
+            assert "<script>alert" not in page and "<img src=x" not in page
+            assert '<div hx-get="/ui/logout"' not in page and "<b>cust</b>" not in page
+            assert "&lt;script&gt;" in page or "&lt;img" in page
+        page = (await desk.get(f"/ui/reviews/{review_id}")).text
+        assert "&lt;img src=x onerror=alert(1)&gt;" in page  # the draft, as text in the Reply box
+        # Every container of untrusted text tells htmx to leave it alone.
+        for marker in ('class="conv-head" hx-disable', 'data-testid="customer-message" hx-disable',
+                       'class="triggers" hx-disable'):
+            assert marker in page
+        assert 'id="queue-live" class="card card-flush" hx-disable' in (await desk.get("/ui/queue")).text
+
+
+async def test_socket_refused_without_session_or_from_another_origin(
+    server: str, reviewer: Any
+) -> None:
+    await reviewer("rita@example.com")
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(ws_url(server), origin=server):  # type: ignore[arg-type]
+            pass
+    assert refused.value.response.status_code == 403
+    async with Desk(server) as desk:
+        await desk.sign_in("rita@example.com")
+        cookie = f"hitl_session={desk.session_cookie}"
+        for origin in ("http://evil.example", server.replace("127.0.0.1", "localhost")):
+            with pytest.raises(InvalidStatus) as refused:
+                async with connect(ws_url(server), origin=origin,  # type: ignore[arg-type]
+                                   additional_headers={"Cookie": cookie}):
+                    pass
+            assert refused.value.response.status_code == 403
+        with pytest.raises(InvalidStatus):  # no Origin at all
+            async with connect(ws_url(server), additional_headers={"Cookie": cookie}):
+                pass
+
+
+async def test_socket_pushes_new_items_and_claims_within_a_second(
+    server: str, http: httpx.AsyncClient, channel_key: Any, reviewer: Any
+) -> None:
+    await reviewer("rita@example.com")
+    await reviewer("sam@example.com")
+    key = await channel_key("letters")
+    async with Desk(server) as rita, Desk(server) as sam:
+        await rita.sign_in("rita@example.com")
+        await sam.sign_in("sam@example.com")
+        headers = {"Cookie": f"hitl_session={rita.session_cookie}"}
+        async with connect(ws_url(server), origin=server,  # type: ignore[arg-type]
+                           additional_headers=headers) as ws:
+            first = await asyncio.wait_for(ws.recv(), 5)
+            assert 'id="queue-live"' in first and "Nothing is waiting" in first
+            started = time.monotonic()
+            review_id = await submit(http, key, held_turn())
+            pushed = await asyncio.wait_for(ws.recv(), 5)
+            assert time.monotonic() - started < 1.0
+            assert f'data-review-id="{review_id}"' in pushed
+            started = time.monotonic()
+            assert (await sam.get(f"/ui/reviews/{review_id}")).status_code == 200  # claims it
+            pushed = await asyncio.wait_for(ws.recv(), 5)
+            assert time.monotonic() - started < 1.0
+            row = re.search(rf'data-review-id="{review_id}".*?</tr>', pushed, re.S)
+            assert row and "Sam" in row.group(0)
+            await sam.post(f"/ui/reviews/{review_id}/approve")
+            pushed = await asyncio.wait_for(ws.recv(), 5)
+            assert review_id not in pushed and "0 open" in pushed
