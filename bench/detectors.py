@@ -25,17 +25,40 @@ EXPECTED = {
     "medical_health": "medical",
     "account_financial": "finance",
 }
-TOPIC_NAMES = {"legal": "legal", "fraud": "fraud", "medical": "medical",
-               "regulated_finance": "finance"}
+TOPIC_NAMES = {
+    "legal": "legal",
+    "fraud": "fraud",
+    "medical": "medical",
+    "regulated_finance": "finance",
+}
 # account_financial mixes regulated products with refunds, returns and transfers; the default
 # policy's regulated_finance topic covers only the former. These are the dataset's own label
 # names (metadata, not text) for regulated products: credit, loans, investments, claims, tax.
 REGULATED_LABEL_PREFIXES = (
-    "Mortgage", "Credit reporting", "Debt collection", "Student loan", "Vehicle loan",
-    "Payday loan", "Credit card", "ApplyLoan", "PurchaseStocks", "ApplyCreditCard",
-    "GetCreditReport", "GetDebtIncomeRatio", "FileClaim", "DisputeCharge", "rollover_401k",
-    "credit_score", "improve_credit_score", "interest_rate", "apr", "taxes", "credit_limit",
-    "EMI", "TAXES", "insurance",
+    "Mortgage",
+    "Credit reporting",
+    "Debt collection",
+    "Student loan",
+    "Vehicle loan",
+    "Payday loan",
+    "Credit card",
+    "ApplyLoan",
+    "PurchaseStocks",
+    "ApplyCreditCard",
+    "GetCreditReport",
+    "GetDebtIncomeRatio",
+    "FileClaim",
+    "DisputeCharge",
+    "rollover_401k",
+    "credit_score",
+    "improve_credit_score",
+    "interest_rate",
+    "apr",
+    "taxes",
+    "credit_limit",
+    "EMI",
+    "TAXES",
+    "insurance",
 )
 # Rows whose dataset label I judge wrong for escalation, by id, with the reason in my words.
 # (category the row really belongs to, why). Scored both raw and with these corrections.
@@ -111,7 +134,9 @@ def summary(rows: list[dict[str, str]], results: dict[str, set[str]], corrected:
     print(f"topic recall incl. regulated finance:  {recall(topic_rows + regulated)}")
     print(f"finance recall, regulated-product labels: {recall(regulated)}")
     print(f"finance recall, whole account_financial bucket: {recall(finance)}")
-    print(f"ordinary rows firing any hard trigger: {hard / len(ordinary):.3f} ({hard}/{len(ordinary)})")
+    print(
+        f"ordinary rows firing any hard trigger: {hard / len(ordinary):.3f} ({hard}/{len(ordinary)})"
+    )
 
 
 def show_disagreements(rows: list[dict[str, str]], results: dict[str, set[str]]) -> None:
@@ -120,11 +145,14 @@ def show_disagreements(rows: list[dict[str, str]], results: dict[str, set[str]])
         got = results[row["id"]]
         missed = want is not None and want not in got
         extra = (want is None and row["category"] == "ordinary" and got) or (
-            "explicit" in got and want != "explicit")
+            "explicit" in got and want != "explicit"
+        )
         if missed or extra:
             mark = "LABEL?" if row["id"] in LABEL_ERRORS else ""
-            print(f"{row['id']} {row['category']:<18} want={want} got={sorted(got)} {mark} | "
-                  f"{row['text'][:140]!r}")
+            print(
+                f"{row['id']} {row['category']:<18} want={want} got={sorted(got)} {mark} | "
+                f"{row['text'][:140]!r}"
+            )
 
 
 def main() -> None:

@@ -27,6 +27,7 @@ def run_stack(settings: Settings) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)  # also when started with SIGINT ignored (e.g. `cmd &`)
     try:
         if not (settings.database_url and settings.redis_url):
             from service.embedded import EmbeddedServices
@@ -69,6 +70,9 @@ def run_stack(settings: Settings) -> int:
     except KeyboardInterrupt:
         return 0
     finally:
+        # A second Ctrl-C must not interrupt the clean-up and leave servers behind.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         _terminate(children)
         if embedded is not None:
             embedded.stop()

@@ -176,8 +176,15 @@ def decision_json(decision: Decision) -> dict[str, Any]:
         "policy_version": decision.policy_version,
         "routing_rule": decision.routing_rule,
         "triggers": [
-            {"type": t.type, "rule_id": t.rule_id, "detail": t.detail, "hard": t.hard,
-             "evidence": t.evidence, "transfer": t.transfer, "team": t.team}
+            {
+                "type": t.type,
+                "rule_id": t.rule_id,
+                "detail": t.detail,
+                "hard": t.hard,
+                "evidence": t.evidence,
+                "transfer": t.transfer,
+                "team": t.team,
+            }
             for t in decision.triggers
         ],
     }
@@ -187,8 +194,9 @@ def explain_lines(loaded: Policy, channel: str, signals: Signals, decision: Deci
     """The explanation a support lead reads: inputs, every trigger, then the outcome."""
     chan = loaded.channels.get(channel)
     mode = chan.mode if chan else "unknown: treated as sync"
-    budget = f", budget {format_duration(chan.latency_budget)}" if chan and chan.latency_budget \
-        else ""
+    budget = (
+        f", budget {format_duration(chan.latency_budget)}" if chan and chan.latency_budget else ""
+    )
     source = "sent by the channel" if signals.sentiment is not None else "computed"
     lines = [
         f"policy:     {loaded.source} (version {loaded.version[:12]})",
@@ -208,7 +216,7 @@ def explain_lines(loaded: Policy, channel: str, signals: Signals, decision: Deci
                 lines.append(f"      evidence: {t.evidence!r}")
     else:
         lines.append("fired: nothing")
-    return lines + ["", _outcome(loaded, decision)]
+    return [*lines, "", _outcome(loaded, decision)]
 
 
 def _outcome(loaded: Policy, decision: Decision) -> str:

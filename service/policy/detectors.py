@@ -12,6 +12,8 @@ from service.policy import keywords, lexicon, phrases
 from service.policy.model import TopicPolicy
 
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'", "´": "'"})
+# Accents are combining marks once a text is decomposed; this table drops them.
+_UNACCENT = {code: None for code in range(0x300, 0x10000) if unicodedata.combining(chr(code))}
 
 
 def fold(text: str) -> str:
@@ -21,8 +23,7 @@ def fold(text: str) -> str:
         if "`" in lowered:
             lowered = lowered.translate(_APOSTROPHES)
         return " ".join(lowered.split())
-    decomposed = unicodedata.normalize("NFKD", text.translate(_APOSTROPHES))
-    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    stripped = unicodedata.normalize("NFKD", text.translate(_APOSTROPHES)).translate(_UNACCENT)
     # casefold turns ß into ss, as German speakers also write it.
     return " ".join(unicodedata.normalize("NFC", stripped).casefold().split())
 
@@ -46,27 +47,25 @@ def _union(patterns: Iterable[str]) -> str:
 
 
 class Text:
-    """A message prepared once for every detector: folded, its words and where they start."""
+    """A message prepared once for every detector: folded, and its words."""
 
-    __slots__ = ("_matches", "folded", "starts", "words")
+    __slots__ = ("_matches", "folded", "words")
 
-    def __init__(self, folded: str, starts: list[int], words: list[str]) -> None:
+    def __init__(self, folded: str, words: list[str]) -> None:
         self.folded = folded
-        self.starts = starts
         self.words = words
         self._matches: list[tuple[int, re.Match[str]]] | None = None
 
     def phrase_matches(self) -> list[tuple[int, re.Match[str]]]:
         """Matches of every explicit-request and distress phrase, found once, in text order."""
         if self._matches is None:
-            self._matches = _PHRASES.finditer(self.folded, self.starts)
+            self._matches = _PHRASES.finditer(self.folded)
         return self._matches
 
 
 def prepare(message: str) -> Text:
     folded = fold(message)
-    words, starts = phrases.words_and_starts(folded)
-    return Text(folded, starts, words)
+    return Text(folded, phrases.words_of(folded))
 
 
 def _text(value: Text | str) -> Text:
@@ -120,8 +119,10 @@ def distress(message: Text | str, categories: Iterable[str]) -> list[Hit]:
     found: dict[str, Hit] = {}
     for number, match in text.phrase_matches():
         kind = _KINDS[number]
-        if kind in wanted and kind not in found and not _inside_idiom(
-            text.folded, match.start(), match.end()
+        if (
+            kind in wanted
+            and kind not in found
+            and not _inside_idiom(text.folded, match.start(), match.end())
         ):
             found[kind] = Hit(kind, match.group(0).strip())
     return [found[kind] for kind in lexicon.DISTRESS if kind in found]

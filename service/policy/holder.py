@@ -58,9 +58,7 @@ class PolicyHolder:
             return stamp is not None
         return stamp[2] != previous[2] and stamp[2] != self.current.version
 
-    def _file_stamp(
-        self, known: tuple[int, int, str] | None = None
-    ) -> tuple[int, int, str] | None:
+    def _file_stamp(self, known: tuple[int, int, str] | None = None) -> tuple[int, int, str] | None:
         """(mtime_ns, size, sha256) of the file, or None when it cannot be read."""
         try:
             info = os.stat(self.path)

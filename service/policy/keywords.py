@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-_WORD = re.compile(r"\w+(?:'\w+)*")
+from service.policy import phrases
+
 _GAP = 4  # words `...` may skip
 _KEY = 3  # prefix and suffix index key length
 
@@ -34,11 +34,6 @@ class Keyword:
     steps: tuple[Step, ...]
 
 
-def words_of(folded: str) -> list[str]:
-    """The words of folded text, apostrophes dropped (so didn't and didnt are one word)."""
-    return [w.replace("'", "") for w in _WORD.findall(folded)]
-
-
 def parse_keyword(group: int, source: str, folded: str) -> Keyword | None:
     steps: list[Step] = []
     gap = False
@@ -50,10 +45,14 @@ def parse_keyword(group: int, source: str, folded: str) -> Keyword | None:
         if not core:
             continue
         starred = (token.startswith("*"), token.endswith("*") and len(token) > 1)
-        kind = {(False, False): "exact", (False, True): "prefix", (True, False): "suffix",
-                (True, True): "infix"}[starred]
+        kind = {
+            (False, False): "exact",
+            (False, True): "prefix",
+            (True, False): "suffix",
+            (True, True): "infix",
+        }[starred]
         # A word the tokenizer would split ("401(k)", "e-mail") becomes several exact steps.
-        parts = words_of(core) or [core]
+        parts = phrases.words_of(core) or [core]
         for index, part in enumerate(parts):
             last = index == len(parts) - 1
             part_kind = kind if len(parts) == 1 else ("exact" if not last else kind)

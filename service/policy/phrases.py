@@ -11,7 +11,7 @@ from re import _constants as sre  # type: ignore[attr-defined]
 from re import _parser  # type: ignore[attr-defined]
 from typing import Any
 
-_SIZE = 3  # length of the word starts used as index keys
+_SIZE = 5  # longest word start used as an index key
 _MAX_HEADS = 400
 
 
@@ -49,6 +49,7 @@ def heads_of(pattern: str) -> set[str]:
     """The index keys of a phrase; raises _Unindexable when it could start anywhere."""
     heads = _heads(list(_parser.parse(pattern)))
     if len(heads) > _MAX_HEADS or any(not h or not h[0].isalnum() for h in heads):
+        # A phrase must start a word, or it would never be looked for.
         raise _Unindexable(pattern)
     return heads
 
@@ -78,10 +79,8 @@ class PhraseSet:
 
     def __init__(self, patterns: Sequence[str]) -> None:
         self.patterns = [re.compile(rf"(?<!\w)(?:{p})(?!\w)") for p in patterns]
-        self._index: dict[str, list[int]] = {}  # heads of _SIZE characters
-        self._short: dict[str, list[int]] = {}  # shorter heads (the phrase starts with \w...)
+        self._index: dict[str, list[int]] = {}  # how a phrase can start -> phrase numbers
         self._always: list[int] = []
-        self._always_set: frozenset[int] = frozenset()
         for number, pattern in enumerate(patterns):
             try:
                 heads = heads_of(pattern)
@@ -89,31 +88,33 @@ class PhraseSet:
                 self._always.append(number)
                 continue
             for head in heads:
-                index = self._index if len(head) == _SIZE else self._short
-                index.setdefault(head, []).append(number)
+                self._index.setdefault(head, []).append(number)
         self._always_set = frozenset(self._always)
-        self._gate = re.compile(rf"(?<!\w)(?=({_trie(self._index)}))")
+        # The gate regex returns the longest head at a word start; every shorter head that
+        # also matches there is a prefix of it, so each head also lists its prefixes' phrases.
+        self._closure = {
+            head: sorted(
+                {n for size in range(1, len(head) + 1) for n in self._index.get(head[:size], ())}
+            )
+            for head in self._index
+        }
+        # One C-level scan finds the word starts that begin like some phrase.
+        self._gate = re.compile(rf"(?<!\w){_trie(self._index)}")
 
-    def candidates(self, folded: str, starts: Iterable[int]) -> dict[int, list[int]]:
+    def candidates(self, folded: str) -> dict[int, list[int]]:
         """The phrases that could match, each with the word starts where it could."""
         found: dict[int, list[int]] = {n: [] for n in self._always}
-        index, short = self._index, self._short
-        # One C-level scan finds the word starts that begin like some phrase.
+        closure = self._closure
         for match in self._gate.finditer(folded):
             start = match.start()
-            for number in index[match.group(1)]:
+            for number in closure[match.group()]:
                 found.setdefault(number, []).append(start)
-        if short:
-            for start in starts:
-                for size in range(1, _SIZE):
-                    for number in short.get(folded[start : start + size], ()):
-                        found.setdefault(number, []).append(start)
         return found
 
-    def finditer(self, folded: str, starts: Sequence[int]) -> list[tuple[int, re.Match[str]]]:
+    def finditer(self, folded: str) -> list[tuple[int, re.Match[str]]]:
         """(phrase number, match) for every phrase at every start where it matches, in order."""
         matches = []
-        for number, places in self.candidates(folded, starts).items():
+        for number, places in self.candidates(folded).items():
             pattern = self.patterns[number]
             if number in self._always_set:
                 matches.extend((number, m) for m in pattern.finditer(folded))
@@ -129,10 +130,9 @@ class PhraseSet:
 _TOKEN = re.compile(r"\w+(?:'\w+)*")
 
 
-def words_and_starts(folded: str) -> tuple[list[str], list[int]]:
-    """The words of folded text (apostrophes dropped: didn't = didnt) and where each starts."""
-    matches = list(_TOKEN.finditer(folded))
-    starts = [m.start() for m in matches]
+def words_of(folded: str) -> list[str]:
+    """The words of folded text, apostrophes dropped (so didn't and didnt are one word)."""
+    words: list[str] = _TOKEN.findall(folded)
     if "'" in folded:
-        return [m.group().replace("'", "") for m in matches], starts
-    return [m.group() for m in matches], starts
+        return [w.replace("'", "") for w in words]
+    return words

@@ -18,25 +18,26 @@ _SPECIAL: dict[str, float] = vs.SPECIAL_CASES
 _NEGATE = frozenset(vs.NEGATE)
 _PUNCT = string.punctuation
 _EMOJIS: dict[str, str] = _ANALYZER.emojis
+# VADER looks emoji up one character at a time, so only one-character entries ever match.
+_EMOJI_CHARS = frozenset(e for e in _EMOJIS if len(e) == 1)
 
 
 @lru_cache(maxsize=4096)
 def score(text: str) -> float:
     """VADER's compound score in -1..1 (cached: channels resend the same short messages)."""
-    if not text.isascii():
+    if not text.isascii() and not _EMOJI_CHARS.isdisjoint(text):
         text = _describe_emoji(text)
     text = text.strip()
-    words = [t if len(w := t.strip(_PUNCT)) <= 2 else w for t in text.split()]
-    if not words:
-        return 0.0
-    lower = [w.lower() for w in words]
-    if _LEXICON.keys().isdisjoint(lower):
-        return 0.0
+    lower = [w if len(w := t.strip(_PUNCT)) > 2 else t for t in text.lower().split()]
+    hits = [i for i, word in enumerate(lower) if word in _LEXICON]
+    if not hits:
+        return 0.0  # only lexicon words carry sentiment
+    words = [w if len(w := t.strip(_PUNCT)) > 2 else t for t in text.split()]
     capitals = sum(1 for w in words if w.isupper())
     cap_diff = 0 < len(words) - capitals < len(words)
     sentiments = [0.0] * len(words)
-    for i, word in enumerate(lower):
-        if word in _LEXICON and word not in _BOOSTERS and not _kind_of(lower, i):
+    for i in hits:
+        if lower[i] not in _BOOSTERS and not _kind_of(lower, i):
             sentiments[i] = _valence(words, lower, i, cap_diff)
     if "but" in lower:
         sentiments = _but_check(lower, sentiments)
@@ -73,8 +74,10 @@ def _valence(words: list[str], lower: list[str], i: int, cap_diff: bool) -> floa
     valence = _LEXICON[item]
     if item == "no" and i != len(lower) - 1 and lower[i + 1] in _LEXICON:
         valence = 0.0
-    if (i > 0 and lower[i - 1] == "no") or (i > 1 and lower[i - 2] == "no") or (
-        i > 2 and lower[i - 3] == "no" and lower[i - 1] in ("or", "nor")
+    if (
+        (i > 0 and lower[i - 1] == "no")
+        or (i > 1 and lower[i - 2] == "no")
+        or (i > 2 and lower[i - 3] == "no" and lower[i - 1] in ("or", "nor"))
     ):
         valence = _LEXICON[item] * vs.N_SCALAR
     if cap_diff and words[i].isupper():

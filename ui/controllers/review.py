@@ -127,7 +127,8 @@ class ReviewController(Controller):
             row = await _act(runtime, action)
         except (Conflict, Invalid) as exc:
             status = 409 if isinstance(exc, Conflict) else 400
-            notice = exc.detail if isinstance(exc, Invalid) else None
+            # Say what happened, in the words of the use-case ("... held by X", "... ended").
+            notice = exc.detail[:1].upper() + exc.detail[1:] + "."
             if is_htmx(request):
                 return await self._page(
                     request,
@@ -135,7 +136,7 @@ class ReviewController(Controller):
                     status=status,
                     notice=notice,
                     reply=reply,
-                    blocks=("status", "actions_oob"),
+                    blocks=("status", "actions"),
                 )
             return await self._page(request, review_id, status=status, notice=notice, reply=reply)
         await runtime.redis.delete(_hold_key(runtime, review_id, me))
@@ -192,7 +193,7 @@ class ReviewController(Controller):
         runtime, me = runtime_of(request), signed_in(request)
         if await _claim(runtime, me, review_id):
             return Response(None, status_code=204)
-        return await self._page(request, review_id, blocks=("status_oob", "actions_oob"))
+        return await self._page(request, review_id, blocks=("status", "actions"))
 
     @post("/{review_id:uuid}/leave")
     async def leave(self, request: Request[Any, Any, Any], review_id: uuid.UUID) -> Response[Any]:

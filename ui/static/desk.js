@@ -99,6 +99,9 @@
     navigator.sendBeacon(page.getAttribute("data-leave-url"), data);
   });
 
+  // The live dot (and the browser tests) can tell whether updates are flowing.
+  document.addEventListener("htmx:wsOpen", function () { document.body.setAttribute("data-live", "open"); });
+  document.addEventListener("htmx:wsClose", function () { document.body.setAttribute("data-live", "closed"); });
   document.addEventListener("htmx:afterSettle", tick);
   document.addEventListener("htmx:wsAfterMessage", tick);
   tick();

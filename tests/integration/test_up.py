@@ -1,0 +1,60 @@
+"""`hitl up` as a newcomer runs it: embedded services, ready, demo key printed, nothing left behind."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+from support import ROOT, environ, free_port, wait_for
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"  # a zombie has exited
+
+
+def test_up_serves_prints_the_key_and_stops_everything() -> None:
+    state = ROOT / ".hitl" / f"test-up-{uuid.uuid4().hex[:6]}"
+    port = free_port()
+    env = environ(HITL_STATE_DIR=str(state), HITL_PORT=str(port))
+    proc = subprocess.Popen([sys.executable, "-m", "service", "up"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: _ready(port) or proc.poll() is not None, timeout=180, interval=0.5)
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        recorded = json.loads((state / "services" / "services.json").read_text())
+        pids = [recorded["postgres_pid"], recorded["redis_pid"]]
+        children = [int(p) for p in subprocess.run(
+            ["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()]
+        assert len(children) >= 2, "serve and worker (and the embedded Redis) are children"
+        proc.send_signal(signal.SIGINT)  # Ctrl-C
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        assert "hitl_ck_" in err and "demo@example.com" in err
+        for pid in pids + children:
+            assert not _alive(pid), f"process {pid} survived Ctrl-C"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        shutil.rmtree(state, ignore_errors=True)
+
+
+def _ready(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        time.sleep(0.2)
+        return False
+
+

@@ -1,0 +1,145 @@
+"""The review page over real HTTP: claiming by opening, the four actions, races and leases."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+import httpx
+from ui_client import Desk, held_turn, submit
+
+HTMX = {"HX-Request": "true"}
+
+
+async def two_desks(server: str, reviewer: Any) -> tuple[Desk, Desk]:
+    await reviewer("rita@example.com")
+    await reviewer("sam@example.com")
+    rita, sam = Desk(server), Desk(server)
+    await rita.sign_in("rita@example.com")
+    await sam.sign_in("sam@example.com")
+    return rita, sam
+
+
+async def test_opening_claims_and_others_see_who_holds_it(
+    server: str, http: httpx.AsyncClient, channel_key: Any, reviewer: Any, db: asyncpg.Connection
+) -> None:
+    key = await channel_key("letters")
+    review_id = await submit(http, key, held_turn(message="Where is my parcel?"))
+    rita, sam = await two_desks(server, reviewer)
+    async with rita, sam:
+        page = await rita.get(f"/ui/reviews/{review_id}")
+        assert page.status_code == 200
+        for text in ("Where is my parcel?", '<label class="section-title" for="reply">Reply</label>',
+                     ">Approve</button>", ">Send edited</button>", ">Take over</button>",
+                     ">Release</button>", "You hold this item", "Confidence", "Time left",
+                     "Why it was held", "Conversation so far"):
+            assert text in page.text, text
+        assert await db.fetchval("SELECT status FROM review") == "claimed"
+        other = await sam.get(f"/ui/reviews/{review_id}")
+        assert "Held by Rita (rita@example.com)" in other.text
+        assert 'data-key="a" disabled' in other.text
+        # Sam forces the form anyway: refused, and told why; his text is kept.
+        r = await sam.post(f"/ui/reviews/{review_id}/edit", {"reply": "Sam's words"})
+        assert r.status_code == 409
+        assert "Cannot edit this review: it is held by rita@example.com." in r.text and "Sam&#39;s words</textarea>" in r.text
+        # Rita sends an edit; Sam then sees what happened.
+        r = await rita.post(f"/ui/reviews/{review_id}/edit", {"reply": "It arrives Friday."})
+        assert r.status_code == 303 and r.headers["location"] == "/ui/queue"
+        row = await db.fetchrow("SELECT status, final_text FROM review")
+        assert tuple(row) == ("edited", "It arrives Friday.")
+        r = await sam.post(f"/ui/reviews/{review_id}/approve", headers=HTMX)
+        assert r.status_code == 409
+        assert 'id="review-status" hx-swap-oob="true"' in r.text
+        assert "Sent edited by Rita (rita@example.com) at" in r.text
+        assert 'data-key="a" disabled' in r.text
+
+
+async def test_after_an_action_the_next_most_urgent_item_opens(
+    server: str, http: httpx.AsyncClient, channel_key: Any, reviewer: Any, db: asyncpg.Connection
+) -> None:
+    letters, email = await channel_key("letters"), await channel_key("letters")
+    first = await submit(http, letters, held_turn())
+    second = await submit(http, email, held_turn())
+    rita, sam = await two_desks(server, reviewer)
+    async with rita, sam:
+        await rita.get(f"/ui/reviews/{first}")
+        r = await rita.post(f"/ui/reviews/{first}/approve", headers=HTMX)
+        assert r.status_code == 204 and r.headers["hx-redirect"] == f"/ui/reviews/{second}"
+        assert await db.fetchval("SELECT status FROM review WHERE id = $1", second) == "claimed"
+        page = await rita.get(f"/ui/reviews/{second}")
+        assert "Approved: the draft goes to customer" in page.text  # the flash of the last action
+        assert await db.fetchval("SELECT final_text FROM review WHERE id = $1", first)
+
+
+async def test_empty_edit_is_refused_and_take_over_makes_a_handoff(
+    server: str, http: httpx.AsyncClient, channel_key: Any, reviewer: Any, db: asyncpg.Connection
+) -> None:
+    key = await channel_key("letters")
+    review_id = await submit(http, key, held_turn())
+    rita, sam = await two_desks(server, reviewer)
+    async with rita, sam:
+        await rita.get(f"/ui/reviews/{review_id}")
+        r = await rita.post(f"/ui/reviews/{review_id}/edit", {"reply": "   "})
+        assert r.status_code == 400 and "text must not be empty" in r.text
+        r = await rita.post(f"/ui/reviews/{review_id}/take-over")
+        assert r.status_code == 303
+        row = await db.fetchrow("SELECT status, mode, assigned_to FROM transfer")
+        assert row["status"] == "accepted" and row["mode"] == "warm"
+        page = await rita.get("/ui/handoffs")
+        assert page.status_code == 200 and "Yours" in page.text
+
+
+async def test_heartbeat_keeps_the_hold_and_leaving_gives_it_back(
+    server: str, http: httpx.AsyncClient, channel_key: Any, reviewer: Any, db: asyncpg.Connection
+) -> None:
+    key = await channel_key("letters")
+    review_id = await submit(http, key, held_turn())
+    rita, sam = await two_desks(server, reviewer)
+    async with rita, sam:
+        page = await rita.get(f"/ui/reviews/{review_id}")
+        hold = page.text.split('data-hold="')[1].split('"')[0]
+        lease = await db.fetchval("SELECT lease_until FROM review")
+        r = await rita.post(f"/ui/reviews/{review_id}/heartbeat", headers=HTMX)
+        assert r.status_code == 204
+        assert await db.fetchval("SELECT lease_until FROM review") > lease
+        # A beacon from an older visit does not release the newer visit's hold.
+        r = await rita.post(f"/ui/reviews/{review_id}/leave", {"hold": "stale"})
+        assert r.status_code == 204
+        assert await db.fetchval("SELECT status FROM review") == "claimed"
+        r = await rita.post(f"/ui/reviews/{review_id}/leave", {"hold": hold})
+        assert await db.fetchval("SELECT status FROM review") == "pending"
+        # Someone else takes it; Rita's heartbeat now tells her so.
+        await sam.get(f"/ui/reviews/{review_id}")
+        r = await rita.post(f"/ui/reviews/{review_id}/heartbeat", headers=HTMX)
+        assert r.status_code == 200 and "Held by Sam" in r.text
+
+
+async def test_handoffs_accept_once_and_supervisor_releases_claims(
+    server: str, http: httpx.AsyncClient, channel_key: Any, reviewer: Any, db: asyncpg.Connection
+) -> None:
+    chat = await channel_key("chat")
+    r = await http.post("/v1/turns", headers={"Authorization": f"Bearer {chat}"},
+                        json=held_turn("chat", message="I want to talk to a human agent now"))
+    assert r.json()["action"] == "transfer"
+    letters = await channel_key("letters")
+    review_id = await submit(http, letters, held_turn())
+    await reviewer("boss@example.com", role="supervisor")
+    rita, sam = await two_desks(server, reviewer)
+    async with rita, sam, Desk(server) as boss:
+        await boss.sign_in("boss@example.com")
+        page = await rita.get("/ui/handoffs")
+        assert "I want to talk to a human agent now" in page.text and ">Accept</button>" in page.text
+        transfer_id = str(await db.fetchval("SELECT id FROM transfer"))
+        await sam.get("/ui/handoffs")
+        assert (await rita.post(f"/ui/handoffs/{transfer_id}/accept")).status_code == 303
+        await sam.post(f"/ui/handoffs/{transfer_id}/accept")
+        assert "already accepted by Rita" in (await sam.get("/ui/handoffs")).text
+        row = await db.fetchrow("SELECT status, assigned_to FROM transfer")
+        assert row["status"] == "accepted"
+        assert (await rita.get("/ui/supervisor")).status_code == 403
+        await sam.get(f"/ui/reviews/{review_id}")
+        page = await boss.get("/ui/supervisor")
+        assert page.status_code == 200 and "Held right now (1)" in page.text and "Sam" in page.text
+        r = await boss.post(f"/ui/supervisor/release/{review_id}")
+        assert r.status_code == 303
+        assert await db.fetchval("SELECT status FROM review") == "pending"
