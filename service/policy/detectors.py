@@ -145,15 +145,19 @@ class TopicMatcher:
 
     def match(self, message: Text | str, labels: Iterable[str]) -> list[Hit]:
         """The topics the channel's labels or the message's words name, in policy order."""
-        given = set(labels)  # already folded by the caller (see fold_label)
+        return [Hit(self.names[n], evidence) for n, evidence in self.match_numbers(message, labels)]
+
+    def match_numbers(self, message: Text | str, labels: Iterable[str]) -> list[tuple[int, str]]:
+        """(topic number, evidence) for each topic found; labels must be folded (fold_label)."""
+        given = set(labels)
         words = self.index.first_hits(_text(message).words, len(self.names))
         hits = []
-        for number, name in enumerate(self.names):
-            common = self.labels[number] & given
+        for number in range(len(self.names)):
+            common = self.labels[number] & given if given else None
             if common:
-                hits.append(Hit(name, f"label {sorted(common)[0]}"))
+                hits.append((number, f"label {sorted(common)[0]}"))
             elif number in words:
-                hits.append(Hit(name, words[number]))
+                hits.append((number, words[number]))
         return hits
 
 

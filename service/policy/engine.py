@@ -9,7 +9,8 @@ from typing import Literal
 
 from service.policy import detectors, routing
 from service.policy import sentiment as sentiment_score
-from service.policy.model import Policy, TopicPolicy, TransferMode
+from service.policy.model import TRIGGER_TYPES as TRIGGERS
+from service.policy.model import Policy, TransferMode
 
 Action = Literal["send", "review", "transfer"]
 
@@ -149,18 +150,29 @@ def _explicit(policy: Policy, text: detectors.Text, fired: list[FiredTrigger]) -
         )
 
 
-_MATCHERS: dict[int, tuple[tuple[TopicPolicy, ...], detectors.TopicMatcher]] = {}
+@dataclass(frozen=True)
+class _Compiled:
+    """What evaluate derives from a policy, worked out once per policy object."""
+
+    policy: Policy
+    matcher: detectors.TopicMatcher
+    rank: dict[str, int]  # trigger type -> precedence position
 
 
-def _matcher(topics: tuple[TopicPolicy, ...]) -> detectors.TopicMatcher:
-    # Keyed by identity so the hot path never hashes the whole topic list.
-    entry = _MATCHERS.get(id(topics))
-    if entry is None or entry[0] is not topics:
-        if len(_MATCHERS) > 32:
-            _MATCHERS.clear()
-        entry = (topics, detectors.compile_topics(topics))
-        _MATCHERS[id(topics)] = entry
-    return entry[1]
+_COMPILED: dict[int, _Compiled] = {}
+
+
+def _compiled(policy: Policy) -> _Compiled:
+    # Keyed by identity (checked) so the hot path never hashes the policy.
+    entry = _COMPILED.get(id(policy))
+    if entry is None or entry.policy is not policy:
+        if len(_COMPILED) > 32:
+            _COMPILED.clear()
+        order = policy.routing.precedence
+        rank = {kind: order.index(kind) if kind in order else len(order) for kind in TRIGGERS}
+        entry = _Compiled(policy, detectors.compile_topics(policy.triggers.topics), rank)
+        _COMPILED[id(policy)] = entry
+    return entry
 
 
 def _topics(
@@ -169,18 +181,17 @@ def _topics(
     topics = policy.triggers.topics
     if not topics:
         return frozenset()
-    by_name = {t.name: t for t in topics}
     names = []
-    for hit in _matcher(topics).match(text, labels):
-        topic = by_name[hit.key]
-        names.append(detectors.fold_label(hit.key))
+    for number, evidence in _compiled(policy).matcher.match_numbers(text, labels):
+        topic = topics[number]
+        names.append(detectors.fold_label(topic.name))
         fired.append(
             FiredTrigger(
                 "topic",
-                f"topics.{hit.key}",
-                f"the message is about {hit.key}, a policy topic",
+                f"topics.{topic.name}",
+                f"the message is about {topic.name}, a policy topic",
                 True,
-                hit.evidence,
+                evidence,
                 topic.transfer,
                 _team(policy, topic.team),
             )
@@ -192,11 +203,7 @@ def _sentiment(policy: Policy, facts: Facts, score: float, fired: list[FiredTrig
     rule = policy.triggers.sentiment
     if not rule.enabled:
         return
-    earlier = (
-        [t.sentiment for t in facts.turns[len(facts.turns) - (rule.window - 1) :]]
-        if rule.window > 1
-        else []
-    )
+    earlier = [t.sentiment for t in facts.turns[-(rule.window - 1) :]] if rule.window > 1 else []
     window = [*earlier, score]
     low = [s for s in window if s is not None and s < rule.threshold]
     if len(low) < rule.min_negative:
@@ -294,11 +301,6 @@ def _confidence(policy: Policy, channel: str, signals: Signals, fired: list[Fire
     )
 
 
-def _rank(policy: Policy, trigger: FiredTrigger) -> int:
-    order = policy.routing.precedence
-    return order.index(trigger.type) if trigger.type in order else len(order)
-
-
 def _decide(
     policy: Policy,
     channel: str,
@@ -307,9 +309,10 @@ def _decide(
     score: float,
     topics: frozenset[str],
 ) -> Decision:
-    ordered = tuple(sorted(fired, key=lambda t: _rank(policy, t)))
-    if not ordered:
+    if not fired:
         return Decision("send", (), None, None, score, policy.version)
+    rank = _compiled(policy).rank
+    ordered = tuple(sorted(fired, key=lambda t: rank[t.type])) if len(fired) > 1 else (fired[0],)
     hard = [t for t in ordered if t.hard]
     acting = hard or list(ordered)
     chan = policy.channels.get(channel)
