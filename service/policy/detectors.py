@@ -99,17 +99,20 @@ def explicit_request(message: Text | str) -> Hit | None:
         if _BARE.match(bare):
             return Hit("", bare)
     for number, match in text.phrase_matches():
-        if _KINDS[number] == "explicit" and not _negated(folded, match.start()):
+        if _KINDS[number] == "explicit" and not _negated(folded, match.start(), match.end()):
             return Hit("", match.group(0).strip())
     return None
 
 
-def _negated(folded: str, start: int) -> bool:
-    """True when a negation cue comes earlier in the same clause as position start."""
+def _negated(folded: str, start: int, end: int) -> bool:
+    """True when a negation cue begins earlier in the same clause as the match at start:end.
+
+    The cue may run into the match ("don't need a human": the match is "need a human").
+    """
     clause_start = 0
     for boundary in _CLAUSE.finditer(folded, 0, start):
         clause_start = boundary.end()
-    return _NEGATION.search(folded, clause_start, start) is not None
+    return any(cue.start() < start for cue in _NEGATION.finditer(folded, clause_start, end))
 
 
 def distress(message: Text | str, categories: Iterable[str]) -> list[Hit]:

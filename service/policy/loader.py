@@ -209,7 +209,7 @@ def _rule(r: Reader, node: Node, where: str) -> m.RoutingRule | None:
     when = r.mapping(e["when"][1], f"{where}.when", WHEN_KEYS)
     if when is None:
         return None
-    if not when:
+    if not when and not getattr(e["when"][1], "value", None):
         r.issue(
             e["when"][1],
             f"{where}.when has no condition, so it matches every transfer",

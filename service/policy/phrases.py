@@ -99,7 +99,8 @@ class PhraseSet:
             for head in self._index
         }
         # One C-level scan finds the word starts that begin like some phrase.
-        self._gate = re.compile(rf"(?<!\w){_trie(self._index)}")
+        # (A lookahead: heads may overlap, as "she c" and "can't" do in "she can't".)
+        self._gate = re.compile(rf"(?<!\w)(?=({_trie(self._index)}))")
 
     def candidates(self, folded: str) -> dict[int, list[int]]:
         """The phrases that could match, each with the word starts where it could."""
@@ -107,7 +108,7 @@ class PhraseSet:
         closure = self._closure
         for match in self._gate.finditer(folded):
             start = match.start()
-            for number in closure[match.group()]:
+            for number in closure[match.group(1)]:
                 found.setdefault(number, []).append(start)
         return found
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from playwright.async_api import Page
-
 from support import ROOT
 
 ARTIFACTS = ROOT / "test-artifacts"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 import uuid
 from typing import Any
@@ -12,7 +13,6 @@ import asyncpg
 import httpx
 from e2e_helpers import live_ready, screenshot, sign_in
 from playwright.async_api import Page, expect
-
 from support import Receiver
 
 
@@ -22,8 +22,11 @@ def held_turn(channel: str = "letters", **overrides: Any) -> dict[str, Any]:
         "channel": channel,
         "customer_id": f"cust-{uuid.uuid4().hex[:6]}",
         "message": "I was charged twice for my March invoice. Can you fix it?",
-        "draft": {"text": "I have refunded the second charge; it shows in 3-5 days.",
-                  "confidence": 0.42, "intent": "billing_dispute"},
+        "draft": {
+            "text": "I have refunded the second charge; it shows in 3-5 days.",
+            "confidence": 0.42,
+            "intent": "billing_dispute",
+        },
     }
     return body | overrides
 
@@ -37,14 +40,20 @@ async def submit(http: httpx.AsyncClient, key: str, body: dict[str, Any]) -> str
 def watch_csp(page: Page) -> list[str]:
     """Collects CSP refusals: our own pages must never need an exception to the policy."""
     refused: list[str] = []
-    page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text
-            else None)
+    page.on(
+        "console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None
+    )
     return refused
 
 
 async def test_sign_in_live_queue_edit_and_send_reaches_the_webhook(
-    server: str, http: httpx.AsyncClient, channel_key: Any, reviewer: Any, receiver: Receiver,
-    start_worker: Any, new_page: Any,
+    server: str,
+    http: httpx.AsyncClient,
+    channel_key: Any,
+    reviewer: Any,
+    receiver: Receiver,
+    start_worker: Any,
+    new_page: Any,
 ) -> None:
     start_worker()
     await reviewer("rita@example.com")
@@ -76,7 +85,9 @@ async def test_sign_in_live_queue_edit_and_send_reaches_the_webhook(
     await reply.fill(edited)
     await page.get_by_role("button", name="Send edited").click()
     # After the action the next most urgent item opens (the earlier one).
-    await expect(page.locator(".flash")).to_contain_text("Sent your edited reply to customer cust-live")
+    await expect(page.locator(".flash")).to_contain_text(
+        "Sent your edited reply to customer cust-live"
+    )
     assert "/ui/reviews/" in page.url and review_id not in page.url
     # The worker delivers the signed review.completed webhook carrying the edited text.
     deadline = time.monotonic() + 15
@@ -93,7 +104,11 @@ async def test_sign_in_live_queue_edit_and_send_reaches_the_webhook(
 
 
 async def test_two_browsers_race_for_one_item(
-    server: str, http: httpx.AsyncClient, channel_key: Any, reviewer: Any, db: asyncpg.Connection,
+    server: str,
+    http: httpx.AsyncClient,
+    channel_key: Any,
+    reviewer: Any,
+    db: asyncpg.Connection,
     new_page: Any,
 ) -> None:
     await reviewer("rita@example.com")
@@ -101,8 +116,9 @@ async def test_two_browsers_race_for_one_item(
     key = await channel_key("letters")
     review_id = await submit(http, key, held_turn())
     rita, sam = await new_page(), await new_page()
-    await asyncio.gather(sign_in(rita, server, "rita@example.com"),
-                         sign_in(sam, server, "sam@example.com"))
+    await asyncio.gather(
+        sign_in(rita, server, "rita@example.com"), sign_in(sam, server, "sam@example.com")
+    )
     url = f"{server}/ui/reviews/{review_id}"
     await asyncio.gather(rita.goto(url), sam.goto(url))
     holds = [await p.get_by_test_id("review-status").inner_text() for p in (rita, sam)]
@@ -120,25 +136,39 @@ async def test_two_browsers_race_for_one_item(
     )
     # The loser's page says what happened, live, without a reload.
     await expect(loser.get_by_test_id("review-status")).to_contain_text(
-        f"Approved by {winner_name}", timeout=3000)
+        f"Approved by {winner_name}", timeout=3000
+    )
     await screenshot(loser, "04-race-loser")
-    assert await db.fetchval("SELECT count(*) FROM outbox_event WHERE event_type = "
-                             "'review.completed'") == 1
+    assert (
+        await db.fetchval("SELECT count(*) FROM outbox_event WHERE event_type = 'review.completed'")
+        == 1
+    )
     row = await db.fetchrow("SELECT status, decided_by FROM review")
     assert row["status"] == "approved"
 
 
 async def test_hostile_text_stays_inert_in_the_browser(
-    server: str, http: httpx.AsyncClient, channel_key: Any, reviewer: Any, new_page: Any,
+    server: str,
+    http: httpx.AsyncClient,
+    channel_key: Any,
+    reviewer: Any,
+    new_page: Any,
 ) -> None:
     await reviewer("rita@example.com")
     key = await channel_key("letters")
-    payload = ('<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">'
-               '<div hx-get="/ui/logout" hx-trigger="load">load</div>')
-    review_id = await submit(http, key, held_turn(
-        message=payload, customer_id='<img src=x onerror="window.__pwned=3">',
-        draft={"text": payload, "confidence": 0.1, "intent": "<b>x</b>"},
-    ))
+    payload = (
+        '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">'
+        '<div hx-get="/ui/logout" hx-trigger="load">load</div>'
+    )
+    review_id = await submit(
+        http,
+        key,
+        held_turn(
+            message=payload,
+            customer_id='<img src=x onerror="window.__pwned=3">',
+            draft={"text": payload, "confidence": 0.1, "intent": "<b>x</b>"},
+        ),
+    )
     page: Page = await new_page()
     refused = watch_csp(page)
     dialogs: list[str] = []
@@ -160,11 +190,20 @@ async def test_hostile_text_stays_inert_in_the_browser(
 
 
 async def test_handoffs_and_supervisor_pages(
-    server: str, http: httpx.AsyncClient, channel_key: Any, reviewer: Any, new_page: Any,
+    server: str,
+    http: httpx.AsyncClient,
+    channel_key: Any,
+    reviewer: Any,
+    new_page: Any,
 ) -> None:
     chat, letters = await channel_key("chat"), await channel_key("letters")
-    r = await http.post("/v1/turns", headers={"Authorization": f"Bearer {chat}"}, json=held_turn(
-        "chat", message="This is the third time. I want to speak to a real person please."))
+    r = await http.post(
+        "/v1/turns",
+        headers={"Authorization": f"Bearer {chat}"},
+        json=held_turn(
+            "chat", message="This is the third time. I want to speak to a real person please."
+        ),
+    )
     assert r.json()["action"] == "transfer", r.text
     for _ in range(3):
         await submit(http, letters, held_turn())
@@ -190,3 +229,43 @@ async def test_handoffs_and_supervisor_pages(
     await expect(boss.locator(".flash")).to_contain_text("Accepted")
     payload = json.dumps({"ok": True})
     assert payload
+
+
+async def test_keyboard_and_the_amber_countdown(
+    server: str,
+    http: httpx.AsyncClient,
+    channel_key: Any,
+    reviewer: Any,
+    db: asyncpg.Connection,
+    new_page: Any,
+) -> None:
+    await reviewer("rita@example.com")
+    letters, email = await channel_key("letters"), await channel_key("email")
+    urgent = await submit(http, email, held_turn("email", customer_id="cust-urgent"))  # 3 s
+    first = await submit(http, letters, held_turn(customer_id="cust-first"))
+    second = await submit(http, letters, held_turn(customer_id="cust-second"))
+    page: Page = await new_page()
+    await sign_in(page, server, "rita@example.com")
+    # Past 80% of its 3 s budget the countdown turns amber (and red once due).
+    countdown = page.locator(f"tr[data-review-id='{urgent}'] .countdown")
+    await expect(countdown).to_have_class(re.compile("is-amber"), timeout=4000)
+    await screenshot(page, "02b-queue-amber")
+    await page.locator(f"tr[data-review-id='{first}'] a").click()
+    await page.wait_for_url(f"**/ui/reviews/{first}")
+    await page.keyboard.press("j")
+    await page.wait_for_url(f"**/ui/reviews/{second}")
+    await page.keyboard.press("k")
+    await page.wait_for_url(f"**/ui/reviews/{first}")
+    await expect(page.get_by_test_id("review-status")).to_contain_text("You hold this item")
+    await page.keyboard.press("e")
+    await expect(page.get_by_label("Reply")).to_be_focused()
+    await page.keyboard.type(" Thanks for your patience.")
+    await page.keyboard.press("Control+Enter")
+    await page.wait_for_url(f"**/ui/reviews/{second}")  # the next most urgent item opens
+    final = await db.fetchval("SELECT final_text FROM review WHERE id = $1", uuid.UUID(first))
+    assert final.endswith("3-5 days. Thanks for your patience.")
+    await page.keyboard.press("a")
+    await page.wait_for_url(f"{server}/ui/queue")
+    assert await db.fetchval("SELECT status FROM review WHERE id = $1", uuid.UUID(second)) == (
+        "approved"
+    )

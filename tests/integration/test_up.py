@@ -7,6 +7,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -30,16 +31,22 @@ def test_up_serves_prints_the_key_and_stops_everything() -> None:
     env = environ(HITL_STATE_DIR=str(state), HITL_PORT=str(port))
     proc = subprocess.Popen([sys.executable, "-m", "service", "up"], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    said: list[str] = []
+    reader = threading.Thread(target=lambda: said.extend(proc.stderr or []), daemon=True)
+    reader.start()
     try:
         wait_for(lambda: _ready(port) or proc.poll() is not None, timeout=180, interval=0.5)
-        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        assert proc.poll() is None, "".join(said)
+        wait_for(lambda: any("Ctrl-C stops everything" in line for line in said), timeout=10)
         recorded = json.loads((state / "services" / "services.json").read_text())
         pids = [recorded["postgres_pid"], recorded["redis_pid"]]
         children = [int(p) for p in subprocess.run(
             ["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()]
         assert len(children) >= 2, "serve and worker (and the embedded Redis) are children"
         proc.send_signal(signal.SIGINT)  # Ctrl-C
-        _, err = proc.communicate(timeout=60)
+        proc.wait(timeout=60)
+        reader.join(timeout=5)
+        err = "".join(said)
         assert proc.returncode == 0, err
         assert "hitl_ck_" in err and "demo@example.com" in err
         for pid in pids + children:

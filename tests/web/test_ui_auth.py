@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import time
 from typing import Any
 
 import httpx
 from ui_client import PASSWORD, Desk
+
+from service.reviewers.sessions import ABSOLUTE_SECONDS, IDLE_SECONDS
 
 
 def _cookie_header(r: httpx.Response) -> str:
@@ -36,21 +41,22 @@ async def test_pages_need_a_session(server: str) -> None:
         assert r.status_code == 303
 
 
-async def test_sign_in_rotates_the_session_and_sign_out_ends_it(
-    server: str, reviewer: Any
-) -> None:
+async def test_sign_in_rotates_the_session_and_sign_out_ends_it(server: str, reviewer: Any) -> None:
     await reviewer("rita@example.com")
     async with Desk(server) as desk:
         await desk.get("/ui/login")
         anonymous = desk.session_cookie
-        r = await desk.post("/ui/login", {"email": "Rita@Example.com", "password": PASSWORD,
-                                          "next": "/ui/handoffs"})
+        r = await desk.post(
+            "/ui/login", {"email": "Rita@Example.com", "password": PASSWORD, "next": "/ui/handoffs"}
+        )
         assert r.status_code == 303 and r.headers["location"] == "/ui/handoffs"
         assert desk.session_cookie and desk.session_cookie != anonymous
         page = await desk.get("/ui/queue")
         assert page.status_code == 200 and "Rita" in page.text
         # The id planted before sign-in is worthless now.
-        async with httpx.AsyncClient(base_url=server, cookies={"hitl_session": anonymous or ""}) as c:
+        async with httpx.AsyncClient(
+            base_url=server, cookies={"hitl_session": anonymous or ""}
+        ) as c:
             assert (await c.get("/ui/queue")).status_code == 303
         r = await desk.post("/ui/logout")
         assert r.status_code == 303
@@ -73,16 +79,18 @@ async def test_forms_without_the_csrf_token_are_refused(server: str, reviewer: A
     await reviewer("rita@example.com")
     async with Desk(server) as desk:
         await desk.get("/ui/login")
-        r = await desk.post("/ui/login", {"email": "rita@example.com", "password": PASSWORD},
-                            csrf=False)
+        r = await desk.post(
+            "/ui/login", {"email": "rita@example.com", "password": PASSWORD}, csrf=False
+        )
         assert r.status_code == 403
         assert (await desk.sign_in("rita@example.com")).status_code == 303
         r = await desk.post("/ui/reviews/next", csrf=False)
         assert r.status_code == 403 and "expired" in r.text
         r = await desk.client.post("/ui/reviews/next", data={"_csrf": "forged"})
         assert r.status_code == 403
-        r = await desk.client.post("/ui/reviews/next", headers={"X-CSRF-Token": desk.csrf,
-                                                                 "HX-Request": "true"})
+        r = await desk.client.post(
+            "/ui/reviews/next", headers={"X-CSRF-Token": desk.csrf, "HX-Request": "true"}
+        )
         assert r.status_code == 204 and r.headers["hx-redirect"] == "/ui/queue"
 
 
@@ -98,3 +106,22 @@ async def test_reviewer_api_accepts_the_session_with_its_csrf_header(
         assert r.status_code == 403
         r = await desk.client.post("/v1/reviews/next", headers={"X-CSRF-Token": desk.csrf})
         assert r.status_code == 204
+
+
+async def test_sessions_time_out_when_idle_and_after_twelve_hours(
+    server: str, reviewer: Any, redis_client: Any, settings: Any
+) -> None:
+    await reviewer("rita@example.com")
+    async with Desk(server) as desk:
+        await desk.sign_in("rita@example.com")
+        sid = desk.session_cookie or ""
+        key = f"{settings.redis_prefix}:session:{hashlib.sha256(sid.encode()).hexdigest()}"
+        assert sid not in str(await redis_client.keys(f"{settings.redis_prefix}:session:*"))
+        assert 0 < await redis_client.ttl(key) <= IDLE_SECONDS  # idle timer, renewed on use
+        # Signed in 12 hours and a minute ago: over, however active the person has been.
+        data = json.loads(await redis_client.get(key))
+        data["created"] = time.time() - ABSOLUTE_SECONDS - 60
+        await redis_client.set(key, json.dumps(data), ex=IDLE_SECONDS)
+        r = await desk.get("/ui/queue")
+        assert r.status_code == 303 and r.headers["location"].startswith("/ui/login")
+        assert not await redis_client.exists(key)

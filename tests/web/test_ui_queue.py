@@ -9,6 +9,8 @@ from typing import Any
 
 import httpx
 import pytest
+from conftest import process_env
+from support import Process, free_port, wait_http_ready
 from ui_client import Desk, held_turn, submit
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
@@ -33,7 +35,9 @@ async def test_queue_shows_own_teams_most_urgent_first(
         await rita.sign_in("rita@example.com")
         await bill.sign_in("bill@example.com")
         page = (await rita.get("/ui/queue")).text
-        assert page.index(f'href="/ui/reviews/{sooner}"') < page.index(f'href="/ui/reviews/{later}"')
+        assert page.index(f'href="/ui/reviews/{sooner}"') < page.index(
+            f'href="/ui/reviews/{later}"'
+        )
         assert "2 open" in page
         other = (await bill.get("/ui/queue")).text
         assert later not in other and sooner not in other and "Nothing is waiting" in other
@@ -45,8 +49,11 @@ async def test_customer_and_ai_text_renders_inert(
 ) -> None:
     await reviewer("rita@example.com")
     key = await channel_key("letters")
-    body = held_turn(message=XSS_MESSAGE, customer_id='"><b>cust</b>',
-                     draft={"text": XSS_DRAFT, "confidence": 0.2, "intent": "<i>x</i>"})
+    body = held_turn(
+        message=XSS_MESSAGE,
+        customer_id='"><b>cust</b>',
+        draft={"text": XSS_DRAFT, "confidence": 0.2, "intent": "<i>x</i>"},
+    )
     review_id = await submit(http, key, body)
     async with Desk(server) as desk:
         await desk.sign_in("rita@example.com")
@@ -58,10 +65,16 @@ async def test_customer_and_ai_text_renders_inert(
         page = (await desk.get(f"/ui/reviews/{review_id}")).text
         assert "&lt;img src=x onerror=alert(1)&gt;" in page  # the draft, as text in the Reply box
         # Every container of untrusted text tells htmx to leave it alone.
-        for marker in ('class="conv-head" hx-disable', 'data-testid="customer-message" hx-disable',
-                       'class="triggers" hx-disable'):
+        for marker in (
+            'class="conv-head" hx-disable',
+            'data-testid="customer-message" hx-disable',
+            'class="triggers" hx-disable',
+        ):
             assert marker in page
-        assert 'id="queue-live" class="card card-flush" hx-disable' in (await desk.get("/ui/queue")).text
+        assert (
+            'id="queue-live" class="card card-flush" hx-disable'
+            in (await desk.get("/ui/queue")).text
+        )
 
 
 async def test_socket_refused_without_session_or_from_another_origin(
@@ -77,8 +90,11 @@ async def test_socket_refused_without_session_or_from_another_origin(
         cookie = f"hitl_session={desk.session_cookie}"
         for origin in ("http://evil.example", server.replace("127.0.0.1", "localhost")):
             with pytest.raises(InvalidStatus) as refused:
-                async with connect(ws_url(server), origin=origin,  # type: ignore[arg-type]
-                                   additional_headers={"Cookie": cookie}):
+                async with connect(
+                    ws_url(server),
+                    origin=origin,  # type: ignore[arg-type]
+                    additional_headers={"Cookie": cookie},
+                ):
                     pass
             assert refused.value.response.status_code == 403
         with pytest.raises(InvalidStatus):  # no Origin at all
@@ -96,8 +112,11 @@ async def test_socket_pushes_new_items_and_claims_within_a_second(
         await rita.sign_in("rita@example.com")
         await sam.sign_in("sam@example.com")
         headers = {"Cookie": f"hitl_session={rita.session_cookie}"}
-        async with connect(ws_url(server), origin=server,  # type: ignore[arg-type]
-                           additional_headers=headers) as ws:
+        async with connect(
+            ws_url(server),
+            origin=server,  # type: ignore[arg-type]
+            additional_headers=headers,
+        ) as ws:
             first = await asyncio.wait_for(ws.recv(), 5)
             assert 'id="queue-live"' in first and "Nothing is waiting" in first
             started = time.monotonic()
@@ -114,3 +133,39 @@ async def test_socket_pushes_new_items_and_claims_within_a_second(
             await sam.post(f"/ui/reviews/{review_id}/approve")
             pushed = await asyncio.wait_for(ws.recv(), 5)
             assert review_id not in pushed and "0 open" in pushed
+
+
+async def test_live_updates_cross_serve_processes(
+    server: str,
+    http: httpx.AsyncClient,
+    channel_key: Any,
+    reviewer: Any,
+    settings: Any,
+    tmp_path: Any,
+) -> None:
+    """A turn taken by one `hitl serve` reaches a browser connected to another one."""
+    port = free_port()
+    other = Process(
+        ["serve"], process_env(settings) | {"HITL_PORT": str(port)}, tmp_path / "serve2.log"
+    )
+    try:
+        second = f"http://127.0.0.1:{port}"
+        wait_http_ready(f"{second}/readyz", other)
+        await reviewer("rita@example.com")
+        key = await channel_key("letters")
+        async with Desk(second) as rita:
+            await rita.sign_in("rita@example.com")
+            headers = {"Cookie": f"hitl_session={rita.session_cookie}"}
+            async with connect(
+                ws_url(second),
+                origin=second,  # type: ignore[arg-type]
+                additional_headers=headers,
+            ) as ws:
+                await asyncio.wait_for(ws.recv(), 5)
+                started = time.monotonic()
+                review_id = await submit(http, key, held_turn())  # to the first server
+                pushed = await asyncio.wait_for(ws.recv(), 5)
+                assert time.monotonic() - started < 1.0
+                assert f'data-review-id="{review_id}"' in pushed
+    finally:
+        other.stop()

@@ -29,10 +29,19 @@ async def test_opening_claims_and_others_see_who_holds_it(
     async with rita, sam:
         page = await rita.get(f"/ui/reviews/{review_id}")
         assert page.status_code == 200
-        for text in ("Where is my parcel?", '<label class="section-title" for="reply">Reply</label>',
-                     ">Approve</button>", ">Send edited</button>", ">Take over</button>",
-                     ">Release</button>", "You hold this item", "Confidence", "Time left",
-                     "Why it was held", "Conversation so far"):
+        for text in (
+            "Where is my parcel?",
+            '<label class="section-title" for="reply">Reply</label>',
+            ">Approve</button>",
+            ">Send edited</button>",
+            ">Take over</button>",
+            ">Release</button>",
+            "You hold this item",
+            "Confidence",
+            "Time left",
+            "Why it was held",
+            "Conversation so far",
+        ):
             assert text in page.text, text
         assert await db.fetchval("SELECT status FROM review") == "claimed"
         other = await sam.get(f"/ui/reviews/{review_id}")
@@ -41,7 +50,10 @@ async def test_opening_claims_and_others_see_who_holds_it(
         # Sam forces the form anyway: refused, and told why; his text is kept.
         r = await sam.post(f"/ui/reviews/{review_id}/edit", {"reply": "Sam's words"})
         assert r.status_code == 409
-        assert "Cannot edit this review: it is held by rita@example.com." in r.text and "Sam&#39;s words</textarea>" in r.text
+        assert (
+            "Cannot edit this review: it is held by rita@example.com." in r.text
+            and "Sam&#39;s words</textarea>" in r.text
+        )
         # Rita sends an edit; Sam then sees what happened.
         r = await rita.post(f"/ui/reviews/{review_id}/edit", {"reply": "It arrives Friday."})
         assert r.status_code == 303 and r.headers["location"] == "/ui/queue"
@@ -80,7 +92,7 @@ async def test_empty_edit_is_refused_and_take_over_makes_a_handoff(
     async with rita, sam:
         await rita.get(f"/ui/reviews/{review_id}")
         r = await rita.post(f"/ui/reviews/{review_id}/edit", {"reply": "   "})
-        assert r.status_code == 400 and "text must not be empty" in r.text
+        assert r.status_code == 400 and "Text must not be empty." in r.text
         r = await rita.post(f"/ui/reviews/{review_id}/take-over")
         assert r.status_code == 303
         row = await db.fetchrow("SELECT status, mode, assigned_to FROM transfer")
@@ -118,8 +130,11 @@ async def test_handoffs_accept_once_and_supervisor_releases_claims(
     server: str, http: httpx.AsyncClient, channel_key: Any, reviewer: Any, db: asyncpg.Connection
 ) -> None:
     chat = await channel_key("chat")
-    r = await http.post("/v1/turns", headers={"Authorization": f"Bearer {chat}"},
-                        json=held_turn("chat", message="I want to talk to a human agent now"))
+    r = await http.post(
+        "/v1/turns",
+        headers={"Authorization": f"Bearer {chat}"},
+        json=held_turn("chat", message="I want to talk to a human agent now"),
+    )
     assert r.json()["action"] == "transfer"
     letters = await channel_key("letters")
     review_id = await submit(http, letters, held_turn())
@@ -128,7 +143,9 @@ async def test_handoffs_accept_once_and_supervisor_releases_claims(
     async with rita, sam, Desk(server) as boss:
         await boss.sign_in("boss@example.com")
         page = await rita.get("/ui/handoffs")
-        assert "I want to talk to a human agent now" in page.text and ">Accept</button>" in page.text
+        assert (
+            "I want to talk to a human agent now" in page.text and ">Accept</button>" in page.text
+        )
         transfer_id = str(await db.fetchval("SELECT id FROM transfer"))
         await sam.get("/ui/handoffs")
         assert (await rita.post(f"/ui/handoffs/{transfer_id}/accept")).status_code == 303

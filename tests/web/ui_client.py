@@ -20,8 +20,11 @@ def held_turn(channel: str = "letters", **overrides: Any) -> dict[str, Any]:
         "channel": channel,
         "customer_id": f"cust-{uuid.uuid4().hex[:6]}",
         "message": "My invoice shows two charges for March.",
-        "draft": {"text": "Sorry about that, I have refunded one charge.", "confidence": 0.4,
-                  "intent": "billing_dispute"},
+        "draft": {
+            "text": "Sorry about that, I have refunded one charge.",
+            "confidence": 0.4,
+            "intent": "billing_dispute",
+        },
     }
     return body | overrides
 
@@ -58,8 +61,9 @@ class Desk:
         self.remember_csrf(r.text)
         return r
 
-    async def post(self, path: str, data: dict[str, str] | None = None, csrf: bool = True,
-                   **kw: Any) -> httpx.Response:
+    async def post(
+        self, path: str, data: dict[str, str] | None = None, csrf: bool = True, **kw: Any
+    ) -> httpx.Response:
         form = dict(data or {})
         if csrf:
             form["_csrf"] = self.csrf

@@ -192,6 +192,8 @@ class ReviewController(Controller):
         """Renews the lease while the page is open; if the hold is gone, says why."""
         runtime, me = runtime_of(request), signed_in(request)
         if await _claim(runtime, me, review_id):
+            key = _hold_key(runtime, review_id, me)
+            await runtime.redis.expire(key, runtime.settings.review_lease_seconds * 3)
             return Response(None, status_code=204)
         return await self._page(request, review_id, blocks=("status", "actions"))
 

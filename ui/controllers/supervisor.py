@@ -59,7 +59,7 @@ async def supervisor_context(runtime: Any, me: Caller) -> dict[str, Any]:
 
 class SupervisorController(Controller):
     path = "/supervisor"
-    guards = [supervisors_only]  # noqa: RUF012 - Litestar's own attribute
+    guards = [supervisors_only]
 
     @get("/")
     async def show(self, request: Request[Any, Any, Any]) -> Response[str]:

@@ -1,0 +1,488 @@
+"""The policy loader: the shipped policy loads; every malformed policy gets line-numbered issues."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from service.policy.durations import DurationError, format_duration, parse_duration
+from service.policy.loader import PolicyError, load_policy, parse_policy
+from service.policy.nodes import MAX_BYTES
+
+ROOT = Path(__file__).resolve().parents[2]
+
+VALID = """\
+version: 1
+channels:
+  chat: { mode: sync }
+  email:
+    mode: async
+    latency_budget: 4h
+    on_timeout: send_draft
+routing:
+  default_team: general
+teams:
+  general: {}
+  care: {}
+"""
+
+
+def issues_of(text: str) -> list[tuple[int, str]]:
+    with pytest.raises(PolicyError) as caught:
+        parse_policy(text, "p.yaml")
+    return [(issue.line, str(issue)) for issue in caught.value.issues]
+
+
+def test_default_policy_loads_with_the_contract_shape() -> None:
+    path = ROOT / "policies" / "default.yaml"
+    policy = load_policy(path)
+    assert policy.version == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert policy.source == str(path)
+    assert policy.default_team == "general"
+    assert {"chat", "voice"} <= {n for n, c in policy.channels.items() if c.mode == "sync"}
+    assert {"email", "sms"} <= {n for n, c in policy.channels.items() if c.mode == "async"}
+    for name in ("email", "sms"):
+        channel = policy.channels[name]
+        assert channel.latency_budget and channel.on_timeout and channel.webhook_url
+    assert {"legal", "fraud", "medical", "finance", "care", "billing", "general"} <= set(
+        policy.teams
+    )
+    assert {t.name for t in policy.triggers.topics} >= {"legal", "fraud", "medical"}
+    assert policy.allow_private_webhooks is False
+    assert policy.teams["general"].offer_timeout == timedelta(minutes=2)
+
+
+def test_minimal_policy_gets_defaults() -> None:
+    policy = parse_policy(VALID)
+    assert policy.version == hashlib.sha256(VALID.encode()).hexdigest()
+    assert policy.confidence.threshold == 0.7
+    assert policy.triggers.distress.transfer == "warm"
+    assert policy.routing.precedence[0] == "distress"
+    assert policy.channels["email"].latency_budget == timedelta(hours=4)
+
+
+@pytest.mark.parametrize(
+    ("intent", "channel", "expected"),
+    [("refund", "email", 0.9), (None, "email", 0.6), ("other", "chat", 0.7), (None, "sms", 0.7)],
+)
+def test_threshold_for_prefers_intent_then_channel(
+    intent: str | None, channel: str, expected: float
+) -> None:
+    text = (
+        VALID
+        + "confidence: { threshold: 0.7, per_channel: { email: 0.6 }, "
+        + ("per_intent: { refund: 0.9 } }\n")
+    )
+    assert parse_policy(text).threshold_for(channel, intent) == expected
+
+
+MALFORMED = [
+    # (what, policy text, line of the issue, words in its message)
+    (
+        "wrong version",
+        "version: 2\nchannels:\n  chat: { mode: sync }\n  email:\n    mode: async\n    latency_budget: 4h\n    on_timeout: send_draft\nrouting:\n  default_team: general\nteams:\n  general: {}\n  care: {}\n",
+        1,
+        "version 1",
+    ),
+    (
+        "unknown top key",
+        "version: 1\nchannels:\n  chat: { mode: sync }\n  email:\n    mode: async\n    latency_budget: 4h\n    on_timeout: send_draft\nrouting:\n  default_team: general\nteams:\n  general: {}\n  care: {}\nchanels: {}\n",
+        13,
+        "did you mean 'channels'",
+    ),
+    (
+        "mode typo",
+        "version: 1\nchannels:\n  chat: { mode: synch }\n  email:\n    mode: async\n    latency_budget: 4h\n    on_timeout: send_draft\nrouting:\n  default_team: general\nteams:\n  general: {}\n  care: {}\n",
+        3,
+        "did you mean 'sync'",
+    ),
+    (
+        "bad duration",
+        "version: 1\nchannels:\n  chat: { mode: sync }\n  email:\n    mode: async\n    latency_budget: 4 hours\n    on_timeout: send_draft\nrouting:\n  default_team: general\nteams:\n  general: {}\n  care: {}\n",
+        6,
+        "not a duration",
+    ),
+    (
+        "zero duration",
+        "version: 1\nchannels:\n  chat: { mode: sync }\n  email:\n    mode: async\n    latency_budget: 0m\n    on_timeout: send_draft\nrouting:\n  default_team: general\nteams:\n  general: {}\n  care: {}\n",
+        6,
+        "zero",
+    ),
+    (
+        "bare number duration",
+        "version: 1\nchannels:\n  chat: { mode: sync }\n  email:\n    mode: async\n    latency_budget: 4\n    on_timeout: send_draft\nrouting:\n  default_team: general\nteams:\n  general: {}\n  care: {}\n",
+        6,
+        "duration",
+    ),
+    (
+        "async without budget",
+        "version: 1\nchannels:\n  chat: { mode: sync }\n  email:\n    mode: async\n    on_timeout: send_draft\nrouting:\n  default_team: general\nteams:\n  general: {}\n  care: {}\n",
+        5,
+        "latency_budget",
+    ),
+    (
+        "on_timeout typo",
+        "version: 1\nchannels:\n  chat: { mode: sync }\n  email:\n    mode: async\n    latency_budget: 4h\n    on_timeout: send\nrouting:\n  default_team: general\nteams:\n  general: {}\n  care: {}\n",
+        7,
+        "send_draft, transfer",
+    ),
+    (
+        "holding message missing",
+        "version: 1\nchannels:\n  chat: { mode: sync }\n  email:\n    mode: async\n    latency_budget: 4h\n    on_timeout: holding_message\nrouting:\n  default_team: general\nteams:\n  general: {}\n  care: {}\n",
+        7,
+        "holding message",
+    ),
+    (
+        "sync with budget",
+        "version: 1\nchannels:\n  chat: { mode: sync, latency_budget: 1h }\n  email:\n    mode: async\n    latency_budget: 4h\n    on_timeout: send_draft\nrouting:\n  default_team: general\nteams:\n  general: {}\n  care: {}\n",
+        3,
+        "only to async",
+    ),
+    (
+        "no mode",
+        "version: 1\nchannels:\n  chat: {}\n  email:\n    mode: async\n    latency_budget: 4h\n    on_timeout: send_draft\nrouting:\n  default_team: general\nteams:\n  general: {}\n  care: {}\n",
+        3,
+        "missing 'mode'",
+    ),
+    (
+        "bad webhook",
+        "version: 1\nchannels:\n  chat: { mode: sync }\n  email:\n    mode: async\n    latency_budget: 4h\n    on_timeout: send_draft\n    webhook_url: ftp://x\nrouting:\n  default_team: general\nteams:\n  general: {}\n  care: {}\n",
+        8,
+        "http(s) URL",
+    ),
+    (
+        "unknown default team",
+        "version: 1\nchannels:\n  chat: { mode: sync }\n  email:\n    mode: async\n    latency_budget: 4h\n    on_timeout: send_draft\nrouting:\n  default_team: genral\nteams:\n  general: {}\n  care: {}\n",
+        9,
+        "did you mean 'general'",
+    ),
+    (
+        "no routing",
+        "version: 1\nchannels:\n  chat: { mode: sync }\n  email:\n    mode: async\n    latency_budget: 4h\n    on_timeout: send_draft\nteams:\n  general: {}\n  care: {}\n",
+        1,
+        "missing 'routing'",
+    ),
+    (
+        "no teams",
+        "version: 1\nchannels:\n  chat: { mode: sync }\n  email:\n    mode: async\n    latency_budget: 4h\n    on_timeout: send_draft\nrouting:\n  default_team: general\n",
+        1,
+        "missing 'teams'",
+    ),
+    (
+        "threshold too high",
+        "version: 1\nchannels:\n  chat: { mode: sync }\n  email:\n    mode: async\n    latency_budget: 4h\n    on_timeout: send_draft\nrouting:\n  default_team: general\nteams:\n  general: {}\n  care: {}\nconfidence: { threshold: 1.5 }\n",
+        13,
+        "from 0 to 1",
+    ),
+    (
+        "threshold as text",
+        "version: 1\nchannels:\n  chat: { mode: sync }\n  email:\n    mode: async\n    latency_budget: 4h\n    on_timeout: send_draft\nrouting:\n  default_team: general\nteams:\n  general: {}\n  care: {}\nconfidence: { threshold: high }\n",
+        13,
+        "number",
+    ),
+    (
+        "threshold is a bool",
+        "version: 1\nchannels:\n  chat: { mode: sync }\n  email:\n    mode: async\n    latency_budget: 4h\n    on_timeout: send_draft\nrouting:\n  default_team: general\nteams:\n  general: {}\n  care: {}\nconfidence: { threshold: yes }\n",
+        13,
+        "number",
+    ),
+    (
+        "per_channel unknown",
+        "version: 1\nchannels:\n  chat: { mode: sync }\n  email:\n    mode: async\n    latency_budget: 4h\n    on_timeout: send_draft\nrouting:\n  default_team: general\nteams:\n  general: {}\n  care: {}\nconfidence: { per_channel: { fax: 0.5 } }\n",
+        13,
+        "channel 'fax'",
+    ),
+    (
+        "confidence team unknown",
+        "version: 1\nchannels:\n  chat: { mode: sync }\n  email:\n    mode: async\n    latency_budget: 4h\n    on_timeout: send_draft\nrouting:\n  default_team: general\nteams:\n  general: {}\n  care: {}\nconfidence: { team: nobody }\n",
+        13,
+        "team 'nobody'",
+    ),
+    (
+        "transfer typo",
+        "version: 1\nchannels:\n  chat: { mode: sync }\n  email:\n    mode: async\n    latency_budget: 4h\n    on_timeout: send_draft\nrouting:\n  default_team: general\nteams:\n  general: {}\n  care: {}\ntriggers:\n  explicit_request: { transfer: hot }\n",
+        14,
+        "warm, cold",
+    ),
+    (
+        "cold distress",
+        "version: 1\nchannels:\n  chat: { mode: sync }\n  email:\n    mode: async\n    latency_budget: 4h\n    on_timeout: send_draft\nrouting:\n  default_team: general\nteams:\n  general: {}\n  care: {}\ntriggers:\n  distress: { transfer: cold }\n",
+        14,
+        "always warm",
+    ),
+    (
+        "unknown category",
+        "version: 1\nchannels:\n  chat: { mode: sync }\n  email:\n    mode: async\n    latency_budget: 4h\n    on_timeout: send_draft\nrouting:\n  default_team: general\nteams:\n  general: {}\n  care: {}\ntriggers:\n  distress: { categories: [selfharm] }\n",
+        14,
+        "did you mean 'self_harm'",
+    ),
+    (
+        "min_negative above window",
+        "version: 1\nchannels:\n  chat: { mode: sync }\n  email:\n    mode: async\n    latency_budget: 4h\n    on_timeout: send_draft\nrouting:\n  default_team: general\nteams:\n  general: {}\n  care: {}\ntriggers:\n  sentiment: { window: 2, min_negative: 3 }\n",
+        14,
+        "never fire",
+    ),
+    (
+        "window not a number",
+        "version: 1\nchannels:\n  chat: { mode: sync }\n  email:\n    mode: async\n    latency_budget: 4h\n    on_timeout: send_draft\nrouting:\n  default_team: general\nteams:\n  general: {}\n  care: {}\ntriggers:\n  sentiment: { window: three }\n",
+        14,
+        "whole number",
+    ),
+    (
+        "sentiment threshold range",
+        "version: 1\nchannels:\n  chat: { mode: sync }\n  email:\n    mode: async\n    latency_budget: 4h\n    on_timeout: send_draft\nrouting:\n  default_team: general\nteams:\n  general: {}\n  care: {}\ntriggers:\n  sentiment: { threshold: -2 }\n",
+        14,
+        "-1 to 1",
+    ),
+    (
+        "loop too small",
+        "version: 1\nchannels:\n  chat: { mode: sync }\n  email:\n    mode: async\n    latency_budget: 4h\n    on_timeout: send_draft\nrouting:\n  default_team: general\nteams:\n  general: {}\n  care: {}\ntriggers:\n  loop: { max_same_intent: 1 }\n",
+        14,
+        "2 to 100",
+    ),
+    (
+        "repeat window",
+        "version: 1\nchannels:\n  chat: { mode: sync }\n  email:\n    mode: async\n    latency_budget: 4h\n    on_timeout: send_draft\nrouting:\n  default_team: general\nteams:\n  general: {}\n  care: {}\ntriggers:\n  repeat_contact: { window: soon }\n",
+        14,
+        "duration",
+    ),
+    (
+        "hard not bool",
+        "version: 1\nchannels:\n  chat: { mode: sync }\n  email:\n    mode: async\n    latency_budget: 4h\n    on_timeout: send_draft\nrouting:\n  default_team: general\nteams:\n  general: {}\n  care: {}\ntriggers:\n  loop: { hard: maybe }\n",
+        14,
+        "true or false",
+    ),
+    (
+        "unknown trigger",
+        "version: 1\nchannels:\n  chat: { mode: sync }\n  email:\n    mode: async\n    latency_budget: 4h\n    on_timeout: send_draft\nrouting:\n  default_team: general\nteams:\n  general: {}\n  care: {}\ntriggers:\n  explicit: {}\n",
+        14,
+        "did you mean",
+    ),
+    (
+        "topics not a list",
+        "version: 1\nchannels:\n  chat: { mode: sync }\n  email:\n    mode: async\n    latency_budget: 4h\n    on_timeout: send_draft\nrouting:\n  default_team: general\nteams:\n  general: {}\n  care: {}\ntriggers:\n  topics: { name: legal }\n",
+        14,
+        "list",
+    ),
+    (
+        "topic without name",
+        "version: 1\nchannels:\n  chat: { mode: sync }\n  email:\n    mode: async\n    latency_budget: 4h\n    on_timeout: send_draft\nrouting:\n  default_team: general\nteams:\n  general: {}\n  care: {}\ntriggers:\n  topics:\n    - { keywords: [x] }\n",
+        15,
+        "missing 'name'",
+    ),
+    (
+        "topic never fires",
+        "version: 1\nchannels:\n  chat: { mode: sync }\n  email:\n    mode: async\n    latency_budget: 4h\n    on_timeout: send_draft\nrouting:\n  default_team: general\nteams:\n  general: {}\n  care: {}\ntriggers:\n  topics:\n    - { name: legal }\n",
+        15,
+        "never fires",
+    ),
+    (
+        "topic twice",
+        "version: 1\nchannels:\n  chat: { mode: sync }\n  email:\n    mode: async\n    latency_budget: 4h\n    on_timeout: send_draft\nrouting:\n  default_team: general\nteams:\n  general: {}\n  care: {}\ntriggers:\n  topics:\n    - { name: a, labels: [a] }\n    - { name: a, labels: [b] }\n",
+        16,
+        "defined twice",
+    ),
+    (
+        "topic key typo",
+        "version: 1\nchannels:\n  chat: { mode: sync }\n  email:\n    mode: async\n    latency_budget: 4h\n    on_timeout: send_draft\nrouting:\n  default_team: general\nteams:\n  general: {}\n  care: {}\ntriggers:\n  topics:\n    - { name: a, keyword: [a] }\n",
+        15,
+        "did you mean 'keywords'",
+    ),
+    (
+        "topic name with spaces",
+        "version: 1\nchannels:\n  chat: { mode: sync }\n  email:\n    mode: async\n    latency_budget: 4h\n    on_timeout: send_draft\nrouting:\n  default_team: general\nteams:\n  general: {}\n  care: {}\ntriggers:\n  topics:\n    - { name: 'a b', labels: [a] }\n",
+        15,
+        "spaces or symbols",
+    ),
+    (
+        "topic team unknown",
+        "version: 1\nchannels:\n  chat: { mode: sync }\n  email:\n    mode: async\n    latency_budget: 4h\n    on_timeout: send_draft\nrouting:\n  default_team: general\nteams:\n  general: {}\n  care: {}\ntriggers:\n  topics:\n    - { name: a, labels: [a], team: lawyers }\n",
+        15,
+        "team 'lawyers'",
+    ),
+    (
+        "precedence typo",
+        "version: 1\nchannels:\n  chat: { mode: sync }\n  email:\n    mode: async\n    latency_budget: 4h\n    on_timeout: send_draft\nrouting:\n  default_team: general\n  precedence: [topics]\nteams:\n  general: {}\n  care: {}\n",
+        10,
+        "did you mean 'topic'",
+    ),
+    (
+        "precedence repeated",
+        "version: 1\nchannels:\n  chat: { mode: sync }\n  email:\n    mode: async\n    latency_budget: 4h\n    on_timeout: send_draft\nrouting:\n  default_team: general\n  precedence: [loop, loop]\nteams:\n  general: {}\n  care: {}\n",
+        10,
+        "twice",
+    ),
+    (
+        "rule without when",
+        "version: 1\nchannels:\n  chat: { mode: sync }\n  email:\n    mode: async\n    latency_budget: 4h\n    on_timeout: send_draft\nrouting:\n  default_team: general\n  rules:\n    - team: care\nteams:\n  general: {}\n  care: {}\n",
+        11,
+        "missing 'when'",
+    ),
+    (
+        "rule with empty when",
+        "version: 1\nchannels:\n  chat: { mode: sync }\n  email:\n    mode: async\n    latency_budget: 4h\n    on_timeout: send_draft\nrouting:\n  default_team: general\n  rules:\n    - { when: {}, team: care }\nteams:\n  general: {}\n  care: {}\n",
+        11,
+        "matches every transfer",
+    ),
+    (
+        "rule condition typo",
+        "version: 1\nchannels:\n  chat: { mode: sync }\n  email:\n    mode: async\n    latency_budget: 4h\n    on_timeout: send_draft\nrouting:\n  default_team: general\n  rules:\n    - { when: { topc: x }, team: care }\nteams:\n  general: {}\n  care: {}\n",
+        11,
+        "did you mean 'topic'",
+    ),
+    (
+        "rule trigger typo",
+        "version: 1\nchannels:\n  chat: { mode: sync }\n  email:\n    mode: async\n    latency_budget: 4h\n    on_timeout: send_draft\nrouting:\n  default_team: general\n  rules:\n    - { when: { trigger: sentimnt }, team: care }\nteams:\n  general: {}\n  care: {}\n",
+        11,
+        "did you mean 'sentiment'",
+    ),
+    (
+        "rule channel unknown",
+        "version: 1\nchannels:\n  chat: { mode: sync }\n  email:\n    mode: async\n    latency_budget: 4h\n    on_timeout: send_draft\nrouting:\n  default_team: general\n  rules:\n    - { when: { channel: fax }, team: care }\nteams:\n  general: {}\n  care: {}\n",
+        11,
+        "channel 'fax'",
+    ),
+    (
+        "team offer timeout",
+        "version: 1\nchannels:\n  chat: { mode: sync }\n  email:\n    mode: async\n    latency_budget: 4h\n    on_timeout: send_draft\nrouting:\n  default_team: general\nteams:\n  general: {}\n  care: { offer_timeout: fast }\n",
+        12,
+        "duration",
+    ),
+    (
+        "team key typo",
+        "version: 1\nchannels:\n  chat: { mode: sync }\n  email:\n    mode: async\n    latency_budget: 4h\n    on_timeout: send_draft\nrouting:\n  default_team: general\nteams:\n  general: {}\n  care: { descripton: x }\n",
+        12,
+        "did you mean 'description'",
+    ),
+    (
+        "webhooks flag",
+        "version: 1\nchannels:\n  chat: { mode: sync }\n  email:\n    mode: async\n    latency_budget: 4h\n    on_timeout: send_draft\nrouting:\n  default_team: general\nteams:\n  general: {}\n  care: {}\nwebhooks: { allow_private_addresses: sometimes }\n",
+        13,
+        "true or false",
+    ),
+    (
+        "duplicate key",
+        "version: 1\nchannels:\n  chat: { mode: sync }\n  email:\n    mode: async\n    latency_budget: 4h\n    on_timeout: send_draft\nrouting:\n  default_team: general\nteams:\n  general: {}\n  care: {}\nteams: {}\n",
+        13,
+        "given twice",
+    ),
+    (
+        "channels a list",
+        "version: 1\nchannels: [chat]\nrouting: { default_team: g }\n",
+        2,
+        "mapping",
+    ),
+    (
+        "channel name with space",
+        "version: 1\nchannels:\n  'my chat': { mode: sync }\n  email:\n    mode: async\n    latency_budget: 4h\n    on_timeout: send_draft\nrouting:\n  default_team: general\nteams:\n  general: {}\n  care: {}\n",
+        3,
+        "spaces or symbols",
+    ),
+    ("root is a list", "- version: 1\n", 1, "mapping"),
+    ("root is text", "hello\n", 1, "mapping"),
+    ("empty file", "", 1, "empty"),
+    ("only a comment", "# nothing\n", 1, "empty"),
+    (
+        "bad indentation",
+        "version: 1\nchannels:\n  chat: {mode: sync}\n   email: x\n",
+        4,
+        "fix the YAML",
+    ),
+    ("unclosed bracket", "version: 1\nchannels: [\n", 3, "fix the YAML"),
+    ("tab indentation", "version: 1\nchannels:\n\tchat: x\n", 3, "fix the YAML"),
+    ("python tag", "version: 1\nchannels: !!python/object/apply:os.system ['ls']\n", 2, "tags"),
+    ("custom tag", "version: 1\nchannels: !secret x\n", 2, "tags"),
+    ("anchor", "version: 1\nchannels: &c { chat: { mode: sync } }\n", 2, "anchors"),
+    ("alias", "version: 1\nchannels: *c\n", 2, "aliases"),
+    (
+        "two documents",
+        "version: 1\nchannels:\n  chat: { mode: sync }\n  email:\n    mode: async\n    latency_budget: 4h\n    on_timeout: send_draft\nrouting:\n  default_team: general\nteams:\n  general: {}\n  care: {}\n---\nversion: 1\n",
+        13,
+        "single document",
+    ),
+    (
+        "merge key",
+        "version: 1\nchannels:\n  chat: { mode: sync }\n  email:\n    mode: async\n    latency_budget: 4h\n    on_timeout: send_draft\nrouting:\n  default_team: general\nteams:\n  general: {}\n  care: { <<: {} }\n",
+        12,
+        "unknown key '<<'",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("what", "text", "line", "words"), MALFORMED, ids=[m[0] for m in MALFORMED]
+)
+def test_malformed_policy_is_reported_with_line_and_fix(
+    what: str, text: str, line: int, words: str
+) -> None:
+    found = issues_of(text)
+    assert any(words in message for _, message in found), found
+    assert line in [number for number, _ in found], found
+    for _, message in found:
+        assert message.startswith("p.yaml:") and "(fix: " in message
+
+
+def test_every_issue_is_reported_at_once() -> None:
+    text = VALID.replace("mode: sync", "mode: synch").replace("4h", "4 hours") + "extra: 1\n"
+    assert len(issues_of(text)) == 3
+
+
+def test_error_string_has_one_issue_per_line() -> None:
+    with pytest.raises(PolicyError) as caught:
+        parse_policy("version: 3\nchanels: {}\n", "x.yaml")
+    lines = str(caught.value).splitlines()
+    assert len(lines) == len(caught.value.issues) >= 2
+    assert lines[0].startswith("x.yaml:1:")
+
+
+def test_alias_bomb_is_refused_quickly() -> None:
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n"
+        for i in range(9)
+    )
+    assert "anchors" in issues_of(bomb)[0][1]
+
+
+def test_deep_nesting_is_refused_without_recursion_error() -> None:
+    assert "nesting" in issues_of("a: " + "[" * 5000 + "]" * 5000 + "\n")[0][1]
+
+
+def test_size_cap(tmp_path: Path) -> None:
+    path = tmp_path / "big.yaml"
+    path.write_text(VALID + "#" * (MAX_BYTES + 10) + "\n")
+    with pytest.raises(PolicyError, match="larger than"):
+        load_policy(path)
+
+
+def test_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes(VALID.encode() + b"# caf\xe9\n")
+    with pytest.raises(PolicyError, match="UTF-8"):
+        load_policy(path)
+
+
+def test_missing_file_is_a_policy_error(tmp_path: Path) -> None:
+    with pytest.raises(PolicyError, match="cannot read"):
+        load_policy(tmp_path / "absent.yaml")
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("90s", 90), ("10m", 600), ("4h", 14400), ("3d", 259200), ("1h30m", 5400), (" 2H ", 7200)],
+)
+def test_durations(text: str, seconds: int) -> None:
+    assert parse_duration(text) == timedelta(seconds=seconds)
+
+
+@pytest.mark.parametrize("text", ["", "4", "h", "4 hours", "-1h", "1.5h", "0s", "400d", "4x"])
+def test_bad_durations(text: str) -> None:
+    with pytest.raises(DurationError):
+        parse_duration(text)
+
+
+def test_format_duration_round_trips() -> None:
+    for text in ("90s", "10m", "4h", "3d", "1h30m"):
+        assert parse_duration(format_duration(parse_duration(text))) == parse_duration(text)
