@@ -60,9 +60,47 @@ REGULATED_LABEL_PREFIXES = (
     "TAXES",
     "insurance",
 )
-# Rows whose dataset label I judge wrong for escalation, by id, with the reason in my words.
-# (category the row really belongs to, why). Scored both raw and with these corrections.
-LABEL_ERRORS: dict[str, tuple[str, str]] = {}
+# Rows whose dataset label I judged wrong for escalation after reading every disagreement: ids
+# only (no text), grouped by the bucket they belong in and why. Scored raw and corrected.
+# "account_issue" and "unclear" are buckets of their own that expect no hard trigger.
+_JUDGED = {
+    (
+        "account_issue",
+        "human_request label on a wallet/bonus/deposit problem; no ask for a person",
+    ): "u00294 u00295 u00297 u00298 u00299 u00303 u00305 u00306 u00307 u00308 u00310 "
+    "u00311 u00313 u00314 u00316 u00318 u00320 u00321 u00322 u00323 u00324 u00325 u00327 u00328 "
+    "u00329 u00331 u00527 u00529 u00530 u00531 u00532 u00534 u00535 u00538 u00540 u00544 u00545 "
+    "u00546 u00549 u00550 u00551 u00554 u00555 u00558 u00559 u00561 u00564 u00566 u00567",
+    (
+        "complaint_anger",
+        "human_request label on a complaint or insult with no ask for a person",
+    ): "u00199 u00201 u00207 u00208 u00209 u00211 u00454 u00456 u00457 u00458 u00464 u00477 u00485 "
+    "u00486 u00490 u00491 u00492",
+    (
+        "unclear",
+        "human_request label on urgency alone, a one-word reply or a fragment",
+    ): "u00203 u00461 u00466 u00472 u00473 u00489 u00528 u00539 u00542 u00556 u00565",
+    ("safety_distress", "human_request label on a declared emergency"): "u00474",
+    (
+        "ordinary",
+        "human_request label on a question about call-centre opening hours",
+    ): "u00433 u00434 u00436 u00439 u00443 u00451 u00452",
+    (
+        "ordinary",
+        "human_request label, but the customer talks to the bot or changes subject",
+    ): "u00319 u00536",
+    ("ordinary", "human_request label on a message that declines an agent"): "u00541",
+    ("human_request", "ordinary label, but the customer asks to talk to an advisor"): "u01735",
+    ("medical_health", "ordinary label on a health question"): "u01583",
+    (
+        "unclear",
+        "medical_health label on a menu click or fragment with no health content",
+    ): "u00497 u00498 u00510 u01857 u01909",
+    ("ordinary", "fraud_security label on a question about the game's fair-play rules"): "u00582",
+}
+LABEL_ERRORS: dict[str, tuple[str, str]] = {
+    row_id: (category, why) for (category, why), ids in _JUDGED.items() for row_id in ids.split()
+}
 
 
 def load_rows() -> list[dict[str, str]]:

@@ -116,7 +116,8 @@ def _signals(body: dict[str, Any]) -> Signals:
     topics = body.get("topics") or []
     if not isinstance(topics, list) or not all(isinstance(t, str) for t in topics):
         raise TurnFileError("'topics' must be a list of strings")
-    metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+    raw_metadata = body.get("metadata")
+    metadata: dict[str, Any] = raw_metadata if isinstance(raw_metadata, dict) else {}
     sentiment = body.get("sentiment")
     tier = body.get("customer_tier", metadata.get("customer_tier"))
     return Signals(

@@ -80,7 +80,7 @@ _KINDS = ["explicit"] * len(_EXPLICIT_PATTERNS) + [
 _PHRASES = phrases.PhraseSet(
     _EXPLICIT_PATTERNS + [p for patterns in lexicon.DISTRESS.values() for p in patterns]
 )
-_BARE = re.compile(lexicon.BARE_PERSON)
+_BARE = re.compile(rf"{lexicon.BARE_PERSON}|{lexicon.BARE_WANT_TALK}")
 _NEGATION = re.compile(rf"(?<!\w)(?:{_union(lexicon.NEGATION_CUES)})(?!\w)")
 _CLAUSE = re.compile(lexicon.CLAUSE_SPLIT)
 _TRAILING = re.compile(r"[\s!?.,:;)(*~\-]+$|^[\s!?.,:;)(*~\-]+")

@@ -91,6 +91,9 @@ BARE_PERSON = (
     rf"(?:\s+(?:please|pls|plz|now|asap|available|to (?:talk|chat)|required|needed|to chat))*$"
 )
 
+# "I want talk", "need to chat": wanting to talk, with nobody named, in a short message.
+BARE_WANT_TALK = r"^(?:i\s+)?(?:want|need|wanna|would like)\s+(?:to\s+)?(?:talk|speak|chat)$"
+
 EXPLICIT_OTHER = [
     # Spanish
     r"hablar\s+con\s+(?:un|una|el|la|alguien|algun|alguna|una persona|un ser)?\s*"
@@ -259,7 +262,10 @@ DISTRESS = {
         r"domestic (?:violence|abuse)",
         r"(?:he|she|they|my (?:husband|wife|partner|boyfriend|"
         r"girlfriend|father|mother|dad|mom|ex)) (?:hits|beats|hurts|abuses|chokes|threatens) me",
-        r"(?:being|been|was|am|get) (?:abused|beaten|assaulted|raped|molested|stalked|trafficked)",
+        r"(?:being|been|was|were|am|is|be|get|got) (?:just |recently |repeatedly |being )?"
+        r"(?:abused|beaten|assaulted|raped|molested|stalked|trafficked|attacked|groped)",
+        r"har+as+(?:ing|ed|es)? (?:me|us|my)",
+        r"(?:threaten|threatens|threatened|threatening) (?:me|us|my (?:family|life|kids|children))",
         r"sexual(?:ly)? (?:abuse|abused|assault\w*|harass\w*)",
         r"\braped\b",
         r"abusive "
@@ -293,6 +299,10 @@ DISTRESS = {
         r"\b(?:911|999|112)\b",
         r"(?:this is|it'?s|there'?s|i have) an? (?:medical )?emergency",
         r"medical emergency",
+        r"(?:call|get|send) (?:the )?(?:police|cops|fire brigade|fire department)",
+        r"(?:i|we|he|she|they|my (?:son|daughter|child|kid|baby|wife|husband|partner|mother|father"
+        r"|mom|mum|dad)) (?:nearly|almost) (?:died|got killed|drowned|choked)",
+        r"declared (?:a |an )?(?:state of )?emergency",
         r"(?:house|building|car|kitchen) (?:is )?on fire",
         r"gas leak",
         r"(?:car|road|traffic|auto|automobile|motorcycle|bike) (?:accident|crash|collision)",
@@ -326,7 +336,7 @@ DISTRESS = {
     "bereavement": [
         r"passed away",
         r"(?:has|had|just|recently) died",
-        r"(?:death|loss|passing) of my",
+        r"(?:death|loss|passing) of (?:my|our|a dear|a close|a loved)",
         r"my (?:late|deceased) \w+",
         r"\bdeceased\b",
         r"funeral",

@@ -114,7 +114,7 @@ class PhraseSet:
 
     def finditer(self, folded: str) -> list[tuple[int, re.Match[str]]]:
         """(phrase number, match) for every phrase at every start where it matches, in order."""
-        matches = []
+        matches: list[tuple[int, re.Match[str]]] = []
         for number, places in self.candidates(folded).items():
             pattern = self.patterns[number]
             if number in self._always_set:

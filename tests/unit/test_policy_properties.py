@@ -36,7 +36,7 @@ TOPICS = [
     "I need a loan for my business",
 ]
 
-channels = st.sampled_from(sorted(DEFAULT.channels) + ["unknown-channel"])
+channels = st.sampled_from([*sorted(DEFAULT.channels), "unknown-channel"])
 confidences = st.floats(min_value=0.0, max_value=1.0, allow_nan=False)
 filler = st.text(alphabet=st.characters(categories=("L", "N", "Zs")), max_size=40)
 sentiments = st.one_of(st.none(), st.floats(min_value=-1, max_value=1))

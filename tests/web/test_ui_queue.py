@@ -9,14 +9,26 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import process_env
-from support import Process, free_port, wait_http_ready
+from support import Process, environ, free_port, wait_http_ready
 from ui_client import Desk, held_turn, submit
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 XSS_MESSAGE = '<script>alert("m")</script> where is my refund'
 XSS_DRAFT = '<img src=x onerror=alert(1)> <div hx-get="/ui/logout" hx-trigger="load">x</div>'
+
+
+def serve_env(settings: Any, port: int) -> dict[str, str]:
+    """The environment of the session's `hitl serve`, on another port."""
+    return environ(
+        HITL_DATABASE_URL=settings.database_url,
+        HITL_REDIS_URL=settings.redis_url,
+        HITL_POLICY_PATH=str(settings.policy_path),
+        HITL_STATE_DIR=str(settings.state_dir),
+        HITL_REDIS_PREFIX=settings.redis_prefix,
+        HITL_SECRET_KEY=settings.secret_key,
+        HITL_PORT=str(port),
+    )
 
 
 def ws_url(server: str, view: str = "queue") -> str:
@@ -145,9 +157,7 @@ async def test_live_updates_cross_serve_processes(
 ) -> None:
     """A turn taken by one `hitl serve` reaches a browser connected to another one."""
     port = free_port()
-    other = Process(
-        ["serve"], process_env(settings) | {"HITL_PORT": str(port)}, tmp_path / "serve2.log"
-    )
+    other = Process(["serve"], serve_env(settings, port), tmp_path / "serve2.log")
     try:
         second = f"http://127.0.0.1:{port}"
         wait_http_ready(f"{second}/readyz", other)

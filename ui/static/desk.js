@@ -8,7 +8,7 @@
   var skew = isNaN(serverNow) ? 0 : serverNow - Date.now();
 
   function format(ms) {
-    var s = Math.max(0, Math.round(ms / 1000));
+    var s = Math.max(0, Math.ceil(ms / 1000));
     if (s < 60) return s + "s";
     if (s < 3600) return Math.floor(s / 60) + "m " + String(s % 60).padStart(2, "0") + "s";
     return Math.floor(s / 3600) + "h " + String(Math.floor(s % 3600 / 60)).padStart(2, "0") + "m";
