@@ -250,8 +250,9 @@ def test_servers_of_a_crashed_owner_are_reused_and_adopted(data_dir: Path) -> No
         "print(a.database_url, a.redis_url, flush=True)\n"
         "time.sleep(600)\n"
     )
-    owner = subprocess.Popen([sys.executable, "-c", code, str(data_dir)], cwd=PROJECT,
-                             stdout=subprocess.PIPE, text=True)
+    owner = subprocess.Popen(
+        [sys.executable, "-c", code, str(data_dir)], cwd=PROJECT, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert owner.stdout is not None
         database_url, redis_url = owner.stdout.readline().split()

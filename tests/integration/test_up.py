@@ -29,8 +29,14 @@ def test_up_serves_prints_the_key_and_stops_everything() -> None:
     state = ROOT / ".hitl" / f"test-up-{uuid.uuid4().hex[:6]}"
     port = free_port()
     env = environ(HITL_STATE_DIR=str(state), HITL_PORT=str(port))
-    proc = subprocess.Popen([sys.executable, "-m", "service", "up"], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "service", "up"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     said: list[str] = []
     reader = threading.Thread(target=lambda: said.extend(proc.stderr or []), daemon=True)
     reader.start()
@@ -40,8 +46,12 @@ def test_up_serves_prints_the_key_and_stops_everything() -> None:
         wait_for(lambda: any("Ctrl-C stops everything" in line for line in said), timeout=10)
         recorded = json.loads((state / "services" / "services.json").read_text())
         pids = [recorded["postgres_pid"], recorded["redis_pid"]]
-        children = [int(p) for p in subprocess.run(
-            ["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()]
+        children = [
+            int(p)
+            for p in subprocess.run(
+                ["pgrep", "-P", str(proc.pid)], capture_output=True, text=True
+            ).stdout.split()
+        ]
         assert len(children) >= 2, "serve and worker (and the embedded Redis) are children"
         proc.send_signal(signal.SIGINT)  # Ctrl-C
         proc.wait(timeout=60)
@@ -63,5 +73,3 @@ def _ready(port: int) -> bool:
     except httpx.HTTPError:
         time.sleep(0.2)
         return False
-
-
