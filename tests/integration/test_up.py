@@ -13,7 +13,6 @@ import uuid
 from pathlib import Path
 
 import httpx
-
 from support import ROOT, environ, free_port, wait_for
 
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import httpx
 import pytest
-
 from conftest import process_env
-from service.settings import Settings
 from support import Process, free_port, wait_for, wait_http_ready
+
+from service.settings import Settings
 
 
 def version(base: str) -> str:
