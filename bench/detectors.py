@@ -203,8 +203,12 @@ def main() -> None:
     rows = load_rows()
     results = {row["id"]: fired(matcher, row["text"]) for row in rows}
     for corrected in (False, True):
-        title = "with my label corrections" if corrected else "raw dataset labels"
-        print(f"== {len(rows)} dataset-labelled rows, {title} ({len(LABEL_ERRORS)} relabelled)")
+        title = (
+            f"with my label corrections ({len(LABEL_ERRORS)} rows relabelled)"
+            if corrected
+            else "raw dataset labels"
+        )
+        print(f"== {len(rows)} dataset-labelled rows, {title}")
         confusion(rows, results, corrected)
         scores(rows, results, corrected)
         summary(rows, results, corrected)

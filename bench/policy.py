@@ -102,9 +102,18 @@ def main() -> None:
     parser.add_argument("--policy", default=str(ROOT / "policies" / "default.yaml"))
     parser.add_argument("--passes", type=int, default=7)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--max-chars",
+        type=int,
+        default=0,
+        help="only messages up to this length (e.g. 280 for chat/SMS-sized turns); 0 = all",
+    )
     args = parser.parse_args()
     policy = load_policy(args.policy)
-    turns = make_turns(customer_messages(), args.seed)
+    texts = customer_messages()
+    if args.max_chars:
+        texts = [t for t in texts if len(t) <= args.max_chars]
+    turns = make_turns(texts, args.seed)
     evaluate(policy, "chat", Facts(), Signals("warm up", "", 0.9))
     actions: dict[str, int] = {}
     for channel, facts, signals in turns:

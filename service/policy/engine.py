@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -97,16 +96,20 @@ def evaluate(policy: Policy, channel: str, facts: Facts, signals: Signals) -> De
     score = signals.sentiment
     if score is None:
         score = sentiment_score.score(signals.message)
-    labels = tuple(detectors.fold_label(label) for label in signals.topics)
+    labels = frozenset(map(detectors.fold_label, signals.topics)) if signals.topics else _NONE
     fired: list[FiredTrigger] = []
     _distress(policy, text, fired)
     _explicit(policy, text, fired)
-    topic_names = _topics(policy, text, labels, fired)
+    topics = _topics(policy, text, labels, fired) | labels
     _sentiment(policy, facts, score, fired)
     _loop(policy, facts, signals.intent, fired)
-    _repeat(policy, facts, signals.intent, set(labels) | topic_names, fired)
+    if facts.contacts:
+        _repeat(policy, facts, signals.intent, topics, fired)
     _confidence(policy, channel, signals, fired)
-    return _decide(policy, channel, signals, fired, score, frozenset(labels) | topic_names)
+    return _decide(policy, channel, signals, fired, score, topics)
+
+
+_NONE: frozenset[str] = frozenset()
 
 
 def _team(policy: Policy, team: str | None) -> str:
@@ -176,11 +179,11 @@ def _compiled(policy: Policy) -> _Compiled:
 
 
 def _topics(
-    policy: Policy, text: detectors.Text, labels: tuple[str, ...], fired: list[FiredTrigger]
+    policy: Policy, text: detectors.Text, labels: frozenset[str], fired: list[FiredTrigger]
 ) -> frozenset[str]:
     topics = policy.triggers.topics
     if not topics:
-        return frozenset()
+        return _NONE
     names = []
     for number, evidence in _compiled(policy).matcher.match_numbers(text, labels):
         topic = topics[number]
@@ -196,7 +199,7 @@ def _topics(
                 _team(policy, topic.team),
             )
         )
-    return frozenset(names)
+    return frozenset(names) if names else _NONE
 
 
 def _sentiment(policy: Policy, facts: Facts, score: float, fired: list[FiredTrigger]) -> None:
@@ -246,11 +249,11 @@ def _repeat(
     policy: Policy,
     facts: Facts,
     intent: str | None,
-    topics: set[str] | frozenset[str],
+    topics: frozenset[str],
     fired: list[FiredTrigger],
 ) -> None:
     rule = policy.triggers.repeat_contact
-    if not rule.enabled or not facts.contacts:
+    if not rule.enabled:
         return
     for contact in facts.contacts:
         if contact.resolved is True:
@@ -276,12 +279,8 @@ def _repeat(
 def _confidence(policy: Policy, channel: str, signals: Signals, fired: list[FiredTrigger]) -> None:
     threshold = policy.threshold_for(channel, signals.intent)
     confidence = signals.confidence
-    # A missing or NaN confidence must never pass as confident.
-    if (
-        isinstance(confidence, (int, float))
-        and math.isfinite(confidence)
-        and confidence >= threshold
-    ):
+    # A missing or NaN confidence must never pass as confident (NaN >= x is False).
+    if isinstance(confidence, (int, float)) and confidence >= threshold:
         return
     rule_id = policy.threshold_rule(channel, signals.intent)
     scope = {"confidence.global": "global"}.get(
@@ -319,15 +318,11 @@ def _decide(
     # An unknown channel is treated as sync: nobody would ever see a held draft.
     action: Action = "transfer" if hard or chan is None or chan.is_sync else "review"
     deciding = acting[0]
-    ctx = routing.RouteContext(
-        topics=topics,
-        intent=signals.intent.casefold() if signals.intent else None,
-        triggers=frozenset((deciding.type, deciding.rule_id)),
-        channel=channel,
-        locale=routing.normalise_locale(signals.locale),
-        customer_tier=signals.customer_tier.casefold() if signals.customer_tier else None,
+    team, rule_index = (
+        _route(policy, channel, signals, deciding, topics)
+        if policy.routing.rules
+        else (deciding.team, None)
     )
-    team, rule_index = routing.choose_team(policy.routing, deciding.team, ctx)
     if action == "review":
         return Decision(
             "review",
@@ -341,3 +336,17 @@ def _decide(
         )
     mode: TransferMode = "warm" if any(t.transfer == "warm" for t in acting) else "cold"
     return Decision("transfer", ordered, mode, team, score, policy.version, routing_rule=rule_index)
+
+
+def _route(
+    policy: Policy, channel: str, signals: Signals, deciding: FiredTrigger, topics: frozenset[str]
+) -> tuple[str, int | None]:
+    ctx = routing.RouteContext(
+        topics=topics,
+        intent=signals.intent.casefold() if signals.intent else None,
+        triggers=frozenset((deciding.type, deciding.rule_id)),
+        channel=channel,
+        locale=routing.normalise_locale(signals.locale),
+        customer_tier=signals.customer_tier.casefold() if signals.customer_tier else None,
+    )
+    return routing.choose_team(policy.routing, deciding.team, ctx)

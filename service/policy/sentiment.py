@@ -29,9 +29,9 @@ def score(text: str) -> float:
         text = _describe_emoji(text)
     text = text.strip()
     lower = [w if len(w := t.strip(_PUNCT)) > 2 else t for t in text.lower().split()]
-    hits = [i for i, word in enumerate(lower) if word in _LEXICON]
-    if not hits:
+    if _LEXICON.keys().isdisjoint(lower):
         return 0.0  # only lexicon words carry sentiment
+    hits = [i for i, word in enumerate(lower) if word in _LEXICON]
     words = [w if len(w := t.strip(_PUNCT)) > 2 else t for t in text.split()]
     capitals = sum(1 for w in words if w.isupper())
     cap_diff = 0 < len(words) - capitals < len(words)
