@@ -14,6 +14,7 @@ from service.api.channel import ChannelController
 from service.api.errors import HANDLERS
 from service.api.ops import OpsController
 from service.api.reviewer import ReviewerController
+from service.api.transfers import PresenceController, TransferController
 from service.logs import configure_logging
 from service.runtime import Runtime
 from service.settings import Settings
@@ -40,6 +41,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=[
             ChannelController,
             ReviewerController,
+            TransferController,
+            PresenceController,
             OpsController,
             ui_routes.ui_router(),
         ],

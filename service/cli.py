@@ -228,6 +228,9 @@ def _register_optional() -> None:
     except ImportError:  # pragma: no cover - the policy CLI ships with the policy package
         return
     cli.add_command(policy_group)
+    from service.replay.cli import replay_command
+
+    cli.add_command(replay_command)
 
 
 _register_optional()

@@ -70,3 +70,10 @@ async def create_pool(settings: Settings, size: int = 10) -> asyncpg.Pool:
         max_size=size,
         server_settings={"application_name": "hitl-turns"},
     )
+
+
+async def driver_connection(conn: AsyncConnection) -> PgConnection:
+    """The asyncpg connection under a SQLAlchemy one, inside the same transaction: lets a
+    use-case run the hot path's compiled statements without a second implementation."""
+    raw = await conn.get_raw_connection()
+    return raw.driver_connection  # type: ignore[return-value]

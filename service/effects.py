@@ -17,6 +17,8 @@ class Effects:
     deliveries: list[uuid.UUID] = field(default_factory=list)
     deadlines: list[tuple[uuid.UUID, datetime]] = field(default_factory=list)
     live: list[dict[str, Any]] = field(default_factory=list)
+    assignments: list[uuid.UUID] = field(default_factory=list)  # transfers to offer to an agent
+    offer_deadlines: list[tuple[uuid.UUID, datetime]] = field(default_factory=list)
 
     def deliver(self, outbox_id: uuid.UUID | None) -> None:
         if outbox_id is not None:
@@ -34,3 +36,5 @@ class Effects:
         self.deliveries += other.deliveries
         self.deadlines += other.deadlines
         self.live += other.live
+        self.assignments += other.assignments
+        self.offer_deadlines += other.offer_deadlines

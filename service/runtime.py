@@ -8,6 +8,7 @@ import json
 import logging
 import signal
 import threading
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,8 @@ log = logging.getLogger(__name__)
 
 EXPIRE_JOB = "reviews.expire"
 DELIVER_JOB = "webhooks.deliver"
+ASSIGN_JOB = "transfers.assign"
+LAPSE_JOB = "transfers.lapse"
 
 
 def queue_name(settings: Settings) -> str:
@@ -77,6 +80,19 @@ class Runtime:
             for outbox_id in effects.deliveries:
                 await self.redis.enqueue_job(
                     DELIVER_JOB, str(outbox_id), _job_id=f"{DELIVER_JOB}:{outbox_id}:0"
+                )
+            for transfer_id in effects.assignments:
+                await self.redis.enqueue_job(
+                    ASSIGN_JOB,
+                    str(transfer_id),
+                    _job_id=f"{ASSIGN_JOB}:{transfer_id}:{uuid.uuid4()}",
+                )
+            for transfer_id, expires in effects.offer_deadlines:
+                await self.redis.enqueue_job(
+                    LAPSE_JOB,
+                    str(transfer_id),
+                    _job_id=f"{LAPSE_JOB}:{transfer_id}:{expires.timestamp()}",
+                    _defer_until=expires,
                 )
             for event in effects.live:
                 await self.redis.publish(live_channel(self.settings), json.dumps(event))

@@ -9,10 +9,19 @@ from arq import cron, func
 from arq.worker import Worker
 
 from service.logs import configure_logging
-from service.runtime import DELIVER_JOB, EXPIRE_JOB, Runtime, queue_name, redis_settings
+from service.runtime import (
+    ASSIGN_JOB,
+    DELIVER_JOB,
+    EXPIRE_JOB,
+    LAPSE_JOB,
+    Runtime,
+    queue_name,
+    redis_settings,
+)
 from service.settings import Settings
 from worker.tasks.deadlines import expire_review
 from worker.tasks.deliveries import deliver
+from worker.tasks.handoffs import assign_transfer, lapse_offer
 from worker.tasks.sweeper import sweep
 
 
@@ -30,6 +39,8 @@ def build_worker(settings: Settings, *, burst: bool = False, **overrides: Any) -
         "functions": [
             func(expire_review, name=EXPIRE_JOB, max_tries=10),  # type: ignore[arg-type]
             func(deliver, name=DELIVER_JOB, max_tries=3),  # type: ignore[arg-type]
+            func(assign_transfer, name=ASSIGN_JOB, max_tries=5),  # type: ignore[arg-type]
+            func(lapse_offer, name=LAPSE_JOB, max_tries=5),  # type: ignore[arg-type]
         ],
         "cron_jobs": [
             cron(

@@ -11,12 +11,11 @@ from litestar.params import Parameter
 from sqlalchemy import text
 
 from service import db
-from service.errors import Forbidden, Invalid, NotFound
+from service.errors import Invalid, NotFound
 from service.metrics import prom
 from service.reviewers.caller import Caller
 from service.reviews import service as reviews
 from service.runtime import Runtime
-from service.transfers import service as transfers
 from service.turns import service as turns
 from service.turns.schemas import OutcomeIn, TurnCreate
 
@@ -64,26 +63,6 @@ class ChannelController(Controller):
                 return reviews.reviewer_view(row)
             row = await reviews.get_for_channel(conn, review_id, principal)
             return reviews.public_view(row)
-
-    @get("/transfers/{transfer_id:uuid}", summary="A transfer's status and summary")
-    async def get_transfer(
-        self, transfer_id: uuid.UUID, runtime: Runtime, principal: str | Caller
-    ) -> dict[str, Any]:
-        async with runtime.engine.connect() as conn:
-            found = await transfers.get(conn, transfer_id)
-        if isinstance(principal, str) and found["channel"] != principal:
-            raise Forbidden("this transfer belongs to another channel")
-        if isinstance(principal, Caller) and not principal.can_see(found["team"]):
-            raise Forbidden(f"this transfer belongs to team {found['team']!r}, which is not yours")
-        return {
-            "id": str(found["id"]),
-            "mode": found["mode"],
-            "team": found["team"],
-            "status": found["status"],
-            "assigned_to": str(found["assigned_to"]) if found["assigned_to"] else None,
-            "summary": found["summary"],
-            "created_at": found["created_at"].isoformat(),
-        }
 
     @post(
         "/conversations/{conversation_id:str}/outcome",

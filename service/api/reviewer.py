@@ -81,4 +81,6 @@ class ReviewerController(Controller):
     async def take_over(
         self, review_id: uuid.UUID, runtime: Runtime, caller: Caller
     ) -> dict[str, Any]:
-        return await _act(runtime, lambda c: reviews.take_over(c, caller, review_id))
+        return await _act(
+            runtime, lambda c: reviews.take_over(c, caller, review_id, runtime.policies.current)
+        )

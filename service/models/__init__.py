@@ -5,7 +5,7 @@ from service.models.channel import ChannelKey, ChannelSecret, OutboxEvent
 from service.models.conversation import Conversation, Decision, Turn
 from service.models.review import Review
 from service.models.reviewer import Reviewer, ReviewerTeam, ReviewerToken, Team
-from service.models.transfer import Transfer
+from service.models.transfer import Transfer, TransferEvent
 
 __all__ = [
     "AuditEvent",
@@ -20,5 +20,6 @@ __all__ = [
     "ReviewerToken",
     "Team",
     "Transfer",
+    "TransferEvent",
     "Turn",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Column, ForeignKey, String
+from sqlalchemy import CheckConstraint, Column, ForeignKey, Integer, String
 from sqlalchemy.dialects.postgresql import UUID
 from sqlmodel import Field, SQLModel
 
@@ -27,6 +27,8 @@ class Reviewer(SQLModel, table=True):
         CheckConstraint(check_in("role", ROLES), name="reviewer_role_allowed"),
         CheckConstraint(check_in("presence", PRESENCE), name="reviewer_presence_allowed"),
         CheckConstraint("capacity >= 0", name="reviewer_capacity_nonnegative"),
+        # Nobody ever holds more transfers than their capacity, whatever the concurrency.
+        CheckConstraint("active_transfers BETWEEN 0 AND capacity", name="reviewer_within_capacity"),
     )
     id: uuid.UUID = id_field()
     email: str = Field(sa_column=Column(String, nullable=False, unique=True))
@@ -35,6 +37,8 @@ class Reviewer(SQLModel, table=True):
     role: str = "reviewer"
     presence: str = "offline"
     capacity: int = 3
+    active_transfers: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    last_assigned_at: datetime | None = tz_field()
     last_seen_at: datetime | None = tz_field()
     created_at: datetime | None = created_at_field()
 

@@ -6,8 +6,8 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, Integer, text
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy import BigInteger, CheckConstraint, Column, ForeignKey, Identity, Index, Integer, text
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlmodel import Field, SQLModel
 
 from service.models.base import check_in, created_at_field, id_field, jsonb_field, tz_field
@@ -58,6 +58,28 @@ class Transfer(SQLModel, table=True):
     summary: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
     triggers: list[dict[str, Any]] = jsonb_field("'[]'::jsonb")
     version: int = Field(default=1, sa_column=Column(Integer, nullable=False, server_default="1"))
+    # Agents who let an offer lapse: the next offer goes to someone else.
+    passed_by: list[uuid.UUID] = Field(
+        default_factory=list,
+        sa_column=Column(ARRAY(UUID(as_uuid=True)), nullable=False, server_default=text("'{}'")),
+    )
+    offered_at: datetime | None = tz_field()
+    offer_expires_at: datetime | None = tz_field()
+    resolution: str | None = None
     created_at: datetime | None = created_at_field()
     accepted_at: datetime | None = tz_field()
     closed_at: datetime | None = tz_field()
+
+
+class TransferEvent(SQLModel, table=True):
+    """Every step of a transfer's life, with its time and actor."""
+
+    __tablename__ = "transfer_event"
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(), primary_key=True))
+    transfer_id: uuid.UUID = Field(
+        sa_column=Column(UUID(as_uuid=True), ForeignKey("transfer.id"), nullable=False, index=True)
+    )
+    at: datetime | None = created_at_field()
+    actor: str
+    status: str
+    detail: dict[str, Any] = jsonb_field()

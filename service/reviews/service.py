@@ -12,13 +12,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service import audit
 from service.channels import outbox
+from service.db import driver_connection
 from service.effects import Effects
 from service.errors import Conflict, Forbidden, Invalid, NotFound
 from service.policy.model import Policy
 from service.reviewers.caller import Caller
 from service.reviews import repository
+from service.transfers import context
+from service.transfers import package as warm
 from service.transfers import service as transfers
-from service.transfers import summary
+from service.turns import facts
 
 MAX_REPLY_CHARS = 20_000
 
@@ -147,22 +150,30 @@ async def edit(
 
 
 async def take_over(
-    conn: AsyncConnection, caller: Caller, review_id: uuid.UUID
+    conn: AsyncConnection, caller: Caller, review_id: uuid.UUID, policy: Policy | None = None
 ) -> tuple[Row[Any], Effects]:
-    """The reviewer answers the customer personally: a warm transfer assigned to them."""
+    """The reviewer answers the customer personally: a warm transfer assigned to them.
+    With the policy, the package also lists the customer's prior contacts in its window."""
     row = await get_for_reviewer(conn, review_id, caller)
-    return await _finish(conn, caller, row, "taken_over", None)
+    return await _finish(conn, caller, row, "taken_over", None, policy)
 
 
 async def _finish(
-    conn: AsyncConnection, caller: Caller, row: Row[Any], status: str, final_text: str | None
+    conn: AsyncConnection,
+    caller: Caller,
+    row: Row[Any],
+    status: str,
+    final_text: str | None,
+    policy: Policy | None = None,
 ) -> tuple[Row[Any], Effects]:
     action = {"approved": "approve", "edited": "edit", "taken_over": "take over"}[status]
     if not await repository.finish_by_reviewer(conn, row.id, caller.id, status, final_text):
         raise await _conflict(conn, row.id, action)
     effects = Effects()
     if status == "taken_over":
-        _, transfer_effects = await _transfer(conn, row, "take_over", "warm", row.team, caller.id)
+        _, transfer_effects = await _transfer(
+            conn, row, "take_over", "warm", row.team, caller.id, policy
+        )
         effects.extend(transfer_effects)
     else:
         await _set_handler(conn, row.conversation_id, "ai")
@@ -189,7 +200,7 @@ async def expire(conn: AsyncConnection, review_id: uuid.UUID, policy: Policy) ->
     effects = Effects()
     if fallback == "transfer":
         mode = "warm" if row.triggers else "cold"
-        _, transfer_effects = await _transfer(conn, row, "timeout", mode, row.team, None)
+        _, transfer_effects = await _transfer(conn, row, "timeout", mode, row.team, None, policy)
         effects.extend(transfer_effects)
     else:
         await _set_handler(conn, row.conversation_id, "ai")
@@ -227,19 +238,9 @@ async def _transfer(
     mode: str,
     team: str,
     assigned_to: uuid.UUID | None,
+    policy: Policy | None = None,
 ) -> tuple[uuid.UUID, Effects]:
-    package = None
-    if mode == "warm":
-        package = summary.build(
-            customer_id=row.customer_id,
-            message=row.message,
-            draft_text=row.draft_text,
-            intent=row.intent,
-            topics=row.topics or [],
-            sentiment=row.sentiment,
-            triggers=row.triggers,
-            locale=row.locale,
-        )
+    summary = await _warm_package(conn, row, policy) if mode == "warm" else None
     return await transfers.create(
         conn,
         conversation_id=row.conversation_id,
@@ -248,12 +249,42 @@ async def _transfer(
         team=team,
         reason=reason,
         triggers=row.triggers,
-        summary=package,
+        summary=summary,
         turn_id=row.turn_id,
         review_id=row.id,
         assigned_to=assigned_to,
         conversation_external_id=row.conversation_external_id,
     )
+
+
+async def _warm_package(
+    conn: AsyncConnection, row: Row[Any], policy: Policy | None
+) -> dict[str, Any]:
+    """The same package as a hard-trigger transfer: transcript, prior contacts, why, what the AI drafted."""
+    pg = await driver_connection(conn)
+    contacts: tuple[Any, ...] = ()
+    if policy is not None:
+        loaded = await facts.load(
+            pg,
+            channel=row.channel,
+            conversation=row.conversation_external_id,
+            customer=row.customer_id,
+            idempotency_key=None,
+            repeat_window=policy.triggers.repeat_contact.window,
+        )
+        contacts = loaded.facts.contacts
+    situation = await context.situation(
+        pg,
+        channel=row.channel,
+        conversation=row.conversation_external_id,
+        customer_id=row.customer_id,
+        triggers=row.triggers,
+        topics=row.topics or [],
+        contacts=contacts,
+        locale=row.locale,
+        tier=None,
+    )
+    return warm.build(situation)
 
 
 async def _set_handler(conn: AsyncConnection, conversation_id: uuid.UUID, handler: str) -> None:

@@ -1,17 +1,25 @@
-"""Creating transfers and announcing them to the channel (the transfers issue adds assignment)."""
+"""Transfer use-cases: create, offer to the right agent, lapse, accept, close (hand back), cancel."""
 
 from __future__ import annotations
 
 import json
 import uuid
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.engine import Row
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.channels import outbox
 from service.effects import Effects
-from service.errors import NotFound
+from service.errors import Conflict, Forbidden, Invalid, NotFound
+from service.policy.model import Policy
+from service.reviewers.caller import Caller
+from service.transfers import assignment, repository
+
+PRESENCE = ("online", "away", "offline")
 
 
 async def create(
@@ -29,15 +37,16 @@ async def create(
     assigned_to: uuid.UUID | None = None,
     conversation_external_id: str | None = None,
 ) -> tuple[uuid.UUID, Effects]:
+    """A reviewer taking over gets the transfer accepted at once; otherwise it waits for an offer."""
     status = "accepted" if assigned_to else "created"
     row = (
         await conn.execute(
             text(
                 "INSERT INTO transfer (conversation_id, turn_id, review_id, channel, mode, team, "
                 "reason, status, assigned_to, summary, triggers, accepted_at) VALUES (:conv, :turn, "
-                ":review, :channel, :mode, :team, :reason, :status, :who, CAST(:summary AS jsonb), "
-                "CAST(:triggers AS jsonb), CASE WHEN CAST(:who AS uuid) IS NULL THEN NULL ELSE now() END) "
-                "RETURNING id"
+                ":review, :channel, :mode, :team, :reason, :status, CAST(:who AS uuid), "
+                "CAST(:summary AS jsonb), CAST(:triggers AS jsonb), "
+                "CASE WHEN CAST(:who AS uuid) IS NULL THEN NULL ELSE now() END) RETURNING id"
             ),
             {
                 "conv": conversation_id,
@@ -54,9 +63,14 @@ async def create(
             },
         )
     ).one()
-    await conn.execute(
-        text("UPDATE conversation SET handled_by = 'human' WHERE id = :id"), {"id": conversation_id}
-    )
+    if assigned_to:
+        try:
+            async with conn.begin_nested():
+                await repository.change_load(conn, assigned_to, +1)
+        except IntegrityError as exc:
+            raise Conflict("you are at your capacity of open transfers; close one first") from exc
+    await repository.record(conn, row.id, "system", status, reason=reason)
+    await _set_handler(conn, conversation_id, "human")
     effects = Effects()
     effects.deliver(
         await outbox.add(
@@ -71,23 +85,247 @@ async def create(
                 "team": team,
                 "reason": reason,
                 "summary": summary,
+                "triggers": [t.get("type") for t in triggers],
             },
         )
     )
+    if not assigned_to:
+        effects.assignments.append(row.id)
     effects.publish("transfer.created", transfer_id=row.id, team=team)
     return row.id, effects
 
 
-async def get(conn: AsyncConnection, transfer_id: uuid.UUID) -> dict[str, Any]:
-    row = (
-        await conn.execute(
-            text(
-                "SELECT id, mode, team, status, assigned_to, summary, created_at, channel "
-                "FROM transfer WHERE id = :id"
-            ),
-            {"id": transfer_id},
+async def assign(conn: AsyncConnection, transfer_id: uuid.UUID, policy: Policy) -> Effects:
+    """Offer a waiting transfer to the best available agent of its team, or leave it queued."""
+    effects = Effects()
+    waiting = await repository.lock_waiting(conn, transfer_id)
+    if waiting is None:
+        return effects
+    agent = assignment.choose(await repository.lock_agents(conn, waiting.team), waiting.passed_by)
+    if agent is None:
+        return effects
+    team = policy.teams.get(waiting.team)
+    offered = await repository.offer(
+        conn, transfer_id, agent.id, team.offer_timeout if team else None
+    )
+    if offered is None:
+        return effects
+    await repository.change_load(conn, agent.id, +1)
+    await repository.record(conn, transfer_id, "system", "offered", agent=str(agent.id))
+    if offered.offer_expires_at is not None:
+        effects.offer_deadlines.append((transfer_id, offered.offer_expires_at))
+    effects.publish("transfer.offered", transfer_id=transfer_id, team=waiting.team, agent=agent.id)
+    return effects
+
+
+async def lapse(conn: AsyncConnection, transfer_id: uuid.UUID, policy: Policy) -> Effects:
+    """An offer not accepted in time moves on to the next agent, or back to the team queue."""
+    holder = await repository.lapse_offer(conn, transfer_id)
+    if holder is None:
+        return Effects()
+    await repository.change_load(conn, holder, -1)
+    await repository.record(conn, transfer_id, "system", "offer_lapsed", agent=str(holder))
+    effects = await assign(conn, transfer_id, policy)
+    if not effects.offer_deadlines and not effects.live:
+        await repository.record(conn, transfer_id, "system", "queued", reason="no agent accepted")
+        row = await repository.get(conn, transfer_id)
+        effects.publish("transfer.queued", transfer_id=transfer_id, team=row.team if row else None)
+    return effects
+
+
+async def accept(
+    conn: AsyncConnection, caller: Caller, transfer_id: uuid.UUID
+) -> tuple[Row[Any], Effects]:
+    row = await get_for_reviewer(conn, transfer_id, caller)
+    try:
+        async with conn.begin_nested():
+            changed = await repository.accept(conn, transfer_id, caller.id)
+            if changed is not None and changed.was == "created":
+                await repository.change_load(conn, caller.id, +1)
+    except IntegrityError as exc:
+        raise Conflict("you are at your capacity of open transfers; close one first") from exc
+    if changed is None:
+        raise await _conflict(conn, transfer_id, "accept")
+    await repository.record(conn, transfer_id, caller.actor, "accepted")
+    effects = await _announce(
+        conn,
+        row.channel,
+        "transfer.accepted",
+        transfer_id,
+        {"agent": caller.email, "team": row.team},
+    )
+    done = await repository.get(conn, transfer_id)
+    assert done is not None
+    return done, effects
+
+
+async def close(
+    conn: AsyncConnection,
+    transfer_id: uuid.UUID,
+    resolution: str,
+    *,
+    caller: Caller | None = None,
+    channel: str | None = None,
+) -> tuple[Row[Any], Effects]:
+    """Hand back: the conversation returns to the AI and the channel hears how it ended."""
+    row = await _authorised(conn, transfer_id, caller, channel)
+    if not resolution.strip():
+        raise Invalid("resolution must not be empty", field="resolution")
+    ended = await repository.end(conn, transfer_id, "closed", ["accepted"], resolution.strip())
+    if ended is None:
+        raise await _conflict(conn, transfer_id, "close")
+    return await _ended(conn, row, ended, "closed", caller, channel, resolution.strip())
+
+
+async def cancel(
+    conn: AsyncConnection,
+    transfer_id: uuid.UUID,
+    *,
+    caller: Caller | None = None,
+    channel: str | None = None,
+    reason: str = "cancelled",
+) -> tuple[Row[Any], Effects]:
+    """The customer left before anyone engaged: the offer or queue entry is withdrawn."""
+    row = await _authorised(conn, transfer_id, caller, channel)
+    ended = await repository.end(conn, transfer_id, "cancelled", ["created", "offered"], reason)
+    if ended is None:
+        raise await _conflict(conn, transfer_id, "cancel")
+    return await _ended(conn, row, ended, "cancelled", caller, channel, reason)
+
+
+async def _ended(
+    conn: AsyncConnection,
+    row: Row[Any],
+    ended: Row[Any],
+    status: str,
+    caller: Caller | None,
+    channel: str | None,
+    resolution: str,
+) -> tuple[Row[Any], Effects]:
+    if ended.holder is not None:
+        await repository.change_load(conn, ended.holder, -1)
+    actor = caller.actor if caller else f"channel:{channel}"
+    await repository.record(conn, row.id, actor, status, resolution=resolution)
+    await _set_handler(conn, row.conversation_id, "ai")
+    effects = Effects()
+    if status == "closed":
+        effects = await _announce(
+            conn,
+            row.channel,
+            "transfer.closed",
+            row.id,
+            {"resolution": resolution, "team": row.team, "agent": row.assigned_email},
         )
-    ).first()
+    effects.publish(f"transfer.{status}", transfer_id=row.id, team=row.team)
+    done = await repository.get(conn, row.id)
+    assert done is not None
+    return done, effects
+
+
+async def set_presence(conn: AsyncConnection, caller: Caller, presence: str) -> Effects:
+    """Coming online lets the teams' waiting transfers find this person."""
+    if presence not in PRESENCE:
+        raise Invalid(f"presence must be one of {', '.join(PRESENCE)}", field="presence")
+    await conn.execute(
+        text("UPDATE reviewer SET presence = :p, last_seen_at = now() WHERE id = :id"),
+        {"p": presence, "id": caller.id},
+    )
+    effects = Effects()
+    if presence == "online":
+        effects.assignments.extend(await repository.waiting(conn))
+    effects.publish("agent.presence", agent=caller.id, presence=presence, teams=list(caller.teams))
+    return effects
+
+
+def view(row: Row[Any]) -> dict[str, Any]:
+    """GET /v1/transfers/{id} as the contract promises, with a little more for people."""
+    return {
+        "id": str(row.id),
+        "mode": row.mode,
+        "team": row.team,
+        "status": row.status,
+        "assigned_to": row.assigned_email,
+        "summary": row.summary,
+        "created_at": _iso(row.created_at),
+        "reason": row.reason,
+        "conversation_id": row.conversation_external_id,
+        "customer_id": row.customer_id,
+        "offer_expires_at": _iso(row.offer_expires_at),
+        "accepted_at": _iso(row.accepted_at),
+        "closed_at": _iso(row.closed_at),
+        "resolution": row.resolution,
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+async def get_for_reviewer(
+    conn: AsyncConnection, transfer_id: uuid.UUID, caller: Caller
+) -> Row[Any]:
+    row = await _get(conn, transfer_id)
+    if not caller.can_see(row.team):
+        raise Forbidden(f"this transfer belongs to team {row.team!r}, which is not yours")
+    return row
+
+
+async def get_for_channel(conn: AsyncConnection, transfer_id: uuid.UUID, channel: str) -> Row[Any]:
+    row = await _get(conn, transfer_id)
+    if row.channel != channel:
+        raise Forbidden("this transfer belongs to another channel")
+    return row
+
+
+async def _authorised(
+    conn: AsyncConnection, transfer_id: uuid.UUID, caller: Caller | None, channel: str | None
+) -> Row[Any]:
+    if caller is not None:
+        return await get_for_reviewer(conn, transfer_id, caller)
+    return await get_for_channel(conn, transfer_id, channel or "")
+
+
+async def _get(conn: AsyncConnection, transfer_id: uuid.UUID) -> Row[Any]:
+    row = await repository.get(conn, transfer_id)
     if row is None:
         raise NotFound(f"no transfer {transfer_id}")
-    return dict(row._mapping)
+    return row
+
+
+async def _conflict(conn: AsyncConnection, transfer_id: uuid.UUID, action: str) -> Conflict:
+    row = await _get(conn, transfer_id)
+    holder = f" by {row.assigned_email}" if row.assigned_email else ""
+    return Conflict(
+        f"cannot {action} this transfer: it is {row.status}{holder}", transfer=view(row)
+    )
+
+
+async def _announce(
+    conn: AsyncConnection, channel: str, event: str, transfer_id: uuid.UUID, data: dict[str, Any]
+) -> Effects:
+    effects = Effects()
+    conversation = await conn.scalar(
+        text(
+            "SELECT c.external_id FROM transfer x JOIN conversation c ON c.id = x.conversation_id "
+            "WHERE x.id = :id"
+        ),
+        {"id": transfer_id},
+    )
+    effects.deliver(
+        await outbox.add(
+            conn,
+            channel=channel,
+            event_type=event,
+            dedupe_key=f"{event}:{transfer_id}",
+            data={"transfer_id": str(transfer_id), "conversation_id": conversation, **data},
+        )
+    )
+    effects.publish(event, transfer_id=transfer_id, team=data.get("team"))
+    return effects
+
+
+async def _set_handler(conn: AsyncConnection, conversation_id: uuid.UUID, handler: str) -> None:
+    await conn.execute(
+        text("UPDATE conversation SET handled_by = :h WHERE id = :id"),
+        {"h": handler, "id": conversation_id},
+    )

@@ -14,10 +14,12 @@ from service.effects import Effects
 from service.errors import Forbidden, Invalid
 from service.policy import engine
 from service.policy.model import Policy
-from service.transfers import summary
+from service.transfers import context
+from service.transfers import package as warm
 from service.turns import facts as facts_
 from service.turns import statements
 from service.turns.schemas import TurnCreate
+from service.turns.signals import signals_for
 
 
 class DuplicateRequest(Exception):
@@ -57,18 +59,21 @@ async def decide(
     )
     if loaded.replay is not None:
         return Outcome(loaded.replay, Effects(), replayed=True)
-    signals = engine.Signals(
+    signals = signals_for(
         message=body.message,
         draft_text=body.draft.text,
         confidence=body.draft.confidence,
         intent=body.draft.intent,
-        topics=tuple(body.topics),
+        topics=body.topics,
         sentiment=body.sentiment,
         locale=body.locale,
-        customer_tier=str((body.metadata or {}).get("customer_tier") or "") or None,
+        metadata=body.metadata,
     )
     verdict = engine.evaluate(policy, body.channel, loaded.facts, signals)
-    plan = _plan(policy, body, verdict, idempotency_key)
+    summary = None
+    if verdict.action == "transfer" and verdict.transfer_mode == "warm":
+        summary = await _warm_package(conn, body, verdict, loaded.facts)
+    plan = _plan(policy, body, verdict, idempotency_key, summary)
     try:
         row = await conn.fetchrow(plan.statement.sql, *plan.statement.args(plan.params))
         assert row is not None  # the statement ends in a SELECT of one row
@@ -103,26 +108,41 @@ class _Plan:
     outbox_id: uuid.UUID | None
 
 
+async def _warm_package(
+    conn: PgConnection, body: TurnCreate, verdict: engine.Decision, facts: engine.Facts
+) -> dict[str, Any]:
+    """Only hard triggers pay for this extra query: the transcript for the person taking over."""
+    current = warm.Exchange(
+        None, body.message, body.draft.text, body.draft.intent, verdict.sentiment
+    )
+    situation = await context.situation(
+        conn,
+        channel=body.channel,
+        conversation=body.conversation_id,
+        customer_id=body.customer_id,
+        triggers=[_trigger_json(t) for t in verdict.triggers],
+        topics=body.topics,
+        contacts=facts.contacts,
+        locale=body.locale,
+        tier=str((body.metadata or {}).get("customer_tier") or "") or None,
+        current=current,
+    )
+    return warm.build(situation)
+
+
 def _plan(
-    policy: Policy, body: TurnCreate, verdict: engine.Decision, idempotency_key: str | None
+    policy: Policy,
+    body: TurnCreate,
+    verdict: engine.Decision,
+    idempotency_key: str | None,
+    warm_package: dict[str, Any] | None,
 ) -> _Plan:
     triggers = [_trigger_json(t) for t in verdict.triggers]
     review_id = uuid.uuid4() if verdict.action == "review" else None
     transfer_id = uuid.uuid4() if verdict.action == "transfer" else None
     outbox_id = uuid.uuid4() if transfer_id else None
-    team = verdict.team or policy.default_team
-    package = None
-    if transfer_id and verdict.transfer_mode == "warm":
-        package = summary.build(
-            customer_id=body.customer_id,
-            message=body.message,
-            draft_text=body.draft.text,
-            intent=body.draft.intent,
-            topics=body.topics,
-            sentiment=verdict.sentiment,
-            triggers=triggers,
-            locale=body.locale,
-        )
+    team = (verdict.team if transfer_id else verdict.review_team) or policy.default_team
+    package = warm_package
     decision_id = uuid.uuid4()
     response = {
         "decision_id": str(decision_id),
@@ -236,6 +256,7 @@ def _effects(plan: _Plan, row: Any, body: TurnCreate) -> Effects:
         )
     if plan.transfer_id is not None:
         effects.deliver(plan.outbox_id)
+        effects.assignments.append(plan.transfer_id)
         effects.publish("transfer.created", transfer_id=plan.transfer_id, team=plan.team)
     return effects
 

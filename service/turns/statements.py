@@ -50,6 +50,11 @@ TRANSFER_OUTBOX = """new_outbox AS (
          'pending'
   FROM new_transfer RETURNING id)"""
 
+TRANSFER_EVENT = """new_transfer_event AS (
+  INSERT INTO transfer_event (transfer_id, actor, status, detail)
+  SELECT new_transfer.id, 'channel:' || :channel, 'created', jsonb_build_object('reason', CAST(:reason AS text))
+  FROM new_transfer)"""
+
 AUDIT = """audit AS (
   INSERT INTO audit_event (actor, kind, subject_type, subject_id, data)
   SELECT 'channel:' || :channel, 'turn.decided', 'turn', new_turn.id::text,
@@ -87,6 +92,6 @@ def compose(review: bool, transfer: bool) -> Statement:
     if review:
         parts.append(REVIEW)
     if transfer:
-        parts += [TRANSFER, TRANSFER_OUTBOX]
+        parts += [TRANSFER, TRANSFER_EVENT, TRANSFER_OUTBOX]
     parts += [decision(with_review=review), AUDIT]
     return Statement("WITH " + ",\n".join(parts) + "\n" + result(with_review=review))

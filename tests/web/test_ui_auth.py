@@ -125,3 +125,10 @@ async def test_sessions_time_out_when_idle_and_after_twelve_hours(
         r = await desk.get("/ui/queue")
         assert r.status_code == 303 and r.headers["location"].startswith("/ui/login")
         assert not await redis_client.exists(key)
+
+
+async def test_ui_routes_stay_out_of_the_api_schema(http: httpx.AsyncClient) -> None:
+    r = await http.get("/schema/openapi.json")
+    assert r.status_code == 200
+    assert not [p for p in r.json()["paths"] if p.startswith("/ui")]
+    assert "/v1/reviews/next" in r.json()["paths"]

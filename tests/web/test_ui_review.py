@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import asyncpg
 import httpx
 from ui_client import Desk, held_turn, submit
+from websockets.asyncio.client import connect
 
 HTMX = {"HX-Request": "true"}
 
@@ -160,3 +162,48 @@ async def test_handoffs_accept_once_and_supervisor_releases_claims(
         r = await boss.post(f"/ui/supervisor/release/{review_id}")
         assert r.status_code == 303
         assert await db.fetchval("SELECT status FROM review") == "pending"
+
+
+async def test_lapsed_lease_and_passed_deadline_are_told_to_the_holder(
+    server: str,
+    http: httpx.AsyncClient,
+    channel_key: Any,
+    reviewer: Any,
+    db: asyncpg.Connection,
+    start_worker: Any,
+) -> None:
+    letters, email = await channel_key("letters"), await channel_key("email")
+    held = await submit(http, letters, held_turn())
+    rita, sam = await two_desks(server, reviewer)
+    async with rita, sam:
+        await rita.get(f"/ui/reviews/{held}")
+        url = server.replace("http://", "ws://") + f"/ui/ws?view=review&id={held}"
+        headers = {"Cookie": f"hitl_session={rita.session_cookie}"}
+        async with connect(url, origin=server, additional_headers=headers) as ws:  # type: ignore[arg-type]
+            assert "You hold this item" in await asyncio.wait_for(ws.recv(), 5)
+            # Rita's browser went quiet (no heartbeat): the sweeper returns the item.
+            await db.execute("UPDATE review SET lease_until = now() - interval '1 second'")
+            start_worker()
+            for _ in range(100):  # the sweeper runs every second
+                if await db.fetchval("SELECT status FROM review WHERE id = $1", held) == "pending":
+                    break
+                await asyncio.sleep(0.1)
+            # The sweeper's review.lease_lapsed event re-renders Rita's page: no reload needed.
+            pushed = ""
+            while "lapsed" not in pushed or "Release</button>" not in pushed:
+                pushed = str(await asyncio.wait_for(ws.recv(), 5))
+            assert "Nobody holds this item right now: your hold lapsed" in pushed
+            assert 'data-key="a">Approve' in pushed  # she may still act if nobody took it
+        assert await db.fetchval("SELECT status FROM review WHERE id = $1", held) == "pending"
+        # A 3 s item whose deadline fires while Sam reads it: his approval is refused, with
+        # the outcome the channel's fallback produced.
+        due = await submit(http, email, held_turn("email"))
+        await sam.get(f"/ui/reviews/{due}")
+        for _ in range(100):
+            if await db.fetchval("SELECT status FROM review WHERE id = $1", due) == "expired":
+                break
+            await asyncio.sleep(0.1)
+        r = await sam.post(f"/ui/reviews/{due}/approve")
+        assert r.status_code == 409
+        assert "Timed out by the deadline at" in r.text
+        assert "the draft was sent as it was" in r.text

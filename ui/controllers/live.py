@@ -25,7 +25,11 @@ from ui.controllers.queue import queue_context
 from ui.controllers.supervisor import supervisor_context
 from ui.security import caller_of, same_origin, store_of
 
+# A lone event is rendered after a short pause (to gather its siblings: a claim often comes
+# with a release); in a burst, one socket re-renders at most every MIN_INTERVAL seconds, so a
+# busy queue costs a bounded amount of rendering per reviewer.
 COALESCE_SECONDS = 0.05
+MIN_INTERVAL = 0.25
 REFUSED = 4403  # before accept: the server answers the handshake with 403
 VIEWS = frozenset({"queue", "handoffs", "supervisor", "review"})
 
@@ -73,6 +77,39 @@ async def _drain_client(socket: WebSocket[Any, Any, Any]) -> None:
             await socket.receive_data(mode="text")
 
 
+async def _pump(
+    socket: WebSocket[Any, Any, Any],
+    queue: asyncio.Queue[dict[str, Any]],
+    reader: asyncio.Task[None],
+    me: Caller,
+    view: str,
+    review_id: str | None,
+    sid: str | None,
+    csrf: str,
+) -> None:
+    """Sends the view's blocks now, then again after every relevant change until the page goes."""
+    store = store_of(socket.app.state.runtime)
+    # Anything that changed between the page's render and the subscription is caught here.
+    await socket.send_text(await _render(socket, me, view, review_id, csrf))
+    loop, last_sent = asyncio.get_running_loop(), 0.0
+    while not reader.done():
+        getter = asyncio.ensure_future(queue.get())
+        await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
+        if not getter.done():
+            getter.cancel()
+            return
+        if not _relevant(getter.result(), me, view, review_id):
+            continue
+        await asyncio.sleep(max(COALESCE_SECONDS, MIN_INTERVAL - (loop.time() - last_sent)))
+        while not queue.empty():
+            queue.get_nowait()
+        if await store.load(sid) is None:  # signed out or expired: stop serving this page
+            await socket.close(code=4401)
+            return
+        await socket.send_text(await _render(socket, me, view, review_id, csrf))
+        last_sent = loop.time()
+
+
 @websocket("/ui/ws")
 async def live_socket(socket: WebSocket[Any, Any, Any]) -> None:
     me = caller_of(socket)
@@ -93,27 +130,10 @@ async def live_socket(socket: WebSocket[Any, Any, Any]) -> None:
     queue = hub.subscribe()
     await socket.accept()
     reader = asyncio.create_task(_drain_client(socket))
-    store = store_of(socket.app.state.runtime)
     try:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(hub.ready.wait(), 2.0)
-        # Anything that changed between the page's render and this subscription is caught here.
-        await socket.send_text(await _render(socket, me, view, review_id, session.csrf))
-        while not reader.done():
-            getter = asyncio.ensure_future(queue.get())
-            await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
-            if not getter.done():
-                getter.cancel()
-                break
-            if not _relevant(getter.result(), me, view, review_id):
-                continue
-            await asyncio.sleep(COALESCE_SECONDS)
-            while not queue.empty():
-                queue.get_nowait()
-            if await store.load(sid) is None:  # signed out or expired: stop serving this page
-                await socket.close(code=4401)
-                break
-            await socket.send_text(await _render(socket, me, view, review_id, session.csrf))
+        await _pump(socket, queue, reader, me, view, review_id, sid, session.csrf)
     except (WebSocketDisconnect, RuntimeError):
         pass
     except Exception:

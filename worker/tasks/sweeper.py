@@ -10,6 +10,8 @@ from service import db
 from service.channels import outbox
 from service.reviews import repository
 from service.runtime import DELIVER_JOB, Runtime, live_channel
+from service.transfers import repository as transfer_queries
+from service.transfers import service as transfers
 from worker.tasks.deadlines import expire_now
 
 log = logging.getLogger(__name__)
@@ -29,6 +31,7 @@ async def sweep(ctx: dict[str, Any]) -> dict[str, int]:
         await runtime.redis.enqueue_job(
             DELIVER_JOB, str(event_id), _job_id=f"{DELIVER_JOB}:{event_id}:{attempts}:sweep"
         )
+    handed = await _sweep_transfers(runtime)
     async with db.transaction(runtime.engine) as conn:
         lapsed = await repository.return_lapsed_leases(conn)
     for review_id, team, holder in lapsed:
@@ -43,11 +46,27 @@ async def sweep(ctx: dict[str, Any]) -> dict[str, int]:
                 }
             ),
         )
-    if expired or due or lapsed:
+    if expired or due or lapsed or handed:
         log.info(
-            "sweep: %d expired, %d deliveries queued, %d leases returned",
+            "sweep: %d expired, %d deliveries queued, %d leases returned, %d transfers moved",
             expired,
             len(due),
             len(lapsed),
+            handed,
         )
-    return {"expired": expired, "deliveries": len(due), "leases": len(lapsed)}
+    return {"expired": expired, "deliveries": len(due), "leases": len(lapsed), "transfers": handed}
+
+
+async def _sweep_transfers(runtime: Runtime) -> int:
+    """Offers whose time ran out move on; waiting transfers try again for a free agent."""
+    async with runtime.engine.connect() as conn:
+        lapsed = await transfer_queries.lapsed_offers(conn)
+        waiting = await transfer_queries.waiting(conn)
+    moved = 0
+    for step, ids in ((transfers.lapse, lapsed), (transfers.assign, waiting)):
+        for transfer_id in ids:
+            async with db.transaction(runtime.engine) as conn:
+                effects = await step(conn, transfer_id, runtime.policies.current)
+            await runtime.dispatch(effects)
+            moved += bool(effects.live)
+    return moved

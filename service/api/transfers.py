@@ -1,0 +1,103 @@
+"""Transfers over JSON: read (channel or reviewer), accept and close (reviewer), cancel (channel),
+and a reviewer's presence, which decides who is offered new transfers."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any, Literal
+
+import msgspec
+from litestar import Controller, get, post, put
+
+from service import db
+from service.reviewers.caller import Caller
+from service.runtime import Runtime
+from service.transfers import repository
+from service.transfers import service as transfers
+
+
+class CloseIn(msgspec.Struct):
+    resolution: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+
+
+class PresenceIn(msgspec.Struct):
+    presence: Literal["online", "away", "offline"]
+
+
+class TransferController(Controller):
+    path = "/v1/transfers"
+    tags = ["transfers"]
+
+    @get("/", summary="Open transfers of the caller's teams, oldest first")
+    async def list_transfers(
+        self, runtime: Runtime, caller: Caller, status: Literal["open"] = "open"
+    ) -> list[dict[str, Any]]:
+        async with runtime.engine.connect() as conn:
+            rows = await repository.list_open(conn, caller.team_scope())
+        return [transfers.view(r) for r in rows]
+
+    @get("/{transfer_id:uuid}", summary="A transfer's status, assignee and warm summary")
+    async def get_transfer(
+        self, transfer_id: uuid.UUID, runtime: Runtime, principal: str | Caller
+    ) -> dict[str, Any]:
+        async with runtime.engine.connect() as conn:
+            if isinstance(principal, Caller):
+                row = await transfers.get_for_reviewer(conn, transfer_id, principal)
+            else:
+                row = await transfers.get_for_channel(conn, transfer_id, principal)
+        return transfers.view(row)
+
+    @post("/{transfer_id:uuid}/accept", status_code=200, summary="Take the conversation")
+    async def accept(
+        self, transfer_id: uuid.UUID, runtime: Runtime, caller: Caller
+    ) -> dict[str, Any]:
+        async with db.transaction(runtime.engine) as conn:
+            row, effects = await transfers.accept(conn, caller, transfer_id)
+        await runtime.dispatch(effects)
+        return transfers.view(row)
+
+    @post(
+        "/{transfer_id:uuid}/close",
+        status_code=200,
+        summary="Hand the conversation back to the AI, with how it ended",
+    )
+    async def close(
+        self, transfer_id: uuid.UUID, data: CloseIn, runtime: Runtime, principal: str | Caller
+    ) -> dict[str, Any]:
+        caller = principal if isinstance(principal, Caller) else None
+        channel = principal if isinstance(principal, str) else None
+        async with db.transaction(runtime.engine) as conn:
+            row, effects = await transfers.close(
+                conn, transfer_id, data.resolution, caller=caller, channel=channel
+            )
+        await runtime.dispatch(effects)
+        return transfers.view(row)
+
+    @post(
+        "/{transfer_id:uuid}/cancel",
+        status_code=200,
+        summary="Withdraw a transfer nobody has accepted yet (the customer left)",
+    )
+    async def cancel(
+        self, transfer_id: uuid.UUID, runtime: Runtime, principal: str | Caller
+    ) -> dict[str, Any]:
+        caller = principal if isinstance(principal, Caller) else None
+        channel = principal if isinstance(principal, str) else None
+        async with db.transaction(runtime.engine) as conn:
+            row, effects = await transfers.cancel(conn, transfer_id, caller=caller, channel=channel)
+        await runtime.dispatch(effects)
+        return transfers.view(row)
+
+
+class PresenceController(Controller):
+    path = "/v1/me"
+    tags = ["reviewer"]
+
+    @put("/presence", summary="Set whether you can be offered transfers now")
+    async def set_presence(
+        self, data: PresenceIn, runtime: Runtime, caller: Caller
+    ) -> dict[str, str]:
+        async with db.transaction(runtime.engine) as conn:
+            effects = await transfers.set_presence(conn, caller, data.presence)
+        await runtime.dispatch(effects)
+        return {"presence": data.presence}

@@ -1,0 +1,1 @@
+"""Replaying conversations through policies: rebuilt state, the live engine, and a comparison."""

@@ -1,0 +1,170 @@
+"""`hitl replay`: a file of conversations, or the service's own history, through one or two policies."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from service.policy.model import Policy
+from service.replay import report
+from service.replay.compare import Comparison, Tally, compare
+from service.replay.runner import Event, Lane, TurnEvent, Verdict, replay
+
+RECORDED = "recorded"
+
+
+@click.command("replay")
+@click.option(
+    "--policy",
+    "policy_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="the policy to try",
+)
+@click.option(
+    "--baseline",
+    "baseline_path",
+    type=click.Path(dir_okay=False),
+    help="the policy to compare it with",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="print the comparison as JSON (CONTRACT section 3)"
+)
+@click.option("--decisions", is_flag=True, help="with --json: list every decision of each policy")
+@click.option(
+    "--handling-minutes",
+    default=4.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="reviewer time per review, for reviewer-hours",
+)
+@click.option(
+    "--from-db", is_flag=True, help="replay the service's own recorded turns instead of a file"
+)
+@click.option(
+    "--since", default="30d", show_default=True, help="with --from-db: how far back, e.g. 7d, 12h"
+)
+@click.option("--channel", help="with --from-db: only this channel's turns are counted")
+@click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False))
+def replay_command(
+    policy_path: str,
+    baseline_path: str | None,
+    as_json: bool,
+    decisions: bool,
+    handling_minutes: float,
+    from_db: bool,
+    since: str,
+    channel: str | None,
+    file: str | None,
+) -> None:
+    """Replay conversations through POLICY (and BASELINE) and compare what they decide.
+
+    FILE.jsonl holds one conversation per line (CONTRACT section 3). With --from-db and no
+    --baseline, the comparison is against the decisions the service recorded, and the turns
+    recorded under POLICY's own version must come out the same."""
+    if from_db == (file is not None):
+        raise click.UsageError("give either FILE.jsonl or --from-db")
+    policies = [_load(policy_path)] + ([_load(baseline_path)] if baseline_path else [])
+    names = _names([policy_path, *([baseline_path] if baseline_path else [])])
+    lanes = [Lane(name, p) for name, p in zip(names, policies, strict=True)]
+    events = _history(lanes, since, channel) if from_db else _file(file or "")
+    tallies = [Tally(lane.name, lane.policy.version) for lane in lanes]
+    results: Iterable[tuple[TurnEvent, list[Verdict | None]]]
+    with _progress(len(events)) as bar:
+        results = replay(events, lanes, tick=bar.update)
+        if from_db and baseline_path is None:
+            tallies.append(Tally(RECORDED))
+            results = _with_recorded(results)
+        if decisions:
+            for tally in tallies:
+                tally.decisions = []
+        check = policies[0].version if from_db else None
+        comparison = compare(results, tallies, check_version=check)
+    _print(comparison, handling_minutes, as_json)
+
+
+def _load(path: str) -> Policy:
+    from service.policy.loader import PolicyError, load_policy
+
+    try:
+        return load_policy(path)
+    except PolicyError as err:
+        raise click.ClickException(f"the policy {path} is invalid:\n{err}") from err
+
+
+def _names(paths: list[str]) -> list[str]:
+    """File stems, unless two share one; the same file twice becomes policy and baseline."""
+    stems = [Path(p).stem for p in paths]
+    if len(set(stems)) == len(stems):
+        return stems
+    if len(set(paths)) == len(paths):
+        return paths
+    return ["policy", "baseline"][: len(paths)]
+
+
+def _file(path: str) -> list[Event]:
+    from service.replay.sources import InputError, read_file
+
+    try:
+        return read_file(path)
+    except InputError as err:
+        raise click.ClickException(str(err)) from err
+
+
+def _history(lanes: list[Lane], since: str, channel: str | None) -> list[Event]:
+    from service.cli import settings_with_services
+    from service.policy.durations import DurationError, parse_duration
+
+    try:
+        period = parse_duration(since)
+    except DurationError as err:
+        raise click.BadParameter(str(err), param_hint="--since") from err
+    settings = settings_with_services()
+    start = datetime.now(UTC) - period
+    # Conversations that could be repeat contacts of the period's first turns build state too.
+    window = max(lane.policy.triggers.repeat_contact.window for lane in lanes)
+    return asyncio.run(_read_history(settings.database_url or "", start, start - window, channel))
+
+
+async def _read_history(
+    url: str, since: datetime, lead_in: datetime, channel: str | None
+) -> list[Event]:
+    import asyncpg
+
+    from service.replay.repository import load_history
+    from service.settings import to_libpq_url
+
+    conn = await asyncpg.connect(to_libpq_url(url))
+    try:
+        return await load_history(conn, since=since, lead_in=lead_in, channel=channel)
+    finally:
+        await conn.close()
+
+
+def _with_recorded(
+    results: Iterable[tuple[TurnEvent, list[Verdict | None]]],
+) -> Iterator[tuple[TurnEvent, list[Verdict | None]]]:
+    for event, verdicts in results:
+        yield event, [*verdicts, event.recorded]
+
+
+def _progress(total: int) -> Any:
+    from tqdm import tqdm
+
+    # Only long runs on a terminal get a bar; it goes to stderr so --json output stays clean.
+    quiet = total < 20_000 or not sys.stderr.isatty()
+    return tqdm(total=total, unit="turn", unit_scale=True, file=sys.stderr, disable=quiet)
+
+
+def _print(comparison: Comparison, handling_minutes: float, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(report.to_json(comparison, handling_minutes), indent=2))
+    else:
+        click.echo(report.to_text(comparison, handling_minutes), nl=False)

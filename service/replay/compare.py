@@ -1,0 +1,147 @@
+"""The comparison figures per policy, and the turns on which two policies decide differently."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from service.replay.runner import TurnEvent, Verdict
+
+ACTIONS = ("send", "review", "transfer")
+
+
+@dataclass
+class Tally:
+    """One policy's counts over the replayed turns."""
+
+    name: str
+    version: str | None = None
+    turns: int = 0
+    refused: int = 0  # turns on a channel this policy does not define: the service answers 400
+    actions: Counter[str] = field(default_factory=Counter)
+    triggers: Counter[str] = field(default_factory=Counter)  # turns on which each type fired
+    channels: defaultdict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    teams: defaultdict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    hours: defaultdict[int, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    decisions: list[dict[str, Any]] | None = None
+
+    def add(self, event: TurnEvent, verdict: Verdict | None) -> None:
+        if verdict is None:
+            self.refused += 1
+            return
+        self.turns += 1
+        action = verdict.action
+        self.actions[action] += 1
+        per_channel = self.channels[event.key[0]]
+        per_channel["turns"] += 1
+        if verdict.types:
+            self.triggers.update(set(verdict.types))
+        if action != "send":
+            per_channel[action] += 1
+            team = verdict.team or "?"
+            self.teams[team][action] += 1
+            if action == "transfer":
+                self.hours[int(event.at // 3600)][team] += 1
+        if self.decisions is not None:
+            self.decisions.append(decision_row(event, verdict))
+
+
+def decision_row(event: TurnEvent, verdict: Verdict) -> dict[str, Any]:
+    return {
+        "conversation_id": event.key[1],
+        "turn": event.turn,
+        "action": verdict.action,
+        "triggers": list(verdict.types),
+    }
+
+
+@dataclass
+class Comparison:
+    tallies: list[Tally]
+    differences: list[dict[str, Any]] = field(default_factory=list)
+    reproduced: dict[str, Any] | None = None  # replaying history: recorded vs replayed
+
+
+def differs(a: Verdict, b: Verdict) -> bool:
+    return a.action != b.action or a.rule_ids != b.rule_ids
+
+
+def difference(
+    event: TurnEvent, policy: Verdict | None, baseline: Verdict | None
+) -> dict[str, Any]:
+    """One differing turn, with the rules that fired under one policy only."""
+    mine = set(policy.rule_ids) if policy else set()
+    theirs = set(baseline.rule_ids) if baseline else set()
+    return {
+        "conversation_id": event.key[1],
+        "channel": event.key[0],
+        "turn": event.turn,
+        "at": iso(event.at),
+        "policy": verdict_json(policy),
+        "baseline": verdict_json(baseline),
+        "rules_added": sorted(mine - theirs),
+        "rules_removed": sorted(theirs - mine),
+    }
+
+
+def verdict_json(verdict: Verdict | None) -> dict[str, Any] | None:
+    if verdict is None:
+        return None  # refused: the channel is not in this policy
+    return {
+        "action": verdict.action,
+        "triggers": list(verdict.types),
+        "rule_ids": list(verdict.rule_ids),
+        "team": verdict.team,
+    }
+
+
+def iso(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).isoformat().replace("+00:00", "Z")
+
+
+def compare(
+    results: Iterable[tuple[TurnEvent, list[Verdict | None]]],
+    tallies: list[Tally],
+    check_version: str | None = None,
+) -> Comparison:
+    """Feeds every replayed turn to the tallies; the first two lanes are policy and baseline.
+
+    With check_version, also counts how many turns recorded under that version the first lane
+    reproduces exactly (action, trigger types in order, rule ids in order)."""
+    out = Comparison(tallies)
+    checked = matched = 0
+    mismatches: list[dict[str, Any]] = []
+    for event, verdicts in results:
+        for tally, verdict in zip(tallies, verdicts, strict=True):
+            tally.add(event, verdict)
+        if len(verdicts) > 1:
+            first, second = verdicts[0], verdicts[1]
+            if (first is None) != (second is None) or (first and second and differs(first, second)):
+                out.differences.append(difference(event, first, second))
+        if check_version is not None and event.recorded_version == check_version:
+            checked += 1
+            if _same(verdicts[0], event.recorded):
+                matched += 1
+            elif len(mismatches) < 50:
+                mismatches.append(difference(event, verdicts[0], event.recorded))
+    if check_version is not None:
+        out.reproduced = {
+            "policy_version": check_version,
+            "turns": checked,
+            "matching": matched,
+            "mismatches": mismatches,
+        }
+    return out
+
+
+def _same(replayed: Verdict | None, recorded: Verdict | None) -> bool:
+    if replayed is None or recorded is None:
+        return False
+    return (replayed.action, replayed.types, replayed.rule_ids) == (
+        recorded.action,
+        recorded.types,
+        recorded.rule_ids,
+    )
