@@ -47,7 +47,7 @@ triggers:
   repeat_contact: {{ window: 72h, transfer: warm, team: general }}
   loop: {{ max_same_intent: 3, transfer: warm, team: general }}
 routing: {{ default_team: general }}
-teams: {{ general: {{}}, care: {{}}, legal: {{}}, billing: {{}} }}
+teams: {{ general: {{ offer_timeout: 2s }}, care: {{}}, legal: {{}}, billing: {{}} }}
 webhooks: {{ allow_private_addresses: true }}
 """
 

@@ -111,11 +111,15 @@ _STOP = frozenset(
 
 
 def extractive_summary(messages: Sequence[str], focus: Sequence[str]) -> str:
+    return " ".join(_clip(s) for s in telling_sentences(messages, focus))
+
+
+def telling_sentences(messages: Sequence[str], focus: Sequence[str]) -> list[str]:
     """The customer's most telling sentences, in their order: words the customer repeats across
     messages, and the words of the intent and topics, weigh most."""
     sentences = [s.strip() for m in messages for s in _SENTENCE.split(m) if len(s.strip()) > 3]
     if not sentences:
-        return ""
+        return []
     counts = Counter(w for s in sentences for w in set(_words(s)))
     focus_words = {w for f in focus for w in _words(f.replace("_", " "))}
 
@@ -128,7 +132,7 @@ def extractive_summary(messages: Sequence[str], focus: Sequence[str]) -> str:
         return weight / (len(words) ** 0.5) + recency
 
     best = sorted(range(len(sentences)), key=score, reverse=True)[:SUMMARY_SENTENCES]
-    return " ".join(_clip(sentences[i]) for i in sorted(best))
+    return [sentences[i] for i in sorted(best)]
 
 
 def _words(text: str) -> list[str]:

@@ -50,20 +50,32 @@ async def lock_waiting(conn: AsyncConnection, transfer_id: uuid.UUID) -> Row[Any
     ).first()
 
 
-async def lock_agents(conn: AsyncConnection, team: str) -> list[Agent]:
-    """The team's agents with room, locked: two assignments never count the same free slot."""
+async def candidates(conn: AsyncConnection, team: str) -> list[Agent]:
+    """The team's agents who look free now; `reserve` settles who really gets the slot."""
     rows = await conn.execute(
         text(
             "SELECT r.id, r.presence, r.active_transfers, r.capacity, r.last_assigned_at "
             "FROM reviewer r JOIN reviewer_team t ON t.reviewer_id = r.id "
-            "WHERE t.team = :team AND r.presence = 'online' AND r.active_transfers < r.capacity "
-            "ORDER BY r.id FOR UPDATE OF r SKIP LOCKED"
+            "WHERE t.team = :team AND r.presence = 'online' AND r.active_transfers < r.capacity"
         ),
         {"team": team},
     )
     return [
         Agent(r.id, r.presence, r.active_transfers, r.capacity, r.last_assigned_at) for r in rows
     ]
+
+
+async def reserve(conn: AsyncConnection, agent: uuid.UUID) -> bool:
+    """Take one slot of the agent's capacity if they still have one: concurrent assigners queue
+    on the agent's row and Postgres re-checks the condition, so nobody is ever overbooked."""
+    row = await conn.execute(
+        text(
+            "UPDATE reviewer SET active_transfers = active_transfers + 1, last_assigned_at = now() "
+            "WHERE id = :id AND presence = 'online' AND active_transfers < capacity RETURNING id"
+        ),
+        {"id": agent},
+    )
+    return row.first() is not None
 
 
 async def change_load(conn: AsyncConnection, agent: uuid.UUID, delta: int) -> None:

@@ -101,16 +101,19 @@ async def assign(conn: AsyncConnection, transfer_id: uuid.UUID, policy: Policy) 
     waiting = await repository.lock_waiting(conn, transfer_id)
     if waiting is None:
         return effects
-    agent = assignment.choose(await repository.lock_agents(conn, waiting.team), waiting.passed_by)
+    agents = await repository.candidates(conn, waiting.team)
+    passed = set(waiting.passed_by)
+    while (agent := assignment.choose(agents, passed)) is not None:
+        if await repository.reserve(conn, agent.id):
+            break
+        passed.add(agent.id)  # someone else took their last slot meanwhile: next best
     if agent is None:
         return effects
     team = policy.teams.get(waiting.team)
     offered = await repository.offer(
         conn, transfer_id, agent.id, team.offer_timeout if team else None
     )
-    if offered is None:
-        return effects
-    await repository.change_load(conn, agent.id, +1)
+    assert offered is not None  # the transfer row is locked and still waiting
     await repository.record(conn, transfer_id, "system", "offered", agent=str(agent.id))
     if offered.offer_expires_at is not None:
         effects.offer_deadlines.append((transfer_id, offered.offer_expires_at))

@@ -1,0 +1,124 @@
+"""Assignment under concurrency on real PostgreSQL: nobody over capacity, nothing offered twice."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import asyncpg
+import pytest
+
+from service import db as database
+from service.policy.loader import load_policy
+from service.reviewers import accounts
+from service.settings import Settings
+from service.transfers import service as transfers
+from service.turns import service as turns
+from service.turns.schemas import DraftIn, TurnCreate
+
+
+async def explicit_requests(settings: Settings, count: int) -> list[uuid.UUID]:
+    policy = load_policy(settings.policy_path)
+    pool = await database.create_pool(settings, size=4)
+    ids = []
+    try:
+        for n in range(count):
+            body = TurnCreate(
+                conversation_id=f"x-{uuid.uuid4().hex[:8]}",
+                channel="chat",
+                customer_id=f"k{n}",
+                message="Please let me talk to a human agent.",
+                draft=DraftIn(text="I can help!", confidence=0.95, intent=f"i{n}"),
+            )
+            async with pool.acquire() as conn:
+                outcome = await turns.decide(conn, policy, "chat", body, None)
+            assert outcome.response["action"] == "transfer"
+            ids.append(uuid.UUID(outcome.response["transfer"]["id"]))
+    finally:
+        await pool.close()
+    return ids
+
+
+@pytest.fixture
+async def engine(settings: Settings, db: asyncpg.Connection) -> Any:
+    engine = database.create_engine(settings, pool_size=40)
+    yield engine
+    await engine.dispose()
+
+
+async def agents(engine: Any, count: int, capacity: int) -> list[Any]:
+    people = []
+    async with database.transaction(engine) as conn:
+        for n in range(count):
+            rid = await accounts.create_user(
+                conn, f"agent{n}@example.com", "reviewer", ["general"], None
+            )
+            await conn.exec_driver_sql(
+                f"UPDATE reviewer SET presence = 'online', capacity = {capacity} WHERE id = '{rid}'"
+            )
+            people.append(await accounts.caller_by_id(conn, rid))
+    return people
+
+
+async def test_hundred_transfers_offered_at_once_to_five_agents(
+    engine: Any, settings: Settings, db: asyncpg.Connection
+) -> None:
+    policy = load_policy(settings.policy_path)
+    ids = await explicit_requests(settings, 100)
+    await agents(engine, 5, capacity=4)
+
+    async def assign(transfer_id: uuid.UUID) -> None:
+        async with database.transaction(engine) as conn:
+            await transfers.assign(conn, transfer_id, policy)
+
+    results = await asyncio.gather(*(assign(t) for t in ids), return_exceptions=True)
+    assert not [r for r in results if isinstance(r, BaseException)], results[:3]
+    rows = await db.fetch("SELECT status, assigned_to FROM transfer")
+    offered = [r for r in rows if r["status"] == "offered"]
+    assert len(rows) == 100 and {r["status"] for r in rows} <= {"offered", "created"}
+    assert len(offered) == 20, "5 agents x capacity 4, the rest waits in the team queue"
+    per_agent = await db.fetch(
+        "SELECT r.active_transfers, (SELECT count(*) FROM transfer x WHERE x.assigned_to = r.id "
+        "AND x.status = 'offered') AS held, r.capacity FROM reviewer r"
+    )
+    for agent in per_agent:
+        assert agent["held"] == agent["active_transfers"] <= agent["capacity"]
+    events = await db.fetchval("SELECT count(*) FROM transfer_event WHERE status = 'offered'")
+    assert events == 20, "no transfer was offered twice"
+
+
+async def test_accept_close_and_capacity(
+    engine: Any, settings: Settings, db: asyncpg.Connection
+) -> None:
+    policy = load_policy(settings.policy_path)
+    first, second = await explicit_requests(settings, 2)
+    (agent,) = await agents(engine, 1, capacity=1)
+    async with database.transaction(engine) as conn:
+        await transfers.assign(conn, first, policy)
+        await transfers.assign(conn, second, policy)
+    assert await db.fetchval("SELECT status FROM transfer WHERE id = $1", second) == "created"
+    async with database.transaction(engine) as conn:
+        row, _ = await transfers.accept(conn, agent, first)
+    assert row.status == "accepted"
+    with pytest.raises(Exception, match="capacity"):
+        async with database.transaction(engine) as conn:
+            await transfers.accept(conn, agent, second)
+    async with database.transaction(engine) as conn:
+        row, effects = await transfers.close(conn, first, "refund issued", caller=agent)
+    assert row.status == "closed" and row.resolution == "refund issued"
+    assert effects.deliveries, "transfer.closed goes to the channel"
+    assert await db.fetchval("SELECT active_transfers FROM reviewer") == 0
+    handled = await db.fetchval(
+        "SELECT c.handled_by FROM conversation c JOIN transfer x ON x.conversation_id = c.id "
+        "WHERE x.id = $1",
+        first,
+    )
+    assert handled == "ai", "closing hands the conversation back to the AI"
+    steps = [
+        r["status"]
+        for r in await db.fetch(
+            "SELECT status FROM transfer_event WHERE transfer_id = $1 ORDER BY id", first
+        )
+    ]
+    assert steps == ["created", "offered", "accepted", "closed"]
