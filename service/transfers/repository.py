@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from service.db import PgConnection, Statement
 from service.transfers.assignment import Agent
 
 VIEW = """
@@ -37,47 +38,6 @@ async def list_open(conn: AsyncConnection, teams: Sequence[str] | None) -> Seque
     return (await conn.execute(text(sql), {"teams": list(teams or [])})).all()
 
 
-async def lock_waiting(conn: AsyncConnection, transfer_id: uuid.UUID) -> Row[Any] | None:
-    """The transfer if it waits for an agent; locked so that one assigner at a time handles it."""
-    return (
-        await conn.execute(
-            text(
-                "SELECT id, team, passed_by FROM transfer WHERE id = :id AND status = 'created' "
-                "FOR UPDATE SKIP LOCKED"
-            ),
-            {"id": transfer_id},
-        )
-    ).first()
-
-
-async def candidates(conn: AsyncConnection, team: str) -> list[Agent]:
-    """The team's agents who look free now; `reserve` settles who really gets the slot."""
-    rows = await conn.execute(
-        text(
-            "SELECT r.id, r.presence, r.active_transfers, r.capacity, r.last_assigned_at "
-            "FROM reviewer r JOIN reviewer_team t ON t.reviewer_id = r.id "
-            "WHERE t.team = :team AND r.presence = 'online' AND r.active_transfers < r.capacity"
-        ),
-        {"team": team},
-    )
-    return [
-        Agent(r.id, r.presence, r.active_transfers, r.capacity, r.last_assigned_at) for r in rows
-    ]
-
-
-async def reserve(conn: AsyncConnection, agent: uuid.UUID) -> bool:
-    """Take one slot of the agent's capacity if they still have one: concurrent assigners queue
-    on the agent's row and Postgres re-checks the condition, so nobody is ever overbooked."""
-    row = await conn.execute(
-        text(
-            "UPDATE reviewer SET active_transfers = active_transfers + 1, last_assigned_at = now() "
-            "WHERE id = :id AND presence = 'online' AND active_transfers < capacity RETURNING id"
-        ),
-        {"id": agent},
-    )
-    return row.first() is not None
-
-
 async def change_load(conn: AsyncConnection, agent: uuid.UUID, delta: int) -> None:
     # The CHECK (active_transfers BETWEEN 0 AND capacity) refuses any overbooking.
     await conn.execute(
@@ -87,27 +47,6 @@ async def change_load(conn: AsyncConnection, agent: uuid.UUID, delta: int) -> No
         ),
         {"id": agent, "d": delta},
     )
-
-
-async def offer(
-    conn: AsyncConnection, transfer_id: uuid.UUID, agent: uuid.UUID, expires_after: timedelta | None
-) -> Row[Any] | None:
-    return (
-        await conn.execute(
-            text(
-                "UPDATE transfer SET status = 'offered', assigned_to = :agent, offered_at = now(), "
-                "offer_expires_at = CASE WHEN CAST(:secs AS float8) IS NULL THEN NULL "
-                "ELSE now() + make_interval(secs => CAST(:secs AS float8)) END, "
-                "version = version + 1 WHERE id = :id AND status = 'created' "
-                "RETURNING offer_expires_at"
-            ),
-            {
-                "id": transfer_id,
-                "agent": agent,
-                "secs": expires_after.total_seconds() if expires_after else None,
-            },
-        )
-    ).first()
 
 
 async def lapse_offer(conn: AsyncConnection, transfer_id: uuid.UUID) -> uuid.UUID | None:
@@ -206,3 +145,60 @@ async def lapsed_offers(conn: AsyncConnection, limit: int = 200) -> list[uuid.UU
         {"n": limit},
     )
     return [r.id for r in rows]
+
+
+# The assignment path in two statements (it runs for every transfer, so round trips count):
+# the waiting transfer, locked, with its team's free-looking agents; then reserve, offer, record.
+WAITING_WITH_AGENTS = Statement("""
+SELECT x.team, x.passed_by,
+  (SELECT COALESCE(json_agg(json_build_array(r.id, r.presence, r.active_transfers, r.capacity,
+                                             r.last_assigned_at)), '[]')
+     FROM reviewer r JOIN reviewer_team t ON t.reviewer_id = r.id
+     WHERE t.team = x.team AND r.presence = 'online' AND r.active_transfers < r.capacity) AS agents
+FROM transfer x WHERE x.id = :id AND x.status = 'created' FOR UPDATE OF x SKIP LOCKED""")
+
+RESERVE_AND_OFFER = Statement("""
+WITH slot AS (
+  UPDATE reviewer SET active_transfers = active_transfers + 1, last_assigned_at = now()
+  WHERE id = :agent AND presence = 'online' AND active_transfers < capacity RETURNING id),
+offer AS (
+  UPDATE transfer SET status = 'offered', assigned_to = slot.id, offered_at = now(),
+    offer_expires_at = now() + make_interval(secs => CAST(:secs AS float8)),
+    version = transfer.version + 1
+  FROM slot WHERE transfer.id = :id AND transfer.status = 'created' RETURNING offer_expires_at),
+event AS (
+  INSERT INTO transfer_event (transfer_id, actor, status, detail)
+  SELECT :id, 'system', 'offered', jsonb_build_object('agent', CAST(:agent AS text)) FROM offer)
+SELECT EXISTS (SELECT 1 FROM offer) AS offered, (SELECT offer_expires_at FROM offer) AS expires""")
+
+
+async def waiting_with_agents(
+    pg: PgConnection, transfer_id: uuid.UUID
+) -> tuple[str, list[uuid.UUID], list[Agent]] | None:
+    row = await pg.fetchrow(WAITING_WITH_AGENTS.sql, *WAITING_WITH_AGENTS.args({"id": transfer_id}))
+    if row is None:
+        return None
+    agents = [
+        Agent(uuid.UUID(a[0]), a[1], a[2], a[3], datetime.fromisoformat(a[4]) if a[4] else None)
+        for a in _decoded(row["agents"])
+    ]
+    return row["team"], list(row["passed_by"]), agents
+
+
+async def reserve_and_offer(
+    pg: PgConnection, transfer_id: uuid.UUID, agent: uuid.UUID, expires_after: timedelta | None
+) -> tuple[bool, datetime | None]:
+    """Offered, and when the offer lapses; (False, None) if the agent's last slot went meanwhile.
+    No expiry (NULL seconds) leaves offer_expires_at NULL: the offer waits for that agent."""
+    secs = expires_after.total_seconds() if expires_after else None
+    row = await pg.fetchrow(
+        RESERVE_AND_OFFER.sql,
+        *RESERVE_AND_OFFER.args({"id": transfer_id, "agent": agent, "secs": secs}),
+    )
+    assert row is not None
+    return bool(row["offered"]), row["expires"]
+
+
+def _decoded(value: Any) -> Any:
+    # A pool connection hands back JSON as text; one under SQLAlchemy has it decoded already.
+    return json.loads(value) if isinstance(value, str) else value

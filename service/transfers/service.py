@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.channels import outbox
+from service.db import driver_connection
 from service.effects import Effects
 from service.errors import Conflict, Forbidden, Invalid, NotFound
 from service.policy.model import Policy
@@ -96,28 +97,28 @@ async def create(
 
 
 async def assign(conn: AsyncConnection, transfer_id: uuid.UUID, policy: Policy) -> Effects:
-    """Offer a waiting transfer to the best available agent of its team, or leave it queued."""
+    """Offer a waiting transfer to the best available agent of its team, or leave it queued.
+    The choice is pure (assignment.choose); Postgres settles races for an agent's last slot."""
     effects = Effects()
-    waiting = await repository.lock_waiting(conn, transfer_id)
+    pg = await driver_connection(conn)
+    waiting = await repository.waiting_with_agents(pg, transfer_id)
     if waiting is None:
         return effects
-    agents = await repository.candidates(conn, waiting.team)
-    passed = set(waiting.passed_by)
+    team_name, passed_by, agents = waiting
+    team = policy.teams.get(team_name)
+    passed = set(passed_by)
     while (agent := assignment.choose(agents, passed)) is not None:
-        if await repository.reserve(conn, agent.id):
+        offered, expires = await repository.reserve_and_offer(
+            pg, transfer_id, agent.id, team.offer_timeout if team else None
+        )
+        if offered:
             break
         passed.add(agent.id)  # someone else took their last slot meanwhile: next best
     if agent is None:
         return effects
-    team = policy.teams.get(waiting.team)
-    offered = await repository.offer(
-        conn, transfer_id, agent.id, team.offer_timeout if team else None
-    )
-    assert offered is not None  # the transfer row is locked and still waiting
-    await repository.record(conn, transfer_id, "system", "offered", agent=str(agent.id))
-    if offered.offer_expires_at is not None:
-        effects.offer_deadlines.append((transfer_id, offered.offer_expires_at))
-    effects.publish("transfer.offered", transfer_id=transfer_id, team=waiting.team, agent=agent.id)
+    if expires is not None:
+        effects.offer_deadlines.append((transfer_id, expires))
+    effects.publish("transfer.offered", transfer_id=transfer_id, team=team_name, agent=agent.id)
     return effects
 
 

@@ -61,7 +61,7 @@ async def load(
     }
     row = await conn.fetchrow(FACTS.sql, *FACTS.args(params))
     assert row is not None  # a SELECT without FROM always returns its one row
-    replay = json.loads(row["replay"]) if row["replay"] is not None else None
+    replay = _json(row["replay"]) if row["replay"] is not None else None
     turns = tuple(PriorTurn(intent=i, sentiment=s) for i, s in _json(row["turns"]))
     contacts = tuple(
         PriorContact(
@@ -76,5 +76,6 @@ async def load(
     return Loaded(Facts(turns=turns, resolved=bool(row["resolved"]), contacts=contacts), replay)
 
 
-def _json(value: Any) -> list[Any]:
-    return json.loads(value) if isinstance(value, str) else list(value)
+def _json(value: Any) -> Any:
+    # A pool connection hands back JSON as text; one under SQLAlchemy has it decoded already.
+    return json.loads(value) if isinstance(value, str) else value
