@@ -14,7 +14,10 @@ import json
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -36,6 +39,21 @@ def write(path: Path, conversations: object) -> int:
             turns += len(conversation["turns"])
             handle.write(json.dumps(conversation) + "\n")
     return turns
+
+
+def _copies(conversations: list[dict[str, Any]], times: int) -> Iterator[dict[str, Any]]:
+    for copy in range(times):
+        shift = timedelta(days=31 * copy)
+        for c in conversations:
+            turns = [
+                t | {"at": (datetime.fromisoformat(t["at"]) + shift).isoformat()}
+                for t in c["turns"]
+            ]
+            yield c | {
+                "conversation_id": f"{c['conversation_id']}-{copy}",
+                "customer_id": f"{c['customer_id']}-{copy}",
+                "turns": turns,
+            }
 
 
 def measure(path: Path, policies: list[Path]) -> dict[str, float]:
@@ -75,7 +93,10 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=200_000, help="size of the synthetic file")
     parser.add_argument("--policy", type=Path, default=ROOT / "policies" / "default.yaml")
     parser.add_argument(
-        "--baseline", type=Path, default=ROOT / "policies" / "examples" / "cautious-retail.yaml"
+        "--baseline",
+        type=Path,
+        default=ROOT / "policies" / "examples" / "cautious-retail.yaml",
+        help="a second policy with its own window and channels (so its own state)",
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -83,12 +104,26 @@ def main() -> None:
         made = write(synthetic_file, synthetic.generate(args.turns))
         print(f"synthetic file: {made:,} turns, {synthetic_file.stat().st_size / 1e6:.0f} MB")
         show("one policy", measure(synthetic_file, [args.policy]))
-        show("policy + baseline", measure(synthetic_file, [args.policy, args.baseline]))
+        # The usual question: the same policy with a stricter threshold (state shared).
+        stricter = Path(tmp) / "stricter.yaml"
+        stricter.write_text(args.policy.read_text().replace("threshold: 0.7", "threshold: 0.8", 1))
+        show("policy + stricter copy", measure(synthetic_file, [stricter, args.policy]))
+        show(
+            f"policy + {args.baseline.name}", measure(synthetic_file, [args.policy, args.baseline])
+        )
         if DATA.exists():
             threads = [json.loads(line) for line in DATA.open(encoding="utf-8")]
             converted = Path(tmp) / "conversations.jsonl"
             write(converted, synthetic.from_threads(threads))
             show("conversations.jsonl (real text), one policy", measure(converted, [args.policy]))
+            # 1,050 turns are over too soon to time well: the same threads, copied for
+            # other customers a month apart each time.
+            copies = Path(tmp) / "conversations-x40.jsonl"
+            write(copies, _copies(list(synthetic.from_threads(threads)), 40))
+            show(
+                "conversations.jsonl x40 (real text; repeated messages hit the sentiment cache)",
+                measure(copies, [args.policy]),
+            )
 
 
 if __name__ == "__main__":

@@ -97,9 +97,11 @@ async def transfers(
     """Transfers waiting for a person of these teams, and the ones this person accepted."""
     select = """
     SELECT x.id, x.mode, x.team, x.status, x.reason, x.summary, x.triggers, x.created_at,
-           x.accepted_at, x.channel, c.customer_id, c.external_id AS conversation_external_id,
+           x.accepted_at, x.channel, x.assigned_to, h.display_name AS assigned_name,
+           c.customer_id, c.external_id AS conversation_external_id,
            EXTRACT(EPOCH FROM now() - x.created_at) AS waiting_seconds
     FROM transfer x JOIN conversation c ON c.id = x.conversation_id
+    LEFT JOIN reviewer h ON h.id = x.assigned_to
     """
     waiting = (
         await conn.execute(

@@ -71,13 +71,16 @@ def replay_command(
     recorded under POLICY's own version must come out the same."""
     if from_db == (file is not None):
         raise click.UsageError("give either FILE.jsonl or --from-db")
+    if channel and not from_db:
+        raise click.UsageError("--channel goes with --from-db")
     policies = [_load(policy_path)] + ([_load(baseline_path)] if baseline_path else [])
     names = _names([policy_path, *([baseline_path] if baseline_path else [])])
     lanes = [Lane(name, p) for name, p in zip(names, policies, strict=True)]
     events = _history(lanes, since, channel) if from_db else _file(file or "")
     tallies = [Tally(lane.name, lane.policy.version) for lane in lanes]
     results: Iterable[tuple[TurnEvent, list[Verdict | None]]]
-    with _progress(len(events)) as bar:
+    turns = sum(1 for e in events if isinstance(e, TurnEvent))
+    with _progress(turns) as bar:
         results = replay(events, lanes, tick=bar.update)
         if from_db and baseline_path is None:
             tallies.append(Tally(RECORDED))
@@ -112,8 +115,10 @@ def _names(paths: list[str]) -> list[str]:
 def _file(path: str) -> list[Event]:
     from service.replay.sources import InputError, read_file
 
+    size = Path(path).stat().st_size
     try:
-        return read_file(path)
+        with _progress(size, "B", "reading", big=4_000_000) as bar:
+            return read_file(path, tick=bar.update)
     except InputError as err:
         raise click.ClickException(str(err)) from err
 
@@ -155,12 +160,12 @@ def _with_recorded(
         yield event, [*verdicts, event.recorded]
 
 
-def _progress(total: int) -> Any:
+def _progress(total: int, unit: str = "turn", desc: str = "replaying", big: int = 20_000) -> Any:
     from tqdm import tqdm
 
     # Only long runs on a terminal get a bar; it goes to stderr so --json output stays clean.
-    quiet = total < 20_000 or not sys.stderr.isatty()
-    return tqdm(total=total, unit="turn", unit_scale=True, file=sys.stderr, disable=quiet)
+    quiet = total < big or not sys.stderr.isatty()
+    return tqdm(total=total, unit=unit, unit_scale=True, desc=desc, file=sys.stderr, disable=quiet)
 
 
 def _print(comparison: Comparison, handling_minutes: float, as_json: bool) -> None:

@@ -26,7 +26,8 @@ class Tally:
     channels: defaultdict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     teams: defaultdict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     hours: defaultdict[int, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
-    decisions: list[dict[str, Any]] | None = None
+    # Every decision when asked for (--decisions), keyed for input order: (line, turn, row).
+    decisions: list[tuple[int, int, dict[str, Any]]] | None = None
 
     def add(self, event: TurnEvent, verdict: Verdict | None) -> None:
         if verdict is None:
@@ -46,7 +47,11 @@ class Tally:
             if action == "transfer":
                 self.hours[int(event.at // 3600)][team] += 1
         if self.decisions is not None:
-            self.decisions.append(decision_row(event, verdict))
+            self.decisions.append((event.line, event.turn, decision_row(event, verdict)))
+
+    def listed(self) -> list[dict[str, Any]]:
+        """The decisions in input order: by conversation line, then turn."""
+        return [row for _, _, row in sorted(self.decisions or (), key=lambda d: d[:2])]
 
 
 def decision_row(event: TurnEvent, verdict: Verdict) -> dict[str, Any]:

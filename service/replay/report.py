@@ -81,7 +81,7 @@ def to_json(comparison: Comparison, handling_minutes: float) -> dict[str, Any]:
     for tally in comparison.tallies:
         entry = summary(tally, handling_minutes)
         if tally.decisions is not None:
-            entry["decisions"] = tally.decisions
+            entry["decisions"] = tally.listed()
         policies[tally.name] = entry
     out: dict[str, Any] = {"policies": policies, "differences": comparison.differences}
     if comparison.reproduced is not None:
@@ -189,7 +189,8 @@ def _describe(verdict: dict[str, Any] | None) -> str:
 
 
 def _differences(differences: list[dict[str, Any]], names: list[str]) -> str:
-    head = f"{len(differences)} turns decided differently ({names[0]} vs {names[1]})"
+    count = len(differences)
+    head = f"{count} turn{'' if count == 1 else 's'} decided differently ({names[0]} vs {names[1]})"
     rows = [
         [
             f"{d['conversation_id']}#{d['turn']}",

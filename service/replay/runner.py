@@ -8,7 +8,7 @@ load them), and its decision from service.policy.engine.evaluate itself.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from service.policy import engine
 from service.policy.model import Policy
@@ -51,47 +51,71 @@ class OutcomeEvent:
 Event = TurnEvent | OutcomeEvent
 
 
-@dataclass
+@dataclass(frozen=True)
 class Lane:
-    """One policy's replay: the policy and the history it has built so far."""
+    """One policy to replay, under the name the report gives it."""
 
     name: str
     policy: Policy
-    history: History = field(init=False)
 
-    def __post_init__(self) -> None:
-        window = self.policy.triggers.repeat_contact.window.total_seconds()
-        self.history = History(window, MAX_PRIOR_TURNS, MAX_CONTACTS)
 
-    def decide(self, event: TurnEvent) -> engine.Decision | None:
-        """None when the live service would refuse the turn (a channel the policy lacks)."""
-        channel = event.key[0]
-        if channel not in self.policy.channels:
-            return None
-        facts = self.history.facts(event.key, event.customer, event.at)
-        decision = engine.evaluate(self.policy, channel, facts, event.signals)
-        self.history.record(
-            event.key,
-            event.customer,
-            event.at,
-            event.signals.intent,
-            decision.sentiment,
-            event.topics,
-        )
-        return decision
+@dataclass
+class _Group:
+    """Lanes whose facts are always the same (same repeat-contact window, same channels) share
+    one history: the state is built once per turn, however many policies are compared."""
+
+    history: History
+    channels: frozenset[str]
+    members: list[tuple[int, Policy]]
+
+
+def _groups(lanes: list[Lane]) -> list[_Group]:
+    groups: dict[tuple[float, frozenset[str]], _Group] = {}
+    for index, lane in enumerate(lanes):
+        window = lane.policy.triggers.repeat_contact.window.total_seconds()
+        channels = frozenset(lane.policy.channels)
+        group = groups.get((window, channels))
+        if group is None:
+            history = History(window, MAX_PRIOR_TURNS, MAX_CONTACTS)
+            group = groups[(window, channels)] = _Group(history, channels, [])
+        group.members.append((index, lane.policy))
+    return list(groups.values())
+
+
+_SEND = Verdict("send", (), (), None)
 
 
 def verdict(policy: Policy, decision: engine.Decision) -> Verdict:
     """The team whose people feel it: as service/turns/service.py names it for the queue."""
+    if decision.action == "send":
+        return _SEND
     team = decision.team if decision.action == "transfer" else decision.review_team
-    if decision.action != "send" and team is None:
-        team = policy.default_team
     return Verdict(
         decision.action,
         tuple(t.type for t in decision.triggers),
         decision.rule_ids,
-        team,
+        team or policy.default_team,
     )
+
+
+def _decide(groups: list[_Group], event: TurnEvent, verdicts: list[Verdict | None]) -> None:
+    """Each policy's verdict on the turn, then the turn recorded as the service would store it.
+
+    A turn on a channel a policy lacks is refused (400) by the service: no verdict, no state."""
+    channel = event.key[0]
+    signals = event.signals
+    for group in groups:
+        if channel not in group.channels:
+            continue
+        history = group.history
+        facts = history.facts(event.key, event.customer, event.at)
+        for index, policy in group.members:
+            decision = engine.evaluate(policy, channel, facts, signals)
+            verdicts[index] = verdict(policy, decision)
+        # The stored score is policy-independent: the channel's, or the detector's.
+        history.record(
+            event.key, event.customer, event.at, signals.intent, decision.sentiment, event.topics
+        )
 
 
 def replay(
@@ -100,20 +124,20 @@ def replay(
     tick: Callable[[int], None] | None = None,
     every: int = 4096,
 ) -> Iterator[tuple[TurnEvent, list[Verdict | None]]]:
-    """Yields each counted turn with one verdict per lane (None: refused by that policy)."""
+    """Yields each counted turn with one verdict per lane (None: refused by that policy);
+    tick(n) reports every n turns done."""
+    groups = _groups(lanes)
     done = 0
     for event in events:
+        if isinstance(event, OutcomeEvent):
+            for group in groups:
+                group.history.outcome(event.key, event.resolved)
+            continue
         done += 1
         if tick is not None and done % every == 0:
             tick(every)
-        if isinstance(event, OutcomeEvent):
-            for lane in lanes:
-                lane.history.outcome(event.key, event.resolved)
-            continue
-        verdicts: list[Verdict | None] = []
-        for lane in lanes:
-            decision = lane.decide(event)
-            verdicts.append(None if decision is None else verdict(lane.policy, decision))
+        verdicts: list[Verdict | None] = [None] * len(lanes)
+        _decide(groups, event, verdicts)
         if event.counted:
             yield event, verdicts
     if tick is not None:

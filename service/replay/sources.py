@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,11 +22,16 @@ def epoch(at: datetime) -> float:
     return (at if at.tzinfo is not None else at.replace(tzinfo=UTC)).timestamp()
 
 
-def read_file(path: str | Path) -> list[Event]:
-    """Every turn and outcome of the file, in time order."""
+def read_file(path: str | Path, tick: Callable[[int], None] | None = None) -> list[Event]:
+    """Every turn and outcome of the file, in time order; tick(bytes) reports progress."""
     events: list[Event] = []
+    done = 0
     with open(path, "rb") as handle:
         for number, line in enumerate(handle, 1):
+            done += len(line)
+            if tick is not None and number % 4096 == 0:
+                tick(done)
+                done = 0
             if not line.strip():
                 continue
             try:
@@ -37,6 +43,8 @@ def read_file(path: str | Path) -> list[Event]:
                     f"{path}:{number}: not a JSON object on one line ({err})"
                 ) from None
             events.extend(conversation_events(conversation, number))
+    if tick is not None:
+        tick(done)
     return sort_events(events)
 
 

@@ -42,7 +42,7 @@ def from_threads(rows: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         if not customers:
             continue
         start = _START + timedelta(hours=number)
-        turns = []
+        turns: list[dict[str, Any]] = []
         for i, said in enumerate(spoken):
             if said.get("speaker") != "customer":
                 continue

@@ -152,7 +152,13 @@ async def test_handoffs_accept_once_and_supervisor_releases_claims(
         await sam.get("/ui/handoffs")
         assert (await rita.post(f"/ui/handoffs/{transfer_id}/accept")).status_code == 303
         await sam.post(f"/ui/handoffs/{transfer_id}/accept")
-        assert "already accepted by Rita" in (await sam.get("/ui/handoffs")).text
+        page = await sam.get("/ui/handoffs")
+        assert "Cannot accept this transfer: it is accepted by rita@example.com." in page.text
+        assert (await sam.post("/ui/handoffs/presence", {"presence": "online"})).status_code == 303
+        assert "You are online." in (await sam.get("/ui/handoffs")).text
+        assert await db.fetchval(
+            "SELECT presence FROM reviewer WHERE email = 'sam@example.com'"
+        ) == ("online")
         row = await db.fetchrow("SELECT status, assigned_to FROM transfer")
         assert row["status"] == "accepted"
         assert (await rita.get("/ui/supervisor")).status_code == 403

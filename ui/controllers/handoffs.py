@@ -1,7 +1,7 @@
-"""Handoffs: transfers waiting for a person of the reviewer's teams; accept one.
+"""Handoffs: transfers waiting for a person of the reviewer's teams; accept one; presence.
 
-Accepting is a conditional UPDATE on the status, so two people accepting at once cannot both
-win. (The transfers work, issue 5, owns the transfer lifecycle; this is its accept step.)
+Accept and presence call the transfer use-cases (service.transfers.service), the same ones as
+the JSON API: a conditional UPDATE on the status decides who wins.
 """
 
 from __future__ import annotations
@@ -11,69 +11,29 @@ from typing import Any
 
 from litestar import Controller, Request, Response, get, post
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from service import audit, db
-from service.channels import outbox
-from service.effects import Effects
-from service.errors import Conflict, Forbidden, NotFound
+from service import db
+from service.errors import Conflict, Invalid
 from service.reviewers.caller import Caller
+from service.transfers import service as transfers
 from ui import queries, render
 from ui.pages import context, go, set_flash, signed_in
 from ui.security import runtime_of
 
-
-async def accept_transfer(conn: AsyncConnection, me: Caller, transfer_id: uuid.UUID) -> Effects:
-    current = (
-        await conn.execute(
-            text(
-                "SELECT x.team, x.status, x.channel, c.external_id, h.display_name FROM transfer x "
-                "JOIN conversation c ON c.id = x.conversation_id "
-                "LEFT JOIN reviewer h ON h.id = x.assigned_to WHERE x.id = :id"
-            ),
-            {"id": transfer_id},
-        )
-    ).first()
-    if current is None:
-        raise NotFound(f"no transfer {transfer_id}")
-    if not me.can_see(current.team):
-        raise Forbidden(f"this transfer belongs to team {current.team!r}, which is not yours")
-    won = (
-        await conn.execute(
-            text(
-                "UPDATE transfer SET status = 'accepted', assigned_to = :me, accepted_at = now(), "
-                "version = version + 1 WHERE id = :id AND status IN ('created', 'offered') "
-                "RETURNING id"
-            ),
-            {"id": transfer_id, "me": me.id},
-        )
-    ).first()
-    if won is None:
-        who = f" by {current.display_name}" if current.display_name else ""
-        raise Conflict(f"This handoff was already {current.status}{who}.")
-    await audit.record(conn, me.actor, "transfer.accepted", "transfer", transfer_id)
-    effects = Effects()
-    effects.deliver(
-        await outbox.add(
-            conn,
-            channel=current.channel,
-            event_type="transfer.accepted",
-            dedupe_key=f"transfer.accepted:{transfer_id}",
-            data={
-                "transfer_id": str(transfer_id),
-                "conversation_id": current.external_id,
-                "assigned_to": me.email,
-            },
-        )
-    )
-    effects.publish("transfer.accepted", transfer_id=transfer_id, team=current.team, by=me.email)
-    return effects
+PRESENCE_WORDS = {"online": "Online", "away": "Away", "offline": "Offline"}
 
 
 async def handoffs_context(runtime: Any, me: Caller) -> dict[str, Any]:
     async with runtime.engine.connect() as conn:
         waiting, mine = await queries.transfers(conn, me.team_scope(), me.id)
-    return {"waiting": waiting, "mine": mine}
+        presence = await conn.scalar(
+            text("SELECT presence FROM reviewer WHERE id = :id"), {"id": me.id}
+        )
+    return {"waiting": waiting, "mine": mine, "presence": presence or "offline"}
+
+
+def _sentence(detail: str) -> str:
+    return detail[:1].upper() + detail[1:] + "."
 
 
 class HandoffsController(Controller):
@@ -83,7 +43,7 @@ class HandoffsController(Controller):
     async def show(self, request: Request[Any, Any, Any]) -> Response[str]:
         me = signed_in(request)
         ctx = await context(request, "handoffs") | await handoffs_context(runtime_of(request), me)
-        return render.page("handoffs.html", **ctx)
+        return render.page("handoffs.html", words=PRESENCE_WORDS, **ctx)
 
     @post("/{transfer_id:uuid}/accept")
     async def accept(
@@ -92,10 +52,25 @@ class HandoffsController(Controller):
         runtime, me = runtime_of(request), signed_in(request)
         try:
             async with db.transaction(runtime.engine) as conn:
-                effects = await accept_transfer(conn, me, transfer_id)
+                _, effects = await transfers.accept(conn, me, transfer_id)
         except Conflict as exc:
-            await set_flash(request, exc.detail)
+            await set_flash(request, _sentence(exc.detail))
             return go(request, "/ui/handoffs")
         await runtime.dispatch(effects)
         await set_flash(request, "Accepted: the conversation is yours now.")
+        return go(request, "/ui/handoffs")
+
+    @post("/presence")
+    async def presence(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        """Online: new transfers of your teams may be offered to you; away: they are not."""
+        runtime, me = runtime_of(request), signed_in(request)
+        value = str((await request.form()).get("presence") or "")
+        try:
+            async with db.transaction(runtime.engine) as conn:
+                effects = await transfers.set_presence(conn, me, value)
+        except Invalid as exc:
+            await set_flash(request, _sentence(exc.detail))
+            return go(request, "/ui/handoffs")
+        await runtime.dispatch(effects)
+        await set_flash(request, f"You are {PRESENCE_WORDS[value].lower()}.")
         return go(request, "/ui/handoffs")
