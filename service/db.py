@@ -69,7 +69,13 @@ async def create_pool(settings: Settings, size: int = 10) -> asyncpg.Pool:
         min_size=2,
         max_size=size,
         server_settings={"application_name": "hitl-turns"},
+        # The hot path sets no session state: skip asyncpg's RESET ALL round trip per release.
+        reset=_keep_session,
     )
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    return None
 
 
 async def driver_connection(conn: AsyncConnection) -> PgConnection:

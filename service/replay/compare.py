@@ -19,12 +19,10 @@ class Tally:
 
     name: str
     version: str | None = None
-    turns: int = 0
     refused: int = 0  # turns on a channel this policy does not define: the service answers 400
-    actions: Counter[str] = field(default_factory=Counter)
-    triggers: Counter[str] = field(default_factory=Counter)  # turns on which each type fired
-    channels: defaultdict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
-    teams: defaultdict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    # Turns by (channel, action, trigger types, team): one increment per turn on the hot loop;
+    # every figure is derived from it at the end.
+    counts: Counter[tuple[str, str, tuple[str, ...], str | None]] = field(default_factory=Counter)
     hours: defaultdict[int, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     # Every decision when asked for (--decisions), keyed for input order: (line, turn, row).
     decisions: list[tuple[int, int, dict[str, Any]]] | None = None
@@ -33,21 +31,48 @@ class Tally:
         if verdict is None:
             self.refused += 1
             return
-        self.turns += 1
-        action = verdict.action
-        self.actions[action] += 1
-        per_channel = self.channels[event.key[0]]
-        per_channel["turns"] += 1
-        if verdict.types:
-            self.triggers.update(set(verdict.types))
-        if action != "send":
-            per_channel[action] += 1
-            team = verdict.team or "?"
-            self.teams[team][action] += 1
-            if action == "transfer":
-                self.hours[int(event.at // 3600)][team] += 1
+        self.counts[(event.key[0], verdict.action, verdict.types, verdict.team)] += 1
+        if verdict.action == "transfer":
+            self.hours[int(event.at // 3600)][verdict.team or "?"] += 1
         if self.decisions is not None:
             self.decisions.append((event.line, event.turn, decision_row(event, verdict)))
+
+    @property
+    def turns(self) -> int:
+        return self.counts.total()
+
+    @property
+    def actions(self) -> Counter[str]:
+        found: Counter[str] = Counter()
+        for (_, action, _, _), n in self.counts.items():
+            found[action] += n
+        return found
+
+    @property
+    def triggers(self) -> Counter[str]:
+        """Turns on which each trigger type fired (once per turn, however many rules of it)."""
+        found: Counter[str] = Counter()
+        for (_, _, types, _), n in self.counts.items():
+            for kind in dict.fromkeys(types):
+                found[kind] += n
+        return found
+
+    @property
+    def channels(self) -> dict[str, Counter[str]]:
+        found: defaultdict[str, Counter[str]] = defaultdict(Counter)
+        for (channel, action, _, _), n in self.counts.items():
+            found[channel]["turns"] += n
+            if action != "send":
+                found[channel][action] += n
+        return found
+
+    @property
+    def teams(self) -> dict[str, Counter[str]]:
+        found: defaultdict[str, Counter[str]] = defaultdict(Counter)
+        for (_, action, _, team), n in self.counts.items():
+            if action != "send":
+                found[team or "?"][action] += n
+        return found
 
     def listed(self) -> list[dict[str, Any]]:
         """The decisions in input order: by conversation line, then turn."""

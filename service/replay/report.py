@@ -17,13 +17,14 @@ def _rate(part: int, whole: int) -> float:
 def summary(tally: Tally, handling_minutes: float) -> dict[str, Any]:
     """One policy's figures; every rate carries its denominator, every share sums to 1."""
     turns = tally.turns
-    actions = {a: tally.actions[a] for a in ACTIONS}
+    counted, fired = tally.actions, tally.triggers  # derived on each access: read once
+    actions = {a: counted[a] for a in ACTIONS}
     escalated = actions["review"] + actions["transfer"]
     return {
         "version": tally.version,
         "turns": turns,
         "actions": actions,
-        "triggers": {t: tally.triggers[t] for t in TRIGGER_TYPES if tally.triggers[t]},
+        "triggers": {t: fired[t] for t in TRIGGER_TYPES if fired[t]},
         "refused": tally.refused,
         "shares": {a: _rate(n, turns) for a, n in actions.items()},
         "escalation": {
@@ -31,9 +32,7 @@ def summary(tally: Tally, handling_minutes: float) -> dict[str, Any]:
             "turns": turns,
             "rate": _rate(escalated, turns),
             "by_trigger": {
-                t: {"turns": n, "rate": _rate(n, turns)}
-                for t in TRIGGER_TYPES
-                if (n := tally.triggers[t])
+                t: {"turns": n, "rate": _rate(n, turns)} for t in TRIGGER_TYPES if (n := fired[t])
             },
         },
         "by_channel": {
