@@ -12,6 +12,7 @@ from litestar.openapi import OpenAPIConfig
 from service.api import deps
 from service.api.channel import ChannelController
 from service.api.errors import HANDLERS
+from service.api.insights import InsightsController
 from service.api.ops import OpsController
 from service.api.reviewer import ReviewerController
 from service.api.transfers import PresenceController, TransferController
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ReviewerController,
             TransferController,
             PresenceController,
+            InsightsController,
             OpsController,
             ui_routes.ui_router(),
         ],

@@ -51,6 +51,7 @@ class Runtime:
     redis: ArqRedis
     policies: PolicyHolder
     pg: asyncpg.Pool
+    shadow: PolicyHolder | None = None
     keys: KeyCache = field(default_factory=KeyCache)
     _watcher: asyncio.Task[None] | None = field(default=None, repr=False)
 
@@ -59,7 +60,8 @@ class Runtime:
         holder = policies or PolicyHolder(settings.policy_path)
         redis = await create_pool(redis_settings(settings), default_queue_name=queue_name(settings))
         pg = await db.create_pool(settings)
-        return cls(settings, db.create_engine(settings), redis, holder, pg)
+        shadow = PolicyHolder(settings.shadow_policy_path) if settings.shadow_policy_path else None
+        return cls(settings, db.create_engine(settings), redis, holder, pg, shadow)
 
     async def close(self) -> None:
         await self.redis.aclose()
@@ -112,6 +114,8 @@ class Runtime:
             self._watcher.cancel()
 
     def _reload_policy(self) -> None:
+        if self.shadow is not None and (shadow_errors := self.shadow.reload()):
+            log.error("shadow policy reload refused", extra={"errors": shadow_errors})
         errors = self.policies.reload()
         if errors:
             log.error(
@@ -126,7 +130,9 @@ class Runtime:
         while True:
             await asyncio.sleep(interval)
             try:
-                if self.policies.check_for_change():
+                if self.policies.check_for_change() or (
+                    self.shadow is not None and self.shadow.check_for_change()
+                ):
                     self._reload_policy()
             except Exception:
                 log.exception("policy watch failed")

@@ -15,6 +15,8 @@ class Settings(BaseSettings):
     database_url: str | None = None
     redis_url: str | None = None
     policy_path: Path = Path("policies/default.yaml")
+    # A candidate policy evaluated beside the live one on every turn, stored, never acted on.
+    shadow_policy_path: Path | None = None
     host: str = "127.0.0.1"
     port: int = 8000
     secret_key: str | None = None

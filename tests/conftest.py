@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -67,8 +68,10 @@ def servers() -> Iterator[dict[str, Any]]:
         return
     from service.embedded import EmbeddedServices
 
-    # One folder per checkout, reused between runs (initdb once); fsync off for speed.
-    services = EmbeddedServices(ROOT / ".hitl" / "test-services", fsync=False)
+    # A folder of this run's own (initdb takes about a second): two runs at once, or a run
+    # beside `hitl up`, never share or stop each other's servers. fsync off for speed.
+    folder = ROOT / ".hitl" / f"test-services-{os.getpid()}"
+    services = EmbeddedServices(folder, fsync=False)
     found = services.start()
     try:
         yield {
@@ -78,6 +81,7 @@ def servers() -> Iterator[dict[str, Any]]:
         }
     finally:
         services.stop()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

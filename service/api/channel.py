@@ -41,7 +41,14 @@ class ChannelController(Controller):
         try:
             # No explicit transaction: the decision is written by one statement, atomic by itself.
             async with runtime.pg.acquire() as conn:
-                outcome = await turns.decide(conn, policy, channel, data, idempotency_key)
+                outcome = await turns.decide(
+                    conn,
+                    policy,
+                    channel,
+                    data,
+                    idempotency_key,
+                    runtime.shadow.current if runtime.shadow else None,
+                )
         except turns.DuplicateRequest:
             async with runtime.pg.acquire() as conn:
                 return await turns.replay(conn, channel, idempotency_key or "")

@@ -106,4 +106,6 @@ class Decision(SQLModel, table=True):
     policy_version: str
     # The answer given to the channel, returned again verbatim to an idempotent retry.
     response: dict[str, Any] = jsonb_field()
+    # What a candidate (shadow) policy would have decided on the same turn, if one ran.
+    shadow: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
     created_at: datetime | None = created_at_field()

@@ -37,7 +37,9 @@ class Reviewer(SQLModel, table=True):
     role: str = "reviewer"
     presence: str = "offline"
     capacity: int = 3
-    active_transfers: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    active_transfers: int = Field(
+        default=0, sa_column=Column(Integer, nullable=False, server_default="0")
+    )
     last_assigned_at: datetime | None = tz_field()
     last_seen_at: datetime | None = tz_field()
     created_at: datetime | None = created_at_field()

@@ -6,7 +6,16 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, ForeignKey, Identity, Index, Integer, text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlmodel import Field, SQLModel
 
@@ -35,6 +44,18 @@ class Transfer(SQLModel, table=True):
             "review_id",
             unique=True,
             postgresql_where=text("review_id IS NOT NULL"),
+        ),
+        Index(
+            "transfer_offers_due", "offer_expires_at", postgresql_where=text("status = 'offered'")
+        ),
+        Index(
+            "transfer_load",
+            "assigned_to",
+            postgresql_where=text("status IN ('offered', 'accepted')"),
+        ),
+        CheckConstraint(
+            "status NOT IN ('offered', 'accepted') OR assigned_to IS NOT NULL",
+            name="transfer_offer_has_agent",
         ),
     )
     id: uuid.UUID = id_field()

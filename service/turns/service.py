@@ -39,8 +39,10 @@ async def decide(
     key_channel: str,
     body: TurnCreate,
     idempotency_key: str | None,
+    shadow: Policy | None = None,
 ) -> Outcome:
-    """Runs outside an explicit transaction: the write is a single statement, hence atomic."""
+    """Runs outside an explicit transaction: the write is a single statement, hence atomic.
+    A shadow policy is evaluated on the same facts and its verdict stored, with no effect."""
     channel = policy.channels.get(body.channel)
     if channel is None:
         known = ", ".join(sorted(policy.channels))
@@ -74,6 +76,7 @@ async def decide(
     if verdict.action == "transfer" and verdict.transfer_mode == "warm":
         summary = await _warm_package(conn, body, verdict, loaded.facts)
     plan = _plan(policy, body, verdict, idempotency_key, summary)
+    plan.params["shadow"] = _shadow(shadow, body.channel, loaded.facts, signals)
     try:
         row = await conn.fetchrow(plan.statement.sql, *plan.statement.args(plan.params))
         assert row is not None  # the statement ends in a SELECT of one row
@@ -207,6 +210,25 @@ def _plan(
         }
     statement = statements.compose(review=review_id is not None, transfer=transfer_id is not None)
     return _Plan(statement, params, verdict.action, team, review_id, transfer_id, outbox_id)
+
+
+def _shadow(
+    shadow: Policy | None, channel: str, facts: engine.Facts, signals: engine.Signals
+) -> str | None:
+    """What the candidate policy would have decided. It sees the facts loaded for the live
+    policy (its repeat-contact window), which is what a side-by-side comparison needs."""
+    if shadow is None or channel not in shadow.channels:
+        return None
+    verdict = engine.evaluate(shadow, channel, facts, signals)
+    return json.dumps(
+        {
+            "policy_version": verdict.policy_version,
+            "action": verdict.action,
+            "triggers": [t.type for t in verdict.triggers],
+            "rule_ids": list(verdict.rule_ids),
+            "team": verdict.team,
+        }
+    )
 
 
 def _trigger_json(t: engine.FiredTrigger) -> dict[str, Any]:

@@ -65,16 +65,16 @@ AUDIT = """audit AS (
 
 def decision(with_review: bool) -> str:
     # The stored answer carries the review's deadline, which only the database clock knows.
-    response = (
-        "jsonb_set(CAST(:response AS jsonb), '{review,deadline}', to_jsonb(new_review.deadline))"
-        " FROM new_turn, new_review"
-        if with_review
-        else "CAST(:response AS jsonb) FROM new_turn"
-    )
+    if with_review:
+        response = "jsonb_set(CAST(:response AS jsonb), '{review,deadline}', to_jsonb(new_review.deadline))"
+        sources = "new_turn, new_review"
+    else:
+        response, sources = "CAST(:response AS jsonb)", "new_turn"
     return f"""new_decision AS (
-  INSERT INTO decision (id, turn_id, action, triggers, rule_ids, policy_version, response)
+  INSERT INTO decision (id, turn_id, action, triggers, rule_ids, policy_version, response, shadow)
   SELECT :decision_id, new_turn.id, :action, CAST(:triggers AS jsonb), CAST(:rule_ids AS varchar[]),
-         :version, {response}
+         :version, {response}, CAST(:shadow AS jsonb)
+  FROM {sources}
   RETURNING response)"""
 
 

@@ -1,0 +1,34 @@
+"""Read-only views for supervisors: the shadow policy's agreement with the live one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, get
+
+from service.errors import Forbidden, Invalid
+from service.metrics import shadow
+from service.policy.durations import parse_duration
+from service.reviewers.caller import Caller
+from service.runtime import Runtime
+
+
+class InsightsController(Controller):
+    path = "/v1"
+    tags = ["supervisor"]
+
+    @get("/shadow", summary="How the shadow policy would have decided, against the live one")
+    async def shadow_comparison(
+        self, runtime: Runtime, caller: Caller, since: str = "24h"
+    ) -> dict[str, Any]:
+        if caller.role not in ("supervisor", "admin"):
+            raise Forbidden("supervisors and admins only")
+        try:
+            period = parse_duration(since)
+        except ValueError as err:
+            raise Invalid(f"since: {err}", field="since") from err
+        async with runtime.engine.connect() as conn:
+            result = await shadow.compare(conn, period)
+        result["live_policy"] = runtime.policies.current.version
+        result["shadow_policy"] = runtime.shadow.current.version if runtime.shadow else None
+        return result
