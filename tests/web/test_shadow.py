@@ -8,10 +8,10 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-
 from conftest import process_env
-from service.settings import Settings
 from support import Process, free_port, wait_http_ready
+
+from service.settings import Settings
 
 
 @pytest.fixture
