@@ -57,6 +57,13 @@ class ChannelController(Controller):
             prom.DECISIONS.labels(outcome.response["action"], data.channel).inc()
             for trigger in outcome.response["triggers"]:
                 prom.TRIGGERS.labels(trigger["type"], data.channel).inc()
+            if transfer := outcome.response["transfer"]:
+                first = (
+                    outcome.response["triggers"][0]["type"]
+                    if outcome.response["triggers"]
+                    else "none"
+                )
+                prom.TRANSFERS.labels(transfer["mode"], transfer["team"], first).inc()
             prom.DECISION_SECONDS.observe(time.perf_counter() - started)
         return outcome.response
 

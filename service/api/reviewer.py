@@ -12,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service import db
 from service.effects import Effects
+from service.metrics import prom
+from service.models.review import ENDED
 from service.reviewers.caller import Caller
 from service.reviews import repository
 from service.reviews import service as reviews
@@ -25,6 +27,8 @@ async def _act(runtime: Runtime, action: Action) -> dict[str, Any]:
     async with db.transaction(runtime.engine) as conn:
         row, effects = await action(conn)
     await runtime.dispatch(effects)
+    if row.status in ENDED:
+        prom.REVIEW_OUTCOMES.labels(row.status).inc()
     return reviews.reviewer_view(row)
 
 

@@ -35,6 +35,12 @@ WEBHOOKS = Counter(
     ["result"],
     registry=REGISTRY,
 )
+TRANSFERS = Counter(
+    "hitl_transfers_total",
+    "Transfers by mode, team and deciding trigger",
+    ["mode", "team", "trigger"],
+    registry=REGISTRY,
+)
 QUEUE_DEPTH = Gauge("hitl_queue_depth", "Open reviews by team", ["team"], registry=REGISTRY)
 QUEUE_OLDEST = Gauge(
     "hitl_queue_oldest_seconds",
