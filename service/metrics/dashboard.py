@@ -1,0 +1,139 @@
+"""The figures behind /ui/dashboard: escalations by trigger over time, review outcomes, CSAT
+after escalation, queue load and budget breaches. Every rate carries its denominator."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+
+@dataclass(frozen=True)
+class Period:
+    name: str
+    length: timedelta
+    bucket: str  # date_trunc unit
+
+
+PERIODS = {
+    "24h": Period("24h", timedelta(hours=24), "hour"),
+    "7d": Period("7d", timedelta(days=7), "day"),
+    "30d": Period("30d", timedelta(days=30), "day"),
+}
+OUTCOMES = ("approved", "edited", "taken_over", "expired", "superseded")
+
+DECISIONS = """
+SELECT date_trunc(:unit, created_at) AS bucket, count(*) AS decisions,
+       count(*) FILTER (WHERE action <> 'send') AS escalated
+FROM decision WHERE created_at >= now() - make_interval(secs => :secs) GROUP BY 1 ORDER BY 1
+"""
+BY_TRIGGER = """
+SELECT date_trunc(:unit, d.created_at) AS bucket, t.type, count(DISTINCT d.id) AS n
+FROM decision d, LATERAL (SELECT DISTINCT x->>'type' AS type FROM jsonb_array_elements(d.triggers) x) t
+WHERE d.created_at >= now() - make_interval(secs => :secs) AND d.action <> 'send'
+GROUP BY 1, 2 ORDER BY 1
+"""
+REVIEW_OUTCOMES = """
+SELECT status, count(*) AS n FROM review
+WHERE decided_at >= now() - make_interval(secs => :secs) AND status = ANY(:ended) GROUP BY 1
+"""
+EDITS = """
+SELECT draft_text, final_text FROM review
+WHERE status = 'edited' AND decided_at >= now() - make_interval(secs => :secs)
+ORDER BY decided_at DESC LIMIT 2000
+"""
+CSAT = """
+WITH escalated AS (
+  SELECT DISTINCT t.conversation_id, x->>'type' AS type
+  FROM decision d JOIN turn t ON t.id = d.turn_id, jsonb_array_elements(d.triggers) x
+  WHERE d.action <> 'send' AND d.created_at >= now() - make_interval(secs => :secs))
+SELECT COALESCE(e.type, 'not escalated') AS type, avg(c.csat)::float AS csat, count(*) AS n
+FROM conversation c LEFT JOIN escalated e ON e.conversation_id = c.id
+WHERE c.csat IS NOT NULL AND c.outcome_at >= now() - make_interval(secs => :secs)
+GROUP BY 1 ORDER BY 1
+"""
+QUEUE = """
+SELECT b AS bucket,
+  (SELECT count(*) FROM review WHERE date_trunc(:unit, created_at) = b) AS arrived,
+  (SELECT count(*) FROM review WHERE date_trunc(:unit, decided_at) = b AND outcome_by = 'reviewer') AS by_people,
+  (SELECT count(*) FROM review WHERE date_trunc(:unit, decided_at) = b AND status = 'expired') AS breached
+FROM generate_series(date_trunc(:unit, now() - make_interval(secs => :secs)),
+                     date_trunc(:unit, now()), CAST('1 ' || :unit AS interval)) b
+"""
+
+
+def edit_share(draft: str, final: str) -> float:
+    """How much of the draft a reviewer changed: 0 = nothing, 1 = everything."""
+    return 1.0 - difflib.SequenceMatcher(None, draft, final, autojunk=False).ratio()
+
+
+def shares(counts: dict[str, int], keys: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Parts of a whole that add up to 100% (largest-remainder rounding to one decimal)."""
+    total = sum(counts.get(k, 0) for k in keys)
+    if not total:
+        return [{"key": k, "n": 0, "pct": 0.0} for k in keys]
+    raw = [counts.get(k, 0) * 1000 / total for k in keys]
+    floors = [int(r) for r in raw]
+    left = 1000 - sum(floors)
+    for i in sorted(range(len(keys)), key=lambda i: raw[i] - floors[i], reverse=True)[:left]:
+        floors[i] += 1
+    return [
+        {"key": k, "n": counts.get(k, 0), "pct": f / 10} for k, f in zip(keys, floors, strict=True)
+    ]
+
+
+async def figures(conn: AsyncConnection, period: Period) -> dict[str, Any]:
+    p = {"unit": period.bucket, "secs": period.length.total_seconds()}
+    decisions = (await conn.execute(text(DECISIONS), p)).all()
+    by_trigger = (await conn.execute(text(BY_TRIGGER), p)).all()
+    outcomes = {
+        r.status: r.n
+        for r in await conn.execute(text(REVIEW_OUTCOMES), p | {"ended": list(OUTCOMES)})
+    }
+    edits = [
+        edit_share(r.draft_text, r.final_text or "") for r in await conn.execute(text(EDITS), p)
+    ]
+    csat = (await conn.execute(text(CSAT), p)).all()
+    queue = (await conn.execute(text(QUEUE), p)).all()
+    total = sum(r.decisions for r in decisions)
+    escalated = sum(r.escalated for r in decisions)
+    explicit = sum(r.n for r in by_trigger if r.type == "explicit_request")
+    ended = sum(outcomes.values())
+    return {
+        "period": period.name,
+        "decisions": total,
+        "escalated": escalated,
+        "escalation_rate": escalated / total if total else None,
+        "explicit_requests": explicit,
+        "explicit_share": explicit / escalated if escalated else None,
+        "over_time": _over_time(decisions, by_trigger),
+        "review_outcomes": shares(outcomes, OUTCOMES),
+        "reviews_ended": ended,
+        "edit_share_mean": sum(edits) / len(edits) if edits else None,
+        "edits": len(edits),
+        "csat": [{"type": r.type, "csat": r.csat, "n": r.n} for r in csat],
+        "queue": [
+            {
+                "bucket": r.bucket.isoformat(),
+                "arrived": r.arrived,
+                "by_people": r.by_people,
+                "breached": r.breached,
+            }
+            for r in queue
+        ],
+        "breach_rate": outcomes.get("expired", 0) / ended if ended else None,
+    }
+
+
+def _over_time(decisions: Any, by_trigger: Any) -> list[dict[str, Any]]:
+    rows: dict[Any, dict[str, Any]] = {
+        r.bucket: {"bucket": r.bucket.isoformat(), "decisions": r.decisions, "by_type": {}}
+        for r in decisions
+    }
+    for r in by_trigger:
+        rows[r.bucket]["by_type"][r.type] = r.n
+    return list(rows.values())

@@ -1,0 +1,106 @@
+"""The dashboard: how escalation behaves over a chosen period, for supervisors and admins."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from litestar import Controller, Request, Response, get
+from markupsafe import Markup
+
+from service.errors import Invalid
+from service.metrics import dashboard
+from ui import charts, render
+from ui.controllers.supervisor import supervisors_only
+from ui.pages import context
+from ui.security import runtime_of
+
+LABELS = {
+    "confidence": "low confidence",
+    "explicit_request": "asked for a person",
+    "sentiment": "negative sentiment",
+    "distress": "distress",
+    "topic": "policy topic",
+    "repeat_contact": "repeat contact",
+    "loop": "loop",
+    "approved": "approved unchanged",
+    "edited": "edited",
+    "taken_over": "taken over",
+    "expired": "expired (budget)",
+    "superseded": "superseded",
+}
+
+
+class DashboardController(Controller):
+    path = "/dashboard"
+    guards = [supervisors_only]
+
+    @get("/")
+    async def show(self, request: Request[Any, Any, Any], period: str = "7d") -> Response[str]:
+        chosen = dashboard.PERIODS.get(period)
+        if chosen is None:
+            raise Invalid(f"period must be one of {', '.join(dashboard.PERIODS)}")
+        async with runtime_of(request).engine.connect() as conn:
+            data = await dashboard.figures(conn, chosen)
+        ctx = await context(request, "dashboard")
+        return render.page(
+            "dashboard.html",
+            data=data,
+            periods=list(dashboard.PERIODS),
+            charts=_charts(data, chosen.bucket),
+            labels=LABELS,
+            **ctx,
+        )
+
+
+def _charts(data: dict[str, Any], bucket: str) -> dict[str, Markup]:
+    rows = data["over_time"]
+    labels = [_label(r["bucket"], bucket) for r in rows]
+    types = sorted({t for r in rows for t in r["by_type"]})
+    rate = [
+        charts.Series(
+            LABELS.get(t, t),
+            [100 * r["by_type"].get(t, 0) / r["decisions"] if r["decisions"] else 0 for r in rows],
+        )
+        for t in types
+    ]
+    queue = data["queue"]
+    return {
+        # Markup: the SVG is built by our own code with every label escaped.
+        "escalations": Markup(
+            charts.bars(
+                labels, rate, stacked=True, unit="%", title="Escalation rate by trigger type"
+            )
+        ),
+        "outcomes": Markup(
+            charts.share_bar(
+                [(LABELS[o["key"]], o["pct"], o["n"]) for o in data["review_outcomes"]],
+                title="Review outcomes",
+            )
+        ),
+        "csat": Markup(
+            charts.bars(
+                [f"{LABELS.get(c['type'], c['type'])} (n={c['n']})" for c in data["csat"]],
+                [charts.Series("average CSAT (1-5)", [c["csat"] for c in data["csat"]])],
+                stacked=False,
+                title="CSAT after escalation, by trigger type",
+            )
+        ),
+        "queue": Markup(
+            charts.bars(
+                [_label(q["bucket"], bucket) for q in queue],
+                [
+                    charts.Series("held for review", [q["arrived"] for q in queue]),
+                    charts.Series("handled by people", [q["by_people"] for q in queue]),
+                    charts.Series("ran out of budget", [q["breached"] for q in queue]),
+                ],
+                stacked=False,
+                title="Review load against what people handled",
+            )
+        ),
+    }
+
+
+def _label(iso: str, bucket: str) -> str:
+    at = datetime.fromisoformat(iso)
+    return at.strftime("%H:00") if bucket == "hour" else at.strftime("%d %b")
