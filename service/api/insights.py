@@ -7,7 +7,7 @@ from typing import Any
 from litestar import Controller, get
 
 from service.errors import Forbidden, Invalid
-from service.metrics import shadow
+from service.metrics import calibration, shadow
 from service.policy.durations import parse_duration
 from service.reviewers.caller import Caller
 from service.runtime import Runtime
@@ -32,3 +32,22 @@ class InsightsController(Controller):
         result["live_policy"] = runtime.policies.current.version
         result["shadow_policy"] = runtime.shadow.current.version if runtime.shadow else None
         return result
+
+    @get("/calibration", summary="Confidence against review outcomes; a threshold for a target")
+    async def calibration(
+        self, runtime: Runtime, caller: Caller, since: str = "30d", target: float = 0.05
+    ) -> dict[str, Any]:
+        if caller.role not in ("supervisor", "admin"):
+            raise Forbidden("supervisors and admins only")
+        if not 0 < target < 1:
+            raise Invalid("target: must be between 0 and 1, e.g. 0.05", field="target")
+        try:
+            period = parse_duration(since)
+        except ValueError as err:
+            raise Invalid(f"since: {err}", field="since") from err
+        policy = runtime.policies.current
+        async_channels = [c.name for c in policy.channels.values() if c.mode == "async"]
+        async with runtime.engine.connect() as conn:
+            return await calibration.calibrate(
+                conn, period, target, async_channels, policy.threshold_for("", None)
+            )
