@@ -6,7 +6,8 @@ import time
 import uuid
 from typing import Annotated, Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
+from litestar.background_tasks import BackgroundTask
 from litestar.params import Parameter
 from sqlalchemy import text
 
@@ -24,6 +25,16 @@ IdempotencyKey = Annotated[
 ]
 
 
+def _count(response: dict[str, Any], channel: str, started: float) -> None:
+    prom.DECISIONS.labels(response["action"], channel).inc()
+    for trigger in response["triggers"]:
+        prom.TRIGGERS.labels(trigger["type"], channel).inc()
+    if transfer := response["transfer"]:
+        first = response["triggers"][0]["type"] if response["triggers"] else "none"
+        prom.TRANSFERS.labels(transfer["mode"], transfer["team"], first).inc()
+    prom.DECISION_SECONDS.observe(time.perf_counter() - started)
+
+
 class ChannelController(Controller):
     path = "/v1"
     tags = ["channel"]
@@ -35,7 +46,7 @@ class ChannelController(Controller):
         runtime: Runtime,
         channel: str,
         idempotency_key: IdempotencyKey,
-    ) -> dict[str, Any]:
+    ) -> Response[dict[str, Any]]:
         started = time.perf_counter()
         policy = runtime.policies.current
         try:
@@ -51,21 +62,15 @@ class ChannelController(Controller):
                 )
         except turns.DuplicateRequest:
             async with runtime.pg.acquire() as conn:
-                return await turns.replay(conn, channel, idempotency_key or "")
-        if not outcome.replayed:
-            await runtime.dispatch(outcome.effects)
-            prom.DECISIONS.labels(outcome.response["action"], data.channel).inc()
-            for trigger in outcome.response["triggers"]:
-                prom.TRIGGERS.labels(trigger["type"], data.channel).inc()
-            if transfer := outcome.response["transfer"]:
-                first = (
-                    outcome.response["triggers"][0]["type"]
-                    if outcome.response["triggers"]
-                    else "none"
-                )
-                prom.TRANSFERS.labels(transfer["mode"], transfer["team"], first).inc()
-            prom.DECISION_SECONDS.observe(time.perf_counter() - started)
-        return outcome.response
+                return Response(await turns.replay(conn, channel, idempotency_key or ""))
+        if outcome.replayed:
+            return Response(outcome.response)
+        _count(outcome.response, data.channel, started)
+        # The decision is committed: answer now and ring the doorbells (deadline job, live
+        # update) just after. Should this process die in between, the sweeper finds the work.
+        return Response(
+            outcome.response, background=BackgroundTask(runtime.dispatch, outcome.effects)
+        )
 
     @get("/reviews/{review_id:uuid}", summary="A held draft's status and final text")
     async def get_review(
