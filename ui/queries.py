@@ -155,6 +155,7 @@ async def holds(conn: AsyncConnection, teams: Sequence[str] | None) -> Sequence[
     sql = (
         """
     SELECT r.id, r.team, r.channel, r.deadline, r.lease_until, r.created_at, c.customer_id,
+           r.claimed_by,
            h.display_name AS holder_name, h.email AS holder_email
     FROM review r JOIN reviewer h ON h.id = r.claimed_by
     JOIN conversation c ON c.id = r.conversation_id
@@ -162,6 +163,26 @@ async def holds(conn: AsyncConnection, teams: Sequence[str] | None) -> Sequence[
         + _team_filter(teams, "r.team")
         + """
     ORDER BY h.display_name, r.deadline LIMIT 500
+    """
+    )
+    return (await conn.execute(text(sql), {"teams": list(teams or [])})).all()
+
+
+async def people(conn: AsyncConnection, teams: Sequence[str] | None) -> Sequence[Row[Any]]:
+    """The people of these teams: presence, and how much each holds right now."""
+    sql = (
+        """
+    SELECT r.id, r.display_name, r.email, r.presence, r.last_seen_at,
+      array_agg(t.team ORDER BY t.team) AS teams,
+      (SELECT count(*) FROM review v WHERE v.claimed_by = r.id AND v.status = 'claimed')
+        AS holding,
+      (SELECT count(*) FROM transfer x WHERE x.assigned_to = r.id AND x.status = 'accepted')
+        AS conversations
+    FROM reviewer r JOIN reviewer_team t ON t.reviewer_id = r.id
+    WHERE true"""
+        + _team_filter(teams, "t.team")
+        + """
+    GROUP BY r.id ORDER BY (r.presence = 'online') DESC, r.display_name LIMIT 500
     """
     )
     return (await conn.execute(text(sql), {"teams": list(teams or [])})).all()

@@ -52,6 +52,7 @@ env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+env.tests["contains"] = lambda seq, item: item in (seq or ())
 env.filters.update(clock=_clock, when=_when, iso=_iso, percent=_percent, age=_age, label=_label)
 
 

@@ -165,6 +165,11 @@ async def test_handoffs_accept_once_and_supervisor_releases_claims(
         await sam.get(f"/ui/reviews/{review_id}")
         page = await boss.get("/ui/supervisor")
         assert page.status_code == 200 and "Held right now (1)" in page.text and "Sam" in page.text
+        assert "People (1 online)" in page.text and ">Reassign</button>" in page.text
+        rita_id = str(await db.fetchval("SELECT id FROM reviewer WHERE email = 'rita@example.com'"))
+        r = await boss.post(f"/ui/supervisor/reassign/{review_id}", {"to": rita_id})
+        assert r.status_code == 303
+        assert str(await db.fetchval("SELECT claimed_by FROM review")) == rita_id
         r = await boss.post(f"/ui/supervisor/release/{review_id}")
         assert r.status_code == 303
         assert await db.fetchval("SELECT status FROM review") == "pending"

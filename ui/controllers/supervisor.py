@@ -1,4 +1,4 @@
-"""The supervisor's view: per-team health, who holds what, and releasing a stuck claim."""
+"""The supervisor's view: per-team health, who holds what; releasing or reassigning a claim."""
 
 from __future__ import annotations
 
@@ -49,11 +49,47 @@ async def release_for(conn: AsyncConnection, me: Caller, review_id: uuid.UUID) -
     return effects
 
 
+async def reassign_claim(
+    conn: AsyncConnection, me: Caller, review_id: uuid.UUID, to: uuid.UUID, lease_seconds: int
+) -> Effects:
+    """Hands someone's claim to another member of the item's team, with a fresh lease."""
+    row = await reviews.get_for_reviewer(conn, review_id, me)
+    done = (
+        await conn.execute(
+            text(
+                "UPDATE review SET claimed_by = :to, version = version + 1, "
+                "lease_until = now() + make_interval(secs => :lease) "
+                "WHERE id = :id AND status = 'claimed' AND deadline > now() AND EXISTS ("
+                "SELECT 1 FROM reviewer_team m WHERE m.reviewer_id = :to AND m.team = review.team) "
+                "RETURNING (SELECT email FROM reviewer WHERE id = :to) AS email"
+            ),
+            {"id": review_id, "to": to, "lease": lease_seconds},
+        )
+    ).first()
+    if done is None:
+        raise Conflict(
+            "Not reassigned: the item is no longer held, or that person is not in its team."
+        )
+    await audit.record(
+        conn,
+        me.actor,
+        "review.reassigned",
+        "review",
+        review_id,
+        former_holder=str(row.claimed_by),
+        holder=str(to),
+    )
+    effects = Effects()
+    effects.publish("review.claimed", review_id=review_id, team=row.team, by=done.email)
+    return effects
+
+
 async def supervisor_context(runtime: Any, me: Caller) -> dict[str, Any]:
     async with runtime.engine.connect() as conn:
         return {
             "teams": await queries.team_health(conn, me.team_scope()),
             "holds": await queries.holds(conn, me.team_scope()),
+            "people": await queries.people(conn, me.team_scope()),
         }
 
 
@@ -80,4 +116,26 @@ class SupervisorController(Controller):
             return go(request, "/ui/supervisor")
         await runtime.dispatch(effects)
         await set_flash(request, "Released: the item is back in the queue.")
+        return go(request, "/ui/supervisor")
+
+    @post("/reassign/{review_id:uuid}")
+    async def reassign(
+        self, request: Request[Any, Any, Any], review_id: uuid.UUID
+    ) -> Response[Any]:
+        runtime, me = runtime_of(request), signed_in(request)
+        try:
+            to = uuid.UUID(str((await request.form()).get("to") or ""))
+        except ValueError:
+            await set_flash(request, "Choose the person to hand the item to.")
+            return go(request, "/ui/supervisor")
+        try:
+            async with db.transaction(runtime.engine) as conn:
+                effects = await reassign_claim(
+                    conn, me, review_id, to, runtime.settings.review_lease_seconds
+                )
+        except Conflict as exc:
+            await set_flash(request, exc.detail)
+            return go(request, "/ui/supervisor")
+        await runtime.dispatch(effects)
+        await set_flash(request, "Reassigned.")
         return go(request, "/ui/supervisor")
