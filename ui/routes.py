@@ -14,6 +14,7 @@ from litestar.static_files import create_static_files_router
 from service.errors import DomainError
 from ui import live
 from ui.controllers.auth import AuthController
+from ui.controllers.dashboard import DashboardController
 from ui.controllers.handoffs import HandoffsController
 from ui.controllers.live import live_socket
 from ui.controllers.queue import QueueController
@@ -70,6 +71,7 @@ def ui_router() -> Router:
             ReviewController,
             HandoffsController,
             SupervisorController,
+            DashboardController,
         ],
         guards=[require_caller, require_csrf],
         include_in_schema=False,

@@ -173,9 +173,9 @@ class ReviewController(Controller):
     async def take_over(
         self, request: Request[Any, Any, Any], review_id: uuid.UUID
     ) -> Response[Any]:
-        me = signed_in(request)
+        me, policy = signed_in(request), runtime_of(request).policies.current
         return await self._action(
-            request, review_id, "take-over", lambda c: reviews.take_over(c, me, review_id)
+            request, review_id, "take-over", lambda c: reviews.take_over(c, me, review_id, policy)
         )
 
     @post("/{review_id:uuid}/release")
