@@ -26,10 +26,14 @@ PERIODS = {
 }
 OUTCOMES = ("approved", "edited", "taken_over", "expired", "superseded")
 
+# Every bucket of the period, empty ones included, so time reads evenly along the axis.
 DECISIONS = """
-SELECT date_trunc(:unit, created_at) AS bucket, count(*) AS decisions,
-       count(*) FILTER (WHERE action <> 'send') AS escalated
-FROM decision WHERE created_at >= now() - make_interval(secs => :secs) GROUP BY 1 ORDER BY 1
+SELECT b AS bucket, count(d.id) AS decisions, count(d.id) FILTER (WHERE d.action <> 'send') AS escalated
+FROM generate_series(date_trunc(:unit, now() - make_interval(secs => :secs)),
+                     date_trunc(:unit, now()), CAST('1 ' || :unit AS interval)) b
+LEFT JOIN decision d ON date_trunc(:unit, d.created_at) = b
+  AND d.created_at >= now() - make_interval(secs => :secs)
+GROUP BY b ORDER BY b
 """
 BY_TRIGGER = """
 SELECT date_trunc(:unit, d.created_at) AS bucket, t.type, count(DISTINCT d.id) AS n
