@@ -31,10 +31,14 @@ lint: install
 	$(BIN)/ruff format --check service worker ui tests bench
 	$(BIN)/mypy
 
-bench: install
+# Figures, printed beside their floors and targets; nothing here asserts.
+bench: install browser
 	$(BIN)/python bench/turns.py
 	$(BIN)/python bench/policy.py
 	$(BIN)/python bench/detectors.py
+	$(BIN)/python bench/transfers.py
+	$(BIN)/python bench/replay.py
+	$(BIN)/python bench/ui.py
 
 clean:
 	rm -rf $(VENV) .hitl
