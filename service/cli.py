@@ -22,7 +22,7 @@ def settings_with_services() -> Settings:
         return settings
     from service.embedded import discover
 
-    found = discover(settings.state_dir)
+    found = discover(settings.services_dir)
     if found is None:
         raise click.ClickException(
             "no database configured: set HITL_DATABASE_URL and HITL_REDIS_URL, "

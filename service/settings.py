@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     review_lease_seconds: int = 120
     db_pool_size: int = 20
 
+    @property
+    def services_dir(self) -> Path:
+        """Where `hitl up` keeps its embedded PostgreSQL and Redis, and other commands find them."""
+        return self.state_dir / "services"
+
     def async_database_url(self) -> str:
         """The URL in the form SQLAlchemy's asyncpg dialect expects."""
         if not self.database_url:

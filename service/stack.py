@@ -37,7 +37,7 @@ def run_stack(settings: Settings) -> int:
                 f"{settings.state_dir}/ (first start initialises the database) ...",
                 err=True,
             )
-            embedded = EmbeddedServices(settings.state_dir / "services")
+            embedded = EmbeddedServices(settings.services_dir)
             found = embedded.start()
             settings = settings.model_copy(
                 update={

@@ -15,7 +15,7 @@ import click
 from service.policy.model import Policy
 from service.replay import report
 from service.replay.compare import Comparison, Tally, compare
-from service.replay.runner import Event, Lane, TurnEvent, Verdict, replay
+from service.replay.runner import Event, Lane, TurnEvent, Verdict, collector_paused, replay
 
 RECORDED = "recorded"
 
@@ -37,7 +37,7 @@ RECORDED = "recorded"
 @click.option(
     "--json", "as_json", is_flag=True, help="print the comparison as JSON (CONTRACT section 3)"
 )
-@click.option("--decisions", is_flag=True, help="with --json: list every decision of each policy")
+@click.option("--decisions", is_flag=True, help="list every decision of each policy")
 @click.option(
     "--handling-minutes",
     default=4.0,
@@ -76,21 +76,33 @@ def replay_command(
     policies = [_load(policy_path)] + ([_load(baseline_path)] if baseline_path else [])
     names = _names([policy_path, *([baseline_path] if baseline_path else [])])
     lanes = [Lane(name, p) for name, p in zip(names, policies, strict=True)]
-    events = _history(lanes, since, channel) if from_db else _file(file or "")
+    with collector_paused():
+        events = _history(lanes, since, channel) if from_db else _file(file or "")
+        against_recorded = from_db and baseline_path is None
+        check = policies[0].version if from_db else None
+        comparison = _compare(events, lanes, against_recorded, decisions, check)
+    _print(comparison, handling_minutes, as_json)
+
+
+def _compare(
+    events: list[Event],
+    lanes: list[Lane],
+    against_recorded: bool,
+    decisions: bool,
+    check: str | None,
+) -> Comparison:
     tallies = [Tally(lane.name, lane.policy.version) for lane in lanes]
-    results: Iterable[tuple[TurnEvent, list[Verdict | None]]]
+    if against_recorded:
+        tallies.append(Tally(RECORDED))
+    for tally in tallies:
+        tally.decisions = [] if decisions else None
     turns = sum(1 for e in events if isinstance(e, TurnEvent))
     with _progress(turns) as bar:
+        results: Iterable[tuple[TurnEvent, list[Verdict | None]]]
         results = replay(events, lanes, tick=bar.update)
-        if from_db and baseline_path is None:
-            tallies.append(Tally(RECORDED))
+        if against_recorded:
             results = _with_recorded(results)
-        if decisions:
-            for tally in tallies:
-                tally.decisions = []
-        check = policies[0].version if from_db else None
-        comparison = compare(results, tallies, check_version=check)
-    _print(comparison, handling_minutes, as_json)
+        return compare(results, tallies, check_version=check)
 
 
 def _load(path: str) -> Policy:
@@ -126,16 +138,18 @@ def _file(path: str) -> list[Event]:
 def _history(lanes: list[Lane], since: str, channel: str | None) -> list[Event]:
     from service.cli import settings_with_services
     from service.policy.durations import DurationError, parse_duration
+    from service.settings import Settings
 
     try:
         period = parse_duration(since)
     except DurationError as err:
         raise click.BadParameter(str(err), param_hint="--since") from err
-    settings = settings_with_services()
+    # Only the database is needed: HITL_DATABASE_URL alone will do, without Redis.
+    url = Settings().database_url or settings_with_services().database_url or ""
     start = datetime.now(UTC) - period
     # Conversations that could be repeat contacts of the period's first turns build state too.
     window = max(lane.policy.triggers.repeat_contact.window for lane in lanes)
-    return asyncio.run(_read_history(settings.database_url or "", start, start - window, channel))
+    return asyncio.run(_read_history(url, start, start - window, channel))
 
 
 async def _read_history(

@@ -113,7 +113,18 @@ def to_text(comparison: Comparison, handling_minutes: float) -> str:
         parts.append(_differences(comparison.differences, names))
     if comparison.reproduced is not None:
         parts.append(_reproduced(comparison.reproduced))
+    for name, f in data["policies"].items():
+        if "decisions" in f:
+            parts.append(_decisions(name, f["decisions"]))
     return "\n\n".join(parts) + "\n"
+
+
+def _decisions(name: str, decisions: list[dict[str, Any]]) -> str:
+    rows = [
+        [f"{d['conversation_id']}#{d['turn']}", d["action"], ", ".join(d["triggers"])]
+        for d in decisions
+    ]
+    return _table([f"decisions: {name}", "action", "triggers"], rows or [["-", "", ""]])
 
 
 def _overview(names: list[str], figures: list[dict[str, Any]]) -> str:

@@ -13,7 +13,9 @@ from service.turns.schemas import DraftIn, ShortStr, Text
 Topics = Annotated[list[Annotated[str, msgspec.Meta(max_length=200)]], msgspec.Meta(max_length=50)]
 
 
-class ReplayTurn(msgspec.Struct, forbid_unknown_fields=False):
+# gc=False on all three: decoded data holds no reference cycles, and a million turns tracked
+# by the cyclic collector would only make it slower.
+class ReplayTurn(msgspec.Struct, forbid_unknown_fields=False, gc=False):
     message: Text
     draft: DraftIn
     at: datetime
@@ -23,12 +25,12 @@ class ReplayTurn(msgspec.Struct, forbid_unknown_fields=False):
     metadata: dict[str, Any] | None = None
 
 
-class ReplayOutcome(msgspec.Struct, forbid_unknown_fields=False):
+class ReplayOutcome(msgspec.Struct, forbid_unknown_fields=False, gc=False):
     resolved: bool
     csat: Annotated[int, msgspec.Meta(ge=1, le=5)] | None = None
 
 
-class ReplayConversation(msgspec.Struct, forbid_unknown_fields=False):
+class ReplayConversation(msgspec.Struct, forbid_unknown_fields=False, gc=False):
     conversation_id: ShortStr
     channel: ShortStr
     customer_id: ShortStr

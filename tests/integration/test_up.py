@@ -52,6 +52,29 @@ def test_up_serves_prints_the_key_and_stops_everything() -> None:
             ).stdout.split()
         ]
         assert len(children) >= 2, "serve and worker (and the embedded Redis) are children"
+        # Another command in the same folder, with no URLs set, finds the embedded services.
+        key = subprocess.run(
+            [sys.executable, "-m", "service", "keys", "create", "sms"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert key.returncode == 0 and key.stdout.startswith("hitl_ck_"), key.stderr
+        turn = httpx.post(
+            f"http://127.0.0.1:{port}/v1/turns",
+            timeout=10,
+            headers={"Authorization": f"Bearer {key.stdout.strip()}"},
+            json={
+                "conversation_id": "c1",
+                "channel": "sms",
+                "customer_id": "u1",
+                "message": "Hi",
+                "draft": {"text": "Hello!", "confidence": 0.95},
+            },
+        )
+        assert turn.status_code == 200 and turn.json()["action"] == "send", turn.text
         proc.send_signal(signal.SIGINT)  # Ctrl-C
         proc.wait(timeout=60)
         reader.join(timeout=5)
