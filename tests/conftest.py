@@ -15,7 +15,16 @@ import asyncpg
 import httpx
 import pytest
 import redis.asyncio as aioredis
-from support import ROOT, Process, Receiver, environ, free_port, start_receiver, wait_http_ready
+from support import (
+    ROOT,
+    Process,
+    Receiver,
+    cli,
+    free_port,
+    process_env,
+    start_receiver,
+    wait_http_ready,
+)
 
 from service.settings import Settings, to_libpq_url
 
@@ -137,20 +146,6 @@ def settings(
     )
 
 
-def process_env(settings: Settings) -> dict[str, str]:
-    return environ(
-        HITL_DATABASE_URL=settings.database_url or "",
-        HITL_REDIS_URL=settings.redis_url or "",
-        HITL_POLICY_PATH=str(settings.policy_path),
-        HITL_STATE_DIR=str(settings.state_dir),
-        HITL_REDIS_PREFIX=settings.redis_prefix,
-        HITL_SECRET_KEY=settings.secret_key or "",
-        HITL_SWEEP_INTERVAL_SECONDS=str(settings.sweep_interval_seconds),
-        HITL_WEBHOOK_BACKOFF_BASE_SECONDS=str(settings.webhook_backoff_base_seconds),
-        HITL_WEBHOOK_BACKOFF_MAX_SECONDS=str(settings.webhook_backoff_max_seconds),
-    )
-
-
 @pytest.fixture(scope="session")
 def server(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real `hitl serve` process; yields its base URL."""
@@ -200,25 +195,6 @@ async def http(server: str, receiver: Receiver) -> AsyncIterator[httpx.AsyncClie
     receiver.clear()
     async with httpx.AsyncClient(base_url=server, timeout=15.0) as client:
         yield client
-
-
-async def cli(settings: Settings, *args: str, stdin: str | None = None) -> tuple[int, str, str]:
-    """Runs the real `hitl` command with this run's configuration."""
-    import sys
-
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "service",
-        *args,
-        env=process_env(settings),
-        cwd=ROOT,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await proc.communicate(stdin.encode() if stdin else None)
-    return proc.returncode or 0, out.decode(), err.decode()
 
 
 @pytest.fixture

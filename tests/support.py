@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -153,3 +154,36 @@ def wait_http_ready(url: str, proc: Process, timeout: float = 30.0) -> None:
 def environ(**overrides: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HITL_")}
     return env | overrides
+
+
+def process_env(settings: Any) -> dict[str, str]:
+    return environ(
+        HITL_DATABASE_URL=settings.database_url or "",
+        HITL_REDIS_URL=settings.redis_url or "",
+        HITL_POLICY_PATH=str(settings.policy_path),
+        HITL_STATE_DIR=str(settings.state_dir),
+        HITL_REDIS_PREFIX=settings.redis_prefix,
+        HITL_SECRET_KEY=settings.secret_key or "",
+        HITL_SWEEP_INTERVAL_SECONDS=str(settings.sweep_interval_seconds),
+        HITL_WEBHOOK_BACKOFF_BASE_SECONDS=str(settings.webhook_backoff_base_seconds),
+        HITL_WEBHOOK_BACKOFF_MAX_SECONDS=str(settings.webhook_backoff_max_seconds),
+    )
+
+
+async def cli(settings: Any, *args: str, stdin: str | None = None) -> tuple[int, str, str]:
+    """Runs the real `hitl` command with this run's configuration."""
+    import sys
+
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "service",
+        *args,
+        env=process_env(settings),
+        cwd=ROOT,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await proc.communicate(stdin.encode() if stdin else None)
+    return proc.returncode or 0, out.decode(), err.decode()

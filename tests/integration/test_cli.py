@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncpg
-from conftest import cli
+from support import cli
 
 from service.settings import Settings
 

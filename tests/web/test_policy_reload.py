@@ -9,8 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import process_env
-from support import Process, free_port, wait_for, wait_http_ready
+from support import Process, free_port, process_env, wait_for, wait_http_ready
 
 from service.settings import Settings
 

@@ -8,8 +8,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from conftest import process_env
-from support import Process, free_port, wait_http_ready
+from support import Process, free_port, process_env, wait_http_ready
 
 from service.settings import Settings
 

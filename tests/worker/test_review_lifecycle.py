@@ -12,9 +12,8 @@ from typing import Any
 
 import asyncpg
 import httpx
-from conftest import cli
 from standardwebhooks.webhooks import Webhook
-from support import Receiver, wait_for
+from support import Receiver, cli, wait_for
 
 
 def held_turn(channel: str, conversation: str | None = None) -> dict[str, Any]:
