@@ -176,18 +176,7 @@ def decision_json(decision: Decision) -> dict[str, Any]:
         "sentiment": round(decision.sentiment, 4),
         "policy_version": decision.policy_version,
         "routing_rule": decision.routing_rule,
-        "triggers": [
-            {
-                "type": t.type,
-                "rule_id": t.rule_id,
-                "detail": t.detail,
-                "hard": t.hard,
-                "evidence": t.evidence,
-                "transfer": t.transfer,
-                "team": t.team,
-            }
-            for t in decision.triggers
-        ],
+        "triggers": [t.as_json() for t in decision.triggers],
     }
 
 

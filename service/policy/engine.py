@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from service.policy import detectors, routing
 from service.policy import sentiment as sentiment_score
@@ -63,6 +64,10 @@ class FiredTrigger:
     evidence: str | None  # the matched phrase / numbers
     transfer: TransferMode
     team: str
+
+    def as_json(self) -> dict[str, Any]:
+        """The form stored with every decision and shown to people and auditors."""
+        return dataclasses.asdict(self)
 
 
 @dataclass(frozen=True)

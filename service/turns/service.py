@@ -123,7 +123,7 @@ async def _warm_package(
         channel=body.channel,
         conversation=body.conversation_id,
         customer_id=body.customer_id,
-        triggers=[_trigger_json(t) for t in verdict.triggers],
+        triggers=[t.as_json() for t in verdict.triggers],
         topics=body.topics,
         contacts=facts.contacts,
         locale=body.locale,
@@ -140,7 +140,7 @@ def _plan(
     idempotency_key: str | None,
     warm_package: dict[str, Any] | None,
 ) -> _Plan:
-    triggers = [_trigger_json(t) for t in verdict.triggers]
+    triggers = [t.as_json() for t in verdict.triggers]
     review_id = uuid.uuid4() if verdict.action == "review" else None
     transfer_id = uuid.uuid4() if verdict.action == "transfer" else None
     outbox_id = uuid.uuid4() if transfer_id else None
@@ -229,18 +229,6 @@ def _shadow(
             "team": verdict.team,
         }
     )
-
-
-def _trigger_json(t: engine.FiredTrigger) -> dict[str, Any]:
-    return {
-        "type": t.type,
-        "rule_id": t.rule_id,
-        "detail": t.detail,
-        "hard": t.hard,
-        "evidence": t.evidence,
-        "transfer": t.transfer,
-        "team": t.team,
-    }
 
 
 def _transfer_event(
