@@ -26,7 +26,7 @@ from service.policy import sentiment  # noqa: E402
 from service.policy.loader import load_policy  # noqa: E402
 from service.replay import report, synthetic  # noqa: E402
 from service.replay.compare import Tally, compare  # noqa: E402
-from service.replay.runner import Lane, replay  # noqa: E402
+from service.replay.runner import Lane, collector_paused, replay  # noqa: E402
 from service.replay.sources import read_file  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "conversations.jsonl"
@@ -60,14 +60,15 @@ def measure(path: Path, policies: list[Path]) -> dict[str, float]:
     """One full replay; CPU seconds (this process, so one core) and wall seconds per phase."""
     sentiment.score.cache_clear()  # no help from an earlier run
     gc.collect()
-    cpu0, wall0 = time.process_time(), time.perf_counter()
-    events = read_file(path)
-    cpu1 = time.process_time()
     lanes = [Lane(p.stem + str(i), load_policy(p)) for i, p in enumerate(policies)]
     tallies = [Tally(lane.name) for lane in lanes]
-    comparison = compare(replay(events, lanes), tallies)
-    report.to_json(comparison, 4.0)
-    cpu2, wall2 = time.process_time(), time.perf_counter()
+    with collector_paused():  # as `hitl replay` does
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        events = read_file(path)
+        cpu1 = time.process_time()
+        comparison = compare(replay(events, lanes), tallies)
+        report.to_json(comparison, 4.0)
+        cpu2, wall2 = time.process_time(), time.perf_counter()
     return {
         "turns": tallies[0].turns,
         "read_cpu": cpu1 - cpu0,

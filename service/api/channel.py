@@ -6,12 +6,12 @@ import time
 import uuid
 from typing import Annotated, Any
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Response, get, post
 from litestar.background_tasks import BackgroundTask
 from litestar.params import Parameter
 from sqlalchemy import text
 
-from service import db
+from service import audit, db
 from service.errors import Invalid, NotFound
 from service.metrics import prom
 from service.reviewers.caller import Caller
@@ -94,7 +94,6 @@ class ChannelController(Controller):
         data: OutcomeIn,
         runtime: Runtime,
         channel: str,
-        request: Request[Any, Any, Any],
     ) -> dict[str, Any]:
         if not conversation_id or len(conversation_id) > 200:
             raise Invalid("conversation_id: must be 1 to 200 characters", field="conversation_id")
@@ -110,4 +109,15 @@ class ChannelController(Controller):
             ).first()
             if row is None:
                 raise NotFound(f"no conversation {conversation_id!r} on channel {channel!r}")
+            # The row keeps only the latest outcome; the audit trail keeps each one at its time,
+            # which is what replay needs to rebuild a conversation as it was.
+            await audit.record(
+                conn,
+                f"channel:{channel}",
+                "conversation.outcome",
+                "conversation",
+                row.id,
+                resolved=data.resolved,
+                csat=data.csat,
+            )
         return {"conversation_id": conversation_id, "resolved": data.resolved, "csat": data.csat}

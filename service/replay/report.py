@@ -223,7 +223,12 @@ def _reproduced(found: dict[str, Any]) -> str:
     turns, matching = found["turns"], found["matching"]
     if not turns:
         return f"no recorded turn was decided under policy version {found['policy_version'][:12]}"
-    return (
+    head = (
         f"recorded decisions reproduced under version {found['policy_version'][:12]}: "
         f"{matching} of {turns} ({_pct(_rate(matching, turns))})"
     )
+    rows = [
+        [f"{d['conversation_id']}#{d['turn']}", _describe(d["policy"]), _describe(d["baseline"])]
+        for d in found["mismatches"][:SHOWN_DIFFERENCES]
+    ]
+    return head + ("\n" + _table(["turn", "replayed", "recorded"], rows) if rows else "")

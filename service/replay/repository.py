@@ -30,9 +30,20 @@ WHERE c.last_turn_at >= :lead_in
 ORDER BY t.created_at, t.conversation_id, t.seq
 """)
 
+# The conversation row keeps only its latest outcome. When the outcome endpoint also writes an
+# audit row per outcome ('conversation.outcome'), every outcome is replayed at its own time, so
+# an outcome that was later changed still switches the rules off for the turns in between.
 OUTCOMES = Statement("""
-SELECT channel, external_id, resolved, csat, outcome_at FROM conversation
-WHERE outcome_at IS NOT NULL AND resolved IS NOT NULL AND last_turn_at >= :lead_in
+SELECT c.channel, c.external_id, (a.data->>'resolved')::boolean AS resolved,
+       (a.data->>'csat')::int AS csat, a.at AS outcome_at
+FROM audit_event a JOIN conversation c ON a.subject_id = c.id::text
+WHERE a.kind = 'conversation.outcome' AND a.subject_type = 'conversation'
+  AND c.last_turn_at >= :lead_in AND a.data ? 'resolved'
+UNION ALL
+SELECT c.channel, c.external_id, c.resolved, c.csat, c.outcome_at FROM conversation c
+WHERE c.outcome_at IS NOT NULL AND c.resolved IS NOT NULL AND c.last_turn_at >= :lead_in
+  AND NOT EXISTS (SELECT 1 FROM audit_event a WHERE a.subject_id = c.id::text
+                  AND a.kind = 'conversation.outcome' AND a.subject_type = 'conversation')
 """)
 
 

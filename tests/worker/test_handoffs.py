@@ -10,7 +10,6 @@ from typing import Any
 
 import asyncpg
 import httpx
-
 from support import Receiver, wait_for
 
 
