@@ -18,6 +18,7 @@ from ui.controllers.dashboard import DashboardController
 from ui.controllers.handoffs import HandoffsController
 from ui.controllers.live import live_socket
 from ui.controllers.queue import QueueController
+from ui.controllers.replay import ReplayController
 from ui.controllers.review import ReviewController
 from ui.controllers.supervisor import SupervisorController
 from ui.pages import error_page, is_htmx
@@ -72,6 +73,7 @@ def ui_router() -> Router:
             HandoffsController,
             SupervisorController,
             DashboardController,
+            ReplayController,
         ],
         guards=[require_caller, require_csrf],
         include_in_schema=False,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,10 +13,9 @@ import click
 
 from service.policy.model import Policy
 from service.replay import report
-from service.replay.compare import Comparison, Tally, compare
-from service.replay.runner import Event, Lane, TurnEvent, Verdict, collector_paused, replay
-
-RECORDED = "recorded"
+from service.replay import service as replay_service
+from service.replay.compare import Comparison
+from service.replay.runner import Event, Lane, collector_paused
 
 
 @click.command("replay")
@@ -91,18 +89,15 @@ def _compare(
     decisions: bool,
     check: str | None,
 ) -> Comparison:
-    tallies = [Tally(lane.name, lane.policy.version) for lane in lanes]
-    if against_recorded:
-        tallies.append(Tally(RECORDED))
-    for tally in tallies:
-        tally.decisions = [] if decisions else None
-    turns = sum(1 for e in events if isinstance(e, TurnEvent))
-    with _progress(turns) as bar:
-        results: Iterable[tuple[TurnEvent, list[Verdict | None]]]
-        results = replay(events, lanes, tick=bar.update)
-        if against_recorded:
-            results = _with_recorded(results)
-        return compare(results, tallies, check_version=check)
+    with _progress(replay_service.turns_in(events)) as bar:
+        return replay_service.run(
+            events,
+            lanes,
+            against_recorded=against_recorded,
+            decisions=decisions,
+            check=check,
+            tick=bar.update,
+        )
 
 
 def _load(path: str) -> Policy:
@@ -165,13 +160,6 @@ async def _read_history(
         return await load_history(conn, since=since, lead_in=lead_in, channel=channel)
     finally:
         await conn.close()
-
-
-def _with_recorded(
-    results: Iterable[tuple[TurnEvent, list[Verdict | None]]],
-) -> Iterator[tuple[TurnEvent, list[Verdict | None]]]:
-    for event, verdicts in results:
-        yield event, [*verdicts, event.recorded]
 
 
 def _progress(total: int, unit: str = "turn", desc: str = "replaying", big: int = 20_000) -> Any:
