@@ -9,8 +9,13 @@ from service.metrics.calibration import Reviewed, buckets, recommend, wilson
 
 @pytest.mark.parametrize(
     ("k", "n", "low", "high"),
-    [(0, 0, 0.0, 1.0), (0, 10, 0.0, 0.28), (10, 10, 0.72, 1.0), (50, 100, 0.40, 0.60),
-     (1, 1000, 0.0, 0.006)],
+    [
+        (0, 0, 0.0, 1.0),
+        (0, 10, 0.0, 0.28),
+        (10, 10, 0.72, 1.0),
+        (50, 100, 0.40, 0.60),
+        (1, 1000, 0.0, 0.006),
+    ],
 )
 def test_wilson_interval(k: int, n: int, low: float, high: float) -> None:
     lo, hi = wilson(k, n)

@@ -24,8 +24,11 @@ async def test_dashboard_shows_charts_to_supervisors_only(
                 "draft": {"text": "Soon.", "confidence": 0.9, "intent": f"i{n}"},
             },
         )
-    outcome = await http.post("/v1/conversations/d-1/outcome", json={"resolved": True, "csat": 4},
-                              headers={"Authorization": f"Bearer {key}"})
+    outcome = await http.post(
+        "/v1/conversations/d-1/outcome",
+        json={"resolved": True, "csat": 4},
+        headers={"Authorization": f"Bearer {key}"},
+    )
     assert outcome.status_code == 200, outcome.text
     await reviewer("boss@example.com", role="supervisor")
     await reviewer("rita@example.com")
