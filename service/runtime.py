@@ -8,12 +8,16 @@ import json
 import logging
 import signal
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import asyncpg
 from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.constants import job_key_prefix
+from arq.jobs import serialize_job
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service import db
@@ -27,6 +31,7 @@ log = logging.getLogger(__name__)
 EXPIRE_JOB = "reviews.expire"
 DELIVER_JOB = "webhooks.deliver"
 ASSIGN_JOB = "transfers.assign"
+DEFAULT_EXPIRES_MS = 86_400_000  # arq's own default: a job not started within a day is dropped
 LAPSE_JOB = "transfers.lapse"
 
 
@@ -69,37 +74,44 @@ class Runtime:
         await self.engine.dispose()
 
     async def dispatch(self, effects: Effects) -> None:
-        """After a commit: ring the doorbells. A failure here loses nothing (the sweeper re-finds
-        the work in Postgres), so it is logged, not raised."""
+        """After a commit: ring the doorbells, all in one Redis round trip. A failure here loses
+        nothing (the sweeper re-finds the work in Postgres), so it is logged, not raised."""
+        jobs = [
+            *((EXPIRE_JOB, f"{EXPIRE_JOB}:{r}", str(r), d) for r, d in effects.deadlines),
+            *((DELIVER_JOB, f"{DELIVER_JOB}:{o}:0", str(o), None) for o in effects.deliveries),
+            *(
+                (ASSIGN_JOB, f"{ASSIGN_JOB}:{t}:{uuid.uuid4()}", str(t), None)
+                for t in effects.assignments
+            ),
+            *(
+                (LAPSE_JOB, f"{LAPSE_JOB}:{t}:{e.timestamp()}", str(t), e)
+                for t, e in effects.offer_deadlines
+            ),
+        ]
+        if not jobs and not effects.live:
+            return
         try:
-            for review_id, deadline in effects.deadlines:
-                await self.redis.enqueue_job(
-                    EXPIRE_JOB,
-                    str(review_id),
-                    _job_id=f"{EXPIRE_JOB}:{review_id}",
-                    _defer_until=deadline,
-                )
-            for outbox_id in effects.deliveries:
-                await self.redis.enqueue_job(
-                    DELIVER_JOB, str(outbox_id), _job_id=f"{DELIVER_JOB}:{outbox_id}:0"
-                )
-            for transfer_id in effects.assignments:
-                await self.redis.enqueue_job(
-                    ASSIGN_JOB,
-                    str(transfer_id),
-                    _job_id=f"{ASSIGN_JOB}:{transfer_id}:{uuid.uuid4()}",
-                )
-            for transfer_id, expires in effects.offer_deadlines:
-                await self.redis.enqueue_job(
-                    LAPSE_JOB,
-                    str(transfer_id),
-                    _job_id=f"{LAPSE_JOB}:{transfer_id}:{expires.timestamp()}",
-                    _defer_until=expires,
-                )
-            for event in effects.live:
-                await self.redis.publish(live_channel(self.settings), json.dumps(event))
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for function, job_id, argument, at in jobs:
+                    self._enqueue(pipe, function, job_id, argument, at)
+                for event in effects.live:
+                    pipe.publish(live_channel(self.settings), json.dumps(event))
+                await pipe.execute()
         except Exception:  # Redis down or flushed: Postgres still holds everything
             log.warning("dispatch after commit failed; the sweeper will catch up", exc_info=True)
+
+    def _enqueue(
+        self, pipe: Any, function: str, job_id: str, argument: str, at: datetime | None
+    ) -> None:
+        """An arq job written the way arq's enqueue_job writes it, minus its WATCH/EXISTS round
+        trips: NX keeps a queued job from being replaced, and our jobs are safe to run twice
+        anyway (every effect is a conditional update or a keyed outbox row)."""
+        now_ms = int(time.time() * 1000)
+        score = int(at.timestamp() * 1000) if at else now_ms
+        job = serialize_job(function, (argument,), {}, None, now_ms)
+        expires_ms = max(score - now_ms, 0) + DEFAULT_EXPIRES_MS
+        pipe.set(job_key_prefix + job_id, job, px=expires_ms, nx=True)
+        pipe.zadd(queue_name(self.settings), {job_id: score}, nx=True)
 
     def watch_policy(self, interval: float = 2.0) -> None:
         """Reload the policy on SIGHUP or when its file changes; an invalid one is logged and the
