@@ -9,6 +9,7 @@ import asyncpg
 import httpx
 import pytest
 from support import Process, free_port, process_env, wait_http_ready
+from ui_client import Desk
 
 from service.settings import Settings
 
@@ -69,3 +70,7 @@ async def test_shadow_decisions_are_stored_and_compared(
         assert denied.status_code == 403
         bad = await http.get("/v1/shadow?since=soon", headers={"Authorization": f"Bearer {boss}"})
         assert bad.status_code == 400 and "since" in bad.json()["detail"]
+    async with Desk(shadowed_server) as desk:
+        await desk.sign_in("boss@example.com")
+        page = (await desk.get("/ui/dashboard?period=24h")).text
+        assert "Shadow policy" in page and "agreed with the live one on 2 of 4 turns (50%)" in page

@@ -9,7 +9,7 @@ from litestar import Controller, Request, Response, get
 from markupsafe import Markup
 
 from service.errors import Invalid
-from service.metrics import dashboard
+from service.metrics import calibration, dashboard, shadow
 from ui import charts, render
 from ui.controllers.supervisor import supervisors_only
 from ui.pages import context
@@ -40,17 +40,26 @@ class DashboardController(Controller):
         chosen = dashboard.PERIODS.get(period)
         if chosen is None:
             raise Invalid(f"period must be one of {', '.join(dashboard.PERIODS)}")
-        async with runtime_of(request).engine.connect() as conn:
+        runtime = runtime_of(request)
+        policy = runtime.policies.current
+        async_channels = [c.name for c in policy.channels.values() if c.mode == "async"]
+        async with runtime.engine.connect() as conn:
             data = await dashboard.figures(conn, chosen)
+            fit = await calibration.calibrate(
+                conn, chosen.length, 0.05, async_channels, policy.threshold_for("", None)
+            )
+            twin = await shadow.compare(conn, chosen.length, limit=20) if runtime.shadow else None
         ctx = await context(request, "dashboard")
-        return render.page(
-            "dashboard.html",
-            data=data,
-            periods=list(dashboard.PERIODS),
-            charts=_charts(data, chosen.bucket),
-            labels=LABELS,
-            **ctx,
-        )
+        graphs = _charts(data, chosen.bucket) | {"calibration": _calibration_chart(fit)}
+        ctx |= {
+            "data": data,
+            "periods": list(dashboard.PERIODS),
+            "charts": graphs,
+            "labels": LABELS,
+            "fit": fit,
+            "twin": twin,
+        }
+        return render.page("dashboard.html", **ctx)
 
 
 def _charts(data: dict[str, Any], bucket: str) -> dict[str, Markup]:
@@ -99,6 +108,23 @@ def _charts(data: dict[str, Any], bucket: str) -> dict[str, Markup]:
             )
         ),
     }
+
+
+def _calibration_chart(fit: dict[str, Any]) -> Markup:
+    buckets = [b for b in fit["buckets"] if b["n"]]
+    return Markup(
+        charts.bars(
+            [f"{b['from']:.1f}-{b['to']:.1f} (n={b['n']})" for b in buckets],
+            [
+                charts.Series(
+                    "approved unchanged", [100 * (b["approved_unchanged"] or 0) for b in buckets]
+                )
+            ],
+            stacked=False,
+            unit="%",
+            title="Drafts approved unchanged, by confidence",
+        )
+    )
 
 
 def _label(iso: str, bucket: str) -> str:
