@@ -8,14 +8,11 @@ from typing import Any
 from litestar import Controller, Request, Response, get, post
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from service import audit, db
-from service.effects import Effects
+from service import db
 from service.errors import Conflict, Forbidden
 from service.reviewers.caller import Caller
-from service.reviews import service as reviews
+from service.reviews import supervision
 from ui import queries, render
 from ui.pages import context, go, set_flash, signed_in
 from ui.security import caller_of, runtime_of
@@ -25,63 +22,6 @@ def supervisors_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRout
     caller = caller_of(connection)
     if caller is None or caller.role not in ("supervisor", "admin"):
         raise Forbidden("this page is for supervisors")
-
-
-async def release_for(conn: AsyncConnection, me: Caller, review_id: uuid.UUID) -> Effects:
-    """A supervisor gives someone's claim back to the queue (they left, or it is stuck)."""
-    row = await reviews.get_for_reviewer(conn, review_id, me)
-    done = (
-        await conn.execute(
-            text(
-                "UPDATE review SET status = 'pending', claimed_by = NULL, lease_until = NULL, "
-                "version = version + 1 WHERE id = :id AND status = 'claimed' RETURNING id"
-            ),
-            {"id": review_id},
-        )
-    ).first()
-    if done is None:
-        raise Conflict("Nobody holds this item any more.")
-    await audit.record(
-        conn, me.actor, "review.released", "review", review_id, former_holder=str(row.claimed_by)
-    )
-    effects = Effects()
-    effects.publish("review.released", review_id=review_id, team=row.team, by=me.email)
-    return effects
-
-
-async def reassign_claim(
-    conn: AsyncConnection, me: Caller, review_id: uuid.UUID, to: uuid.UUID, lease_seconds: int
-) -> Effects:
-    """Hands someone's claim to another member of the item's team, with a fresh lease."""
-    row = await reviews.get_for_reviewer(conn, review_id, me)
-    done = (
-        await conn.execute(
-            text(
-                "UPDATE review SET claimed_by = :to, version = version + 1, "
-                "lease_until = now() + make_interval(secs => :lease) "
-                "WHERE id = :id AND status = 'claimed' AND deadline > now() AND EXISTS ("
-                "SELECT 1 FROM reviewer_team m WHERE m.reviewer_id = :to AND m.team = review.team) "
-                "RETURNING (SELECT email FROM reviewer WHERE id = :to) AS email"
-            ),
-            {"id": review_id, "to": to, "lease": lease_seconds},
-        )
-    ).first()
-    if done is None:
-        raise Conflict(
-            "Not reassigned: the item is no longer held, or that person is not in its team."
-        )
-    await audit.record(
-        conn,
-        me.actor,
-        "review.reassigned",
-        "review",
-        review_id,
-        former_holder=str(row.claimed_by),
-        holder=str(to),
-    )
-    effects = Effects()
-    effects.publish("review.claimed", review_id=review_id, team=row.team, by=done.email)
-    return effects
 
 
 async def supervisor_context(runtime: Any, me: Caller) -> dict[str, Any]:
@@ -110,7 +50,7 @@ class SupervisorController(Controller):
         runtime, me = runtime_of(request), signed_in(request)
         try:
             async with db.transaction(runtime.engine) as conn:
-                effects = await release_for(conn, me, review_id)
+                effects = await supervision.release_hold(conn, me, review_id)
         except Conflict as exc:
             await set_flash(request, exc.detail)
             return go(request, "/ui/supervisor")
@@ -130,7 +70,7 @@ class SupervisorController(Controller):
             return go(request, "/ui/supervisor")
         try:
             async with db.transaction(runtime.engine) as conn:
-                effects = await reassign_claim(
+                effects = await supervision.reassign_hold(
                     conn, me, review_id, to, runtime.settings.review_lease_seconds
                 )
         except Conflict as exc:
