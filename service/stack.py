@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import os
 import signal
 import subprocess
@@ -14,6 +15,8 @@ import click
 import httpx
 
 from service.settings import Settings
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def run_stack(settings: Settings) -> int:
@@ -51,7 +54,11 @@ def run_stack(settings: Settings) -> int:
             "HITL_REDIS_URL": settings.redis_url or "",
         }
         for command in ("serve", "worker"):
-            children.append(subprocess.Popen([sys.executable, "-m", "service", command], env=env))
+            children.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "service", command], env=env, preexec_fn=_die_with_parent
+                )
+            )
         url = f"http://{settings.host}:{settings.port}"
         if not _wait_ready(f"{url}/readyz", children, timeout=60):
             click.echo("the service did not become ready; see the log above", err=True)
@@ -98,6 +105,13 @@ def _prepare(settings: Settings):  # type: ignore[no-untyped-def]
     demo = asyncio.run(seed())
     remember(settings.state_dir, demo)
     return demo
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: if `hitl up` itself is killed (even with SIGKILL, when no
+    clean-up can run), Linux sends the child SIGTERM, so no server is left behind."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _wait_ready(url: str, children: list[subprocess.Popen[bytes]], timeout: float) -> bool:

@@ -95,3 +95,47 @@ def _ready(port: int) -> bool:
     except httpx.HTTPError:
         time.sleep(0.2)
         return False
+
+
+def test_killed_up_takes_its_servers_along_and_the_next_start_recovers() -> None:
+    state = ROOT / ".hitl" / f"test-up-{uuid.uuid4().hex[:6]}"
+    port = free_port()
+    env = environ(HITL_STATE_DIR=str(state), HITL_PORT=str(port))
+    first = subprocess.Popen(
+        [sys.executable, "-m", "service", "up"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    second = None
+    try:
+        wait_for(lambda: _ready(port), timeout=180, interval=0.5)
+        children = [
+            int(p)
+            for p in subprocess.run(
+                ["pgrep", "-P", str(first.pid), "-f", "service (serve|worker)"],
+                capture_output=True,
+                text=True,
+            ).stdout.split()
+        ]
+        assert len(children) == 2
+        first.kill()  # SIGKILL: no clean-up code runs in `hitl up`
+        first.wait()
+        wait_for(lambda: not any(_alive(p) for p in children), timeout=20)
+        # The next start adopts the embedded servers left running and serves again.
+        second = subprocess.Popen(
+            [sys.executable, "-m", "service", "up"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for(lambda: _ready(port), timeout=180, interval=0.5)
+        second.send_signal(signal.SIGINT)
+        assert second.wait(timeout=60) == 0
+    finally:
+        for proc in (first, second):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+        shutil.rmtree(state, ignore_errors=True)
