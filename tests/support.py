@@ -187,3 +187,22 @@ async def cli(settings: Any, *args: str, stdin: str | None = None) -> tuple[int,
     )
     out, err = await proc.communicate(stdin.encode() if stdin else None)
     return proc.returncode or 0, out.decode(), err.decode()
+
+
+async def decide_all(settings: Any, channel: str, bodies: list[Any]) -> list[dict[str, Any]]:
+    """Run turns through the decision use-case directly (no HTTP), returning each answer."""
+    from service import db
+    from service.policy.loader import load_policy
+    from service.turns import service as turns
+
+    policy = load_policy(settings.policy_path)
+    pool = await db.create_pool(settings, size=4)
+    answers = []
+    try:
+        for body in bodies:
+            async with pool.acquire() as conn:
+                outcome = await turns.decide(conn, policy, channel, body, None)
+            answers.append(outcome.response)
+    finally:
+        await pool.close()
+    return answers

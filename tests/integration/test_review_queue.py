@@ -9,14 +9,13 @@ from typing import Any
 import asyncpg
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
+from support import decide_all
 
 from service import db as database
 from service.errors import Conflict
-from service.policy.loader import load_policy
 from service.reviewers import accounts
 from service.reviews import service as reviews
 from service.settings import Settings
-from service.turns import service as turns
 from service.turns.schemas import DraftIn, TurnCreate
 
 
@@ -29,24 +28,17 @@ async def engine(settings: Settings, db: asyncpg.Connection) -> Any:
 
 async def hold(settings: Settings, count: int) -> list[str]:
     """Submit `count` low-confidence turns on the 1-hour channel through the turn use-case."""
-    policy = load_policy(settings.policy_path)
-    pool = await database.create_pool(settings, size=4)
-    ids = []
-    try:
-        for n in range(count):
-            body = TurnCreate(
-                conversation_id=f"q-{uuid.uuid4().hex[:8]}",
-                channel="letters",
-                customer_id=f"cust-{n}",
-                message="Is this covered by the warranty?",
-                draft=DraftIn(text="Yes it is.", confidence=0.3, intent=f"warranty{n}"),
-            )
-            async with pool.acquire() as conn:
-                outcome = await turns.decide(conn, policy, "letters", body, None)
-            ids.append(outcome.response["review"]["id"])
-    finally:
-        await pool.close()
-    return ids
+    bodies = [
+        TurnCreate(
+            conversation_id=f"q-{uuid.uuid4().hex[:8]}",
+            channel="letters",
+            customer_id=f"cust-{n}",
+            message="Is this covered by the warranty?",
+            draft=DraftIn(text="Yes it is.", confidence=0.3, intent=f"warranty{n}"),
+        )
+        for n in range(count)
+    ]
+    return [answer["review"]["id"] for answer in await decide_all(settings, "letters", bodies)]
 
 
 async def test_parallel_reviewers_never_claim_the_same_item(

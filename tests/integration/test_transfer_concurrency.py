@@ -8,36 +8,30 @@ from typing import Any
 
 import asyncpg
 import pytest
+from support import decide_all
 
 from service import db as database
 from service.policy.loader import load_policy
 from service.reviewers import accounts
 from service.settings import Settings
 from service.transfers import service as transfers
-from service.turns import service as turns
 from service.turns.schemas import DraftIn, TurnCreate
 
 
 async def explicit_requests(settings: Settings, count: int) -> list[uuid.UUID]:
-    policy = load_policy(settings.policy_path)
-    pool = await database.create_pool(settings, size=4)
-    ids = []
-    try:
-        for n in range(count):
-            body = TurnCreate(
-                conversation_id=f"x-{uuid.uuid4().hex[:8]}",
-                channel="chat",
-                customer_id=f"k{n}",
-                message="Please let me talk to a human agent.",
-                draft=DraftIn(text="I can help!", confidence=0.95, intent=f"i{n}"),
-            )
-            async with pool.acquire() as conn:
-                outcome = await turns.decide(conn, policy, "chat", body, None)
-            assert outcome.response["action"] == "transfer"
-            ids.append(uuid.UUID(outcome.response["transfer"]["id"]))
-    finally:
-        await pool.close()
-    return ids
+    bodies = [
+        TurnCreate(
+            conversation_id=f"x-{uuid.uuid4().hex[:8]}",
+            channel="chat",
+            customer_id=f"k{n}",
+            message="Please let me talk to a human agent.",
+            draft=DraftIn(text="I can help!", confidence=0.95, intent=f"i{n}"),
+        )
+        for n in range(count)
+    ]
+    answers = await decide_all(settings, "chat", bodies)
+    assert {a["action"] for a in answers} == {"transfer"}
+    return [uuid.UUID(a["transfer"]["id"]) for a in answers]
 
 
 @pytest.fixture
