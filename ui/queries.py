@@ -41,17 +41,12 @@ async def queue(
     return rows, total
 
 
-async def queue_ids(conn: AsyncConnection, teams: Sequence[str] | None) -> list[uuid.UUID]:
-    """The open items in queue order: what j/k step through."""
-    rows = await conn.execute(
-        text(
-            "SELECT id FROM review WHERE status IN ('pending', 'claimed')"
-            + _team_filter(teams)
-            + " ORDER BY deadline, priority DESC, created_at LIMIT :n"
-        ),
-        {"teams": list(teams or []), "n": QUEUE_ROWS},
+async def presence_of(conn: AsyncConnection, reviewer_id: uuid.UUID) -> str | None:
+    """online, away or offline; None if there is no such person."""
+    value = await conn.scalar(
+        text("SELECT presence FROM reviewer WHERE id = :id"), {"id": reviewer_id}
     )
-    return [r.id for r in rows]
+    return str(value) if value is not None else None
 
 
 async def history(conn: AsyncConnection, turn_id: uuid.UUID, limit: int = 20) -> Sequence[Row[Any]]:

@@ -89,20 +89,33 @@ async def load(conn: AsyncConnection, review_id: uuid.UUID, me: Caller) -> dict[
     if row is None:
         return None
     decider = await queries.reviewer_name(conn, row.decided_by)
-    order = await queries.queue_ids(conn, me.team_scope())
-    prev_id = next_id = None
-    if review_id in order:
-        at = order.index(review_id)
-        prev_id = order[at - 1] if at > 0 else None
-        next_id = order[at + 1] if at + 1 < len(order) else None
-    elif order:
-        next_id = order[0]
     return {
         "review": row,
         "state": situation(row, me, decider),
         "history": await queries.history(conn, row.turn_id),
         "contacts": await queries.prior_contacts(conn, row.customer_id, row.conversation_id),
-        "prev_id": prev_id,
-        "next_id": next_id,
         "triggers": list(row.triggers or []),
     }
+
+
+def _place(row: Row[Any]) -> tuple[Any, ...]:
+    """Where an item stands in the queue: earliest deadline first, then priority, then age."""
+    return (row.deadline, -row.priority, row.created_at)
+
+
+async def neighbour(
+    conn: AsyncConnection, row: Row[Any], me: Caller, step: int
+) -> uuid.UUID | None:
+    """The open item after (step 1) or before (step -1) this one in the queue as it is now.
+
+    The item itself may have ended or moved meanwhile: its neighbours are then the open items
+    on either side of where it would stand.
+    """
+    order = await repository.list_open(conn, me.team_scope(), limit=queries.QUEUE_ROWS)
+    ids = [r.id for r in order]
+    if row.id in ids:
+        at = ids.index(row.id) + step
+    else:
+        before = sum(1 for r in order if _place(r) < _place(row))
+        at = before if step > 0 else before - 1
+    return ids[at] if 0 <= at < len(ids) else None

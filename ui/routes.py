@@ -12,7 +12,7 @@ from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 
 from service.errors import DomainError
-from ui import live
+from ui import live, presence
 from ui.controllers.auth import AuthController
 from ui.controllers.dashboard import DashboardController
 from ui.controllers.handoffs import HandoffsController
@@ -100,3 +100,4 @@ def ui_router() -> Router:
 
 async def on_shutdown(app: Any) -> None:
     await live.stop(app)
+    await presence.stop()

@@ -270,3 +270,70 @@ async def test_keyboard_and_the_amber_countdown(
     assert await db.fetchval("SELECT status FROM review WHERE id = $1", uuid.UUID(second)) == (
         "approved"
     )
+
+
+async def test_the_reply_is_editable_exactly_when_i_may_act_live(
+    server: str,
+    http: httpx.AsyncClient,
+    channel_key: Any,
+    reviewer: Any,
+    new_page: Any,
+) -> None:
+    await reviewer("rita@example.com")
+    await reviewer("sam@example.com")
+    key = await channel_key("letters")
+    review_id = await submit(http, key, held_turn())
+    rita, sam = await new_page(), await new_page()
+    await asyncio.gather(
+        sign_in(rita, server, "rita@example.com"), sign_in(sam, server, "sam@example.com")
+    )
+    url = f"{server}/ui/reviews/{review_id}"
+    await sam.goto(url)
+    await expect(sam.get_by_test_id("review-status")).to_contain_text("You hold this item")
+    await rita.goto(url)
+    await live_ready(rita)
+    status, reply = rita.get_by_test_id("review-status"), rita.get_by_label("Reply")
+    await expect(status).to_contain_text("Held by Sam")
+    await expect(reply).not_to_be_editable()
+    # Sam lets it go: Rita's page says so and her Reply opens up, without a reload.
+    await sam.get_by_role("button", name="Release").click()
+    await sam.wait_for_url(f"{server}/ui/queue")
+    await expect(status).to_contain_text("Nobody holds this item", timeout=3000)
+    await expect(reply).to_be_editable()
+    await expect(rita.get_by_role("button", name="Send edited")).to_be_enabled()
+    await rita.keyboard.press("e")
+    await expect(reply).to_be_focused()
+    await rita.keyboard.type(" Rita was here.")
+    await rita.keyboard.press("Escape")
+    # Sam takes it back: read-only again, and what Rita typed is still there to copy.
+    await sam.goto(url)
+    await expect(status).to_contain_text("Held by Sam", timeout=3000)
+    await expect(reply).not_to_be_editable()
+    await expect(reply).to_have_value(re.compile(r"3-5 days\. Rita was here\.$"))
+    await expect(rita.get_by_role("button", name="Send edited")).to_be_disabled()
+
+
+async def test_j_and_k_follow_the_queue_as_it_changes(
+    server: str,
+    http: httpx.AsyncClient,
+    channel_key: Any,
+    reviewer: Any,
+    new_page: Any,
+) -> None:
+    await reviewer("rita@example.com")
+    key = await channel_key("letters")
+    first = await submit(http, key, held_turn(customer_id="cust-first"))
+    page: Page = await new_page()
+    await sign_in(page, server, "rita@example.com")
+    await page.goto(f"{server}/ui/reviews/{first}")
+    await live_ready(page)
+    # Another item arrives while the page is open (it was the only one when it loaded).
+    second = await submit(http, key, held_turn(customer_id="cust-second"))
+    await page.keyboard.press("j")
+    await page.wait_for_url(f"**/ui/reviews/{second}")
+    await expect(page.get_by_test_id("review-status")).to_contain_text("You hold this item")
+    await page.keyboard.press("k")
+    await page.wait_for_url(f"**/ui/reviews/{first}")
+    await page.keyboard.press("k")  # nothing before the first: stay, and say so
+    await expect(page.locator(".flash")).to_contain_text("No open item before this one")
+    assert page.url.endswith(f"/ui/reviews/{first}")

@@ -218,3 +218,43 @@ async def test_lapsed_lease_and_passed_deadline_are_told_to_the_holder(
         assert r.status_code == 409
         assert "Timed out by the deadline at" in r.text
         assert "the draft was sent as it was" in r.text
+
+
+async def test_next_and_previous_follow_the_queue_as_it_is_now(
+    server: str, http: httpx.AsyncClient, channel_key: Any, reviewer: Any, db: asyncpg.Connection
+) -> None:
+    key = await channel_key("letters")  # a 1 h budget: the queue is in order of arrival
+    first = await submit(http, key, held_turn())
+    rita, sam = await two_desks(server, reviewer)
+    async with rita, sam:
+        page = await rita.get(f"/ui/reviews/{first}")
+        # The only item: the links are there all the same; they resolve when followed.
+        links = {
+            name: page.text.split(f'id="{name}-item" rel="{name}" href="')[1].split('"')[0]
+            for name in ("next", "prev")
+        }
+        r = await rita.get(links["next"])
+        assert r.status_code == 303 and r.headers["location"] == f"/ui/reviews/{first}"
+        assert (
+            "No open item after this one in your queue."
+            in (await rita.get(f"/ui/reviews/{first}")).text
+        )
+        # Items arrive while Rita's page is open: the same link now leads to them.
+        second = await submit(http, key, held_turn())
+        third = await submit(http, key, held_turn())
+        r = await rita.get(links["next"])
+        assert r.status_code == 303 and r.headers["location"] == f"/ui/reviews/{second}"
+        r = await rita.get(links["prev"])
+        assert r.headers["location"] == f"/ui/reviews/{first}"
+        assert "No open item before this one" in (await rita.get(f"/ui/reviews/{first}")).text
+        # Sam answers the second meanwhile: next skips it; from its own (ended) page the
+        # neighbours are the open items on either side of where it stood.
+        await sam.get(f"/ui/reviews/{second}")
+        assert (await sam.post(f"/ui/reviews/{second}/approve")).status_code == 303
+        assert (await rita.get(links["next"])).headers["location"] == f"/ui/reviews/{third}"
+        r = await rita.get(f"/ui/reviews/{second}/next")
+        assert r.headers["location"] == f"/ui/reviews/{third}"
+        r = await rita.get(f"/ui/reviews/{second}/previous")
+        assert r.headers["location"] == f"/ui/reviews/{first}"
+        r = await rita.get(f"/ui/reviews/{third}/previous")
+        assert r.headers["location"] == f"/ui/reviews/{first}"

@@ -10,7 +10,6 @@ import uuid
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
-from sqlalchemy import text
 
 from service import db
 from service.errors import Conflict, Invalid
@@ -26,10 +25,13 @@ PRESENCE_WORDS = {"online": "Online", "away": "Away", "offline": "Offline"}
 async def handoffs_context(runtime: Any, me: Caller) -> dict[str, Any]:
     async with runtime.engine.connect() as conn:
         waiting, mine = await queries.transfers(conn, me.team_scope(), me.id)
-        presence = await conn.scalar(
-            text("SELECT presence FROM reviewer WHERE id = :id"), {"id": me.id}
-        )
-    return {"waiting": waiting, "mine": mine, "presence": presence or "offline"}
+        presence = await queries.presence_of(conn, me.id)
+    return {
+        "waiting": waiting,
+        "mine": mine,
+        "presence": presence or "offline",
+        "words": PRESENCE_WORDS,
+    }
 
 
 def _sentence(detail: str) -> str:
@@ -43,7 +45,7 @@ class HandoffsController(Controller):
     async def show(self, request: Request[Any, Any, Any]) -> Response[str]:
         me = signed_in(request)
         ctx = await context(request, "handoffs") | await handoffs_context(runtime_of(request), me)
-        return render.page("handoffs.html", words=PRESENCE_WORDS, **ctx)
+        return render.page("handoffs.html", **ctx)
 
     @post("/{transfer_id:uuid}/accept")
     async def accept(

@@ -1,5 +1,8 @@
 """The one WebSocket a page holds (/ui/ws?view=...): re-rendered blocks pushed on every change.
 
+While it is open the person counts as online for transfer offers (ui/presence.py); a page with
+nothing live to show (view=presence) holds one for that alone.
+
 htmx's ws extension swaps each top-level element of a message into the element with the same
 id, so a message is simply the page's named block rendered again from Postgres. Re-rendering
 rather than patching keeps the order (earliest deadline first) and counts right whatever was
@@ -19,11 +22,13 @@ from litestar.exceptions import WebSocketDisconnect
 
 from service.reviewers.caller import Caller
 from service.reviews import service as reviews
-from ui import live, render, review_view
+from ui import live, presence, render, review_view
 from ui.controllers.handoffs import handoffs_context
 from ui.controllers.queue import queue_context
 from ui.controllers.supervisor import supervisor_context
 from ui.security import caller_of, same_origin, store_of
+
+log = logging.getLogger(__name__)
 
 # A lone event is rendered after a short pause (to gather its siblings: a claim often comes
 # with a release); in a burst, one socket re-renders at most every MIN_INTERVAL seconds, so a
@@ -31,20 +36,25 @@ from ui.security import caller_of, same_origin, store_of
 COALESCE_SECONDS = 0.05
 MIN_INTERVAL = 0.25
 REFUSED = 4403  # before accept: the server answers the handshake with 403
-VIEWS = frozenset({"queue", "handoffs", "supervisor", "review"})
+VIEWS = frozenset({"queue", "handoffs", "supervisor", "review", "presence"})
 
 
 def _relevant(event: dict[str, Any], me: Caller, view: str, review_id: str | None) -> bool:
-    if event.get("kind") == "resync":
+    kind = str(event.get("kind", ""))
+    if kind == "resync":
         return True
+    if view == "presence":
+        return False
+    if kind == "agent.presence":  # your own switch on Handoffs; who is online for supervisors
+        return view == "supervisor" or (view == "handoffs" and event.get("agent") == str(me.id))
     if view == "review":
         return event.get("review_id") == review_id
     team = event.get("team")
     if team is not None and not me.can_see(str(team)):
         return False
     if view == "handoffs":
-        return str(event.get("kind", "")).startswith("transfer.")
-    return str(event.get("kind", "")).startswith("review.")
+        return kind.startswith("transfer.")
+    return kind.startswith("review.")
 
 
 async def _render(
@@ -55,7 +65,8 @@ async def _render(
     if view == "queue":
         return render.render("queue.html", "live", **base, **await queue_context(runtime, me))
     if view == "handoffs":
-        return render.render("handoffs.html", "live", **base, **await handoffs_context(runtime, me))
+        page: dict[str, Any] = base | await handoffs_context(runtime, me)
+        return "".join(render.render("handoffs.html", b, **page) for b in ("presence", "live"))
     if view == "supervisor":
         return render.render(
             "supervisor.html", "live", **base, **await supervisor_context(runtime, me)
@@ -89,6 +100,9 @@ async def _pump(
 ) -> None:
     """Sends the view's blocks now, then again after every relevant change until the page goes."""
     store = store_of(socket.app.state.runtime)
+    if view == "presence":  # nothing to show: hold the socket until the page goes
+        await reader
+        return
     # Anything that changed between the page's render and the subscription is caught here.
     await socket.send_text(await _render(socket, me, view, review_id, csrf))
     loop, last_sent = asyncio.get_running_loop(), 0.0
@@ -126,20 +140,53 @@ async def live_socket(socket: WebSocket[Any, Any, Any]) -> None:
         except ValueError:
             await socket.close(code=REFUSED)
             return
+    runtime = socket.app.state.runtime
     hub = live.hub_of(socket.app)
-    queue = hub.subscribe()
+    # A presence-only socket listens to nothing: its queue stays out of the hub.
+    queue = hub.subscribe() if view != "presence" else asyncio.Queue[dict[str, Any]](maxsize=1)
     await socket.accept()
     reader = asyncio.create_task(_drain_client(socket))
+    token, keeper = None, None
     try:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(hub.ready.wait(), 2.0)
+        try:
+            token = await presence.arrive(runtime, me)
+            keeper = asyncio.create_task(_stay(socket, me, token, sid))
+        except Exception:  # Redis or Postgres trouble: the page still gets its updates
+            log.warning("presence of %s not counted", me.email, exc_info=True)
+        if view != "presence":
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(hub.ready.wait(), 2.0)
         await _pump(socket, queue, reader, me, view, review_id, sid, session.csrf)
     except (WebSocketDisconnect, RuntimeError):
         pass
     except Exception:
-        logging.getLogger(__name__).exception("live socket failed")
+        log.exception("live socket failed")
     finally:
         hub.unsubscribe(queue)
         reader.cancel()
+        if keeper is not None:
+            keeper.cancel()
+        if token is not None:
+            presence.leave(runtime, me, token, keeper)
         with contextlib.suppress(Exception):
             await socket.close()
+
+
+async def _stay(socket: WebSocket[Any, Any, Any], me: Caller, token: str, sid: str | None) -> None:
+    """Keeps the person counted while the page is open; closes the socket once signed out."""
+    runtime = socket.app.state.runtime
+    store = store_of(runtime)
+
+    async def still_signed_in() -> bool:
+        # Looked at, not loaded: loading restarts the idle timer, and an open page is not activity.
+        return bool(sid) and bool(await runtime.redis.exists(store._key(str(sid))))
+
+    try:
+        await presence.stay(runtime, me, token, still_signed_in)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.warning("presence of %s not kept", me.email, exc_info=True)
+        return
+    with contextlib.suppress(Exception):
+        await socket.close(code=4401)

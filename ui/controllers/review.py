@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
+from litestar.response import Redirect
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -211,6 +212,33 @@ class ReviewController(Controller):
             with contextlib.suppress(Conflict):
                 await _act(runtime, lambda c: reviews.release(c, me, review_id))
         return Response(None, status_code=204)
+
+    @get("/{review_id:uuid}/next")
+    async def following(
+        self, request: Request[Any, Any, Any], review_id: uuid.UUID
+    ) -> Response[Any]:
+        """j: the open item after this one in the queue as it is now (not when the page loaded)."""
+        return await self._step(request, review_id, 1)
+
+    @get("/{review_id:uuid}/previous")
+    async def preceding(
+        self, request: Request[Any, Any, Any], review_id: uuid.UUID
+    ) -> Response[Any]:
+        """k: the open item before this one in the queue as it is now."""
+        return await self._step(request, review_id, -1)
+
+    async def _step(
+        self, request: Request[Any, Any, Any], review_id: uuid.UUID, step: int
+    ) -> Response[Any]:
+        runtime, me = runtime_of(request), signed_in(request)
+        async with runtime.engine.connect() as conn:
+            row = await reviews.get_for_reviewer(conn, review_id, me)
+            target = await review_view.neighbour(conn, row, me, step)
+        if target is None:
+            where = "after" if step > 0 else "before"
+            await set_flash(request, f"No open item {where} this one in your queue.")
+            target = review_id
+        return Redirect(f"/ui/reviews/{target}", status_code=303)
 
     @post("/next")
     async def next(self, request: Request[Any, Any, Any]) -> Response[Any]:

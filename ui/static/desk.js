@@ -99,6 +99,22 @@
     navigator.sendBeacon(page.getAttribute("data-leave-url"), data);
   });
 
+  // The Reply is editable exactly when the actions are: the live status re-renders
+  // #review-actions (someone's hold ended or began, the item ended) and this follows it.
+  // Toggled rather than re-rendered, so nothing typed into it is lost.
+  function syncReply() {
+    var actions = document.getElementById("review-actions");
+    var reply = document.getElementById("reply");
+    if (!actions || !reply) return;
+    var readOnly = actions.getAttribute("data-can-act") !== "true";
+    if (reply.readOnly === readOnly) return;
+    reply.readOnly = readOnly;
+    if (readOnly && document.activeElement === reply) reply.blur();
+  }
+  ["htmx:wsAfterMessage", "htmx:oobAfterSwap", "htmx:afterSettle"].forEach(function (name) {
+    document.addEventListener(name, syncReply);
+  });
+
   // The live dot (and the browser tests) can tell whether updates are flowing.
   document.addEventListener("htmx:wsOpen", function () { document.body.setAttribute("data-live", "open"); });
   document.addEventListener("htmx:wsClose", function () { document.body.setAttribute("data-live", "closed"); });

@@ -1,0 +1,129 @@
+"""Presence from open pages: a person with any page of the desk open is online for transfers.
+
+Every page holds one WebSocket (/ui/ws); each open socket is a member of a per-person sorted set
+in Redis, scored by the time it lapses and refreshed while the socket lives, so every `hitl
+serve` process counts the same sockets and those of a process that died age out on their own.
+Whether the person should be online is settled under a per-person Redis lock, and written to
+Postgres through the transfer use-case (service.transfers.service.set_presence), which offers
+the teams' waiting transfers to someone coming online:
+
+- a page opens while they are offline: online;
+- their last page closes (after a short grace, so moving from one page to the next does not
+  flap): offline;
+- someone who chose "away" (on Handoffs or through the API) stays away whatever they open or
+  close; "Go online" (or the API) brings them back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from typing import Any
+
+from redis.exceptions import LockError
+
+from service import db
+from service.reviewers.caller import Caller
+from service.runtime import Runtime
+from service.transfers import service as transfers
+from ui import queries
+
+log = logging.getLogger(__name__)
+
+# A live socket renews its membership every REFRESH_SECONDS; one not renewed for
+# LAPSE_SECONDS (its process died) no longer counts.
+REFRESH_SECONDS = 30.0
+LAPSE_SECONDS = 90.0
+# A page that closes still counts this long: the next page's socket opens meanwhile.
+GRACE_SECONDS = 3.0
+# Settling the last page's leaving, scheduled after the socket has gone.
+_pending: set[asyncio.Task[None]] = set()
+
+
+def _key(runtime: Runtime, me: Caller) -> str:
+    return f"{runtime.settings.redis_prefix}:presence:{me.id}"
+
+
+async def _mark(runtime: Runtime, me: Caller, token: str, until: float) -> bool:
+    """Counts this socket until `until`; True if it was not counted before."""
+    key = _key(runtime, me)
+    async with runtime.redis.pipeline(transaction=True) as pipe:
+        pipe.zadd(key, {token: until})
+        pipe.expire(key, int(LAPSE_SECONDS + GRACE_SECONDS) + 1)
+        added, _ = await pipe.execute()
+    return bool(added)
+
+
+async def settle(runtime: Runtime, me: Caller) -> str | None:
+    """Brings Postgres in line with the sockets open now; returns the presence it set, if any."""
+    key = _key(runtime, me)
+    lock = runtime.redis.lock(f"{key}:lock", timeout=10, blocking_timeout=10)
+    try:
+        async with lock:
+            await runtime.redis.zremrangebyscore(key, "-inf", time.time())
+            open_pages = await runtime.redis.zcard(key)
+            async with db.transaction(runtime.engine) as conn:
+                now = await queries.presence_of(conn, me.id)
+                if open_pages and now == "offline":
+                    wanted = "online"
+                elif not open_pages and now == "online":
+                    wanted = "offline"
+                else:
+                    return None  # already right, or they chose away (or no longer exist)
+                effects = await transfers.set_presence(conn, me, wanted)
+            await runtime.dispatch(effects)
+            return wanted
+    except LockError:
+        log.warning("presence of %s not settled: its lock stayed busy", me.email)
+        return None
+
+
+async def arrive(runtime: Runtime, me: Caller) -> str:
+    """A page of this person opened its socket; returns the socket's token."""
+    token = uuid.uuid4().hex
+    await _mark(runtime, me, token, time.time() + LAPSE_SECONDS)
+    await settle(runtime, me)
+    return token
+
+
+async def stay(runtime: Runtime, me: Caller, token: str, still_signed_in: Any) -> None:
+    """Runs while the socket is open: keeps it counted; stops when the session has ended."""
+    while True:
+        await asyncio.sleep(REFRESH_SECONDS)
+        if not await still_signed_in():
+            return
+        if await _mark(runtime, me, token, time.time() + LAPSE_SECONDS):
+            await settle(runtime, me)  # it had aged out (a long stall): count it again
+
+
+def leave(
+    runtime: Runtime, me: Caller, token: str, keeper: asyncio.Task[None] | None = None
+) -> None:
+    """The socket closed: it counts for GRACE_SECONDS more, then presence is settled again.
+    `keeper` (the socket's stay(), cancelled) must be over first: a renewal landing after
+    this would keep the socket counted for LAPSE_SECONDS with nothing left to settle it."""
+
+    async def later() -> None:
+        try:
+            if keeper is not None:
+                await asyncio.wait({keeper})
+            await _mark(runtime, me, token, time.time() + GRACE_SECONDS)
+            await asyncio.sleep(GRACE_SECONDS + 0.2)
+            await settle(runtime, me)
+        except Exception:
+            log.warning("presence of %s not settled after a page closed", me.email, exc_info=True)
+
+    task = asyncio.create_task(later())
+    _pending.add(task)
+    task.add_done_callback(_pending.discard)
+
+
+async def stop() -> None:
+    """At shutdown: drops the settling still waiting (the pages reconnect to another process)."""
+    for task in list(_pending):
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
