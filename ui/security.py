@@ -22,7 +22,7 @@ CSRF_FIELD = "_csrf"
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Paths whose requests may be authenticated by the session cookie; everything else (the
 # channel API hot path) never pays for a Redis look-up.
-SESSION_PATHS = ("/ui", "/v1/reviews", "/v1/transfers")
+SESSION_PATHS = ("/ui", "/v1/reviews", "/v1/transfers", "/v1/me", "/v1/shadow", "/v1/calibration")
 
 # No inline script or style anywhere: htmx is configured from a <meta> tag, and its indicator
 # styles are switched off (htmx.config.includeIndicatorStyles=false) so it injects no <style>.
