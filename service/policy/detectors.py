@@ -22,6 +22,10 @@ def fold(text: str) -> str:
         lowered = text.casefold()
         if "`" in lowered:
             lowered = lowered.translate(_APOSTROPHES)
+        # Already single-spaced (no control characters, so no white space but " "; no
+        # double, leading or trailing space): split and join would give it back unchanged.
+        if lowered.isprintable() and "  " not in lowered and lowered[:1] != " " != lowered[-1:]:
+            return lowered
         return " ".join(lowered.split())
     stripped = unicodedata.normalize("NFKD", text.translate(_APOSTROPHES)).translate(_UNACCENT)
     # casefold turns ß into ss, as German speakers also write it.
@@ -85,6 +89,16 @@ _NEGATION = re.compile(rf"(?<!\w)(?:{_union(lexicon.NEGATION_CUES)})(?!\w)")
 _CLAUSE = re.compile(lexicon.CLAUSE_SPLIT)
 _TRAILING = re.compile(r"[\s!?.,:;)(*~\-]+$|^[\s!?.,:;)(*~\-]+")
 _IDIOMS = re.compile(rf"(?<!\w)(?:{_union(lexicon.DISTRESS_IDIOMS)})")
+# ASCII-mode copies for printable ASCII text (most messages), where \w, \s and \b class
+# every character as Unicode mode does: the same matches without the regex engine's Unicode
+# category look-ups. See phrases.plain_ascii.
+_UNICODE = (_BARE, _NEGATION, _CLAUSE, _TRAILING, _IDIOMS)
+_ASCII = tuple(re.compile(p.pattern, re.ASCII) for p in _UNICODE)
+
+
+def _regexes(folded: str) -> tuple[re.Pattern[str], ...]:
+    """(_BARE, _NEGATION, _CLAUSE, _TRAILING, _IDIOMS) for this text."""
+    return _ASCII if phrases.plain_ascii(folded) else _UNICODE
 
 
 def explicit_request(message: Text | str) -> Hit | None:
@@ -94,45 +108,58 @@ def explicit_request(message: Text | str) -> Hit | None:
     """
     text = _text(message)
     folded = text.folded
+    bare_re, negation, clause, trailing, _ = _regexes(folded)
     if len(text.words) <= 8:  # only a short message can be a bare "agent please"
-        bare = _TRAILING.sub("", folded)
-        if _BARE.match(bare):
+        bare = trailing.sub("", folded)
+        if bare_re.match(bare):
             return Hit("", bare)
     for number, match in text.phrase_matches():
-        if _KINDS[number] == "explicit" and not _negated(folded, match.start(), match.end()):
+        if _KINDS[number] == "explicit" and not _negated(
+            folded, match.start(), match.end(), negation, clause
+        ):
             return Hit("", match.group(0).strip())
     return None
 
 
-def _negated(folded: str, start: int, end: int) -> bool:
+def _negated(
+    folded: str,
+    start: int,
+    end: int,
+    negation: re.Pattern[str] = _NEGATION,
+    clause: re.Pattern[str] = _CLAUSE,
+) -> bool:
     """True when a negation cue begins earlier in the same clause as the match at start:end.
 
     The cue may run into the match ("don't need a human": the match is "need a human").
     """
     clause_start = 0
-    for boundary in _CLAUSE.finditer(folded, 0, start):
+    for boundary in clause.finditer(folded, 0, start):
         clause_start = boundary.end()
-    return any(cue.start() < start for cue in _NEGATION.finditer(folded, clause_start, end))
+    return any(cue.start() < start for cue in negation.finditer(folded, clause_start, end))
 
 
 def distress(message: Text | str, categories: Iterable[str]) -> list[Hit]:
     """Every enabled distress category the text shows, with its first evidence."""
     text = _text(message)
+    matches = text.phrase_matches()
+    if not matches:
+        return []  # most messages: no phrase at all, so no category either
     wanted = set(categories)
     found: dict[str, Hit] = {}
-    for number, match in text.phrase_matches():
+    idioms = _regexes(text.folded)[4]
+    for number, match in matches:
         kind = _KINDS[number]
         if (
             kind in wanted
             and kind not in found
-            and not _inside_idiom(text.folded, match.start(), match.end())
+            and not _inside_idiom(text.folded, match.start(), match.end(), idioms)
         ):
             found[kind] = Hit(kind, match.group(0).strip())
     return [found[kind] for kind in lexicon.DISTRESS if kind in found]
 
 
-def _inside_idiom(folded: str, start: int, end: int) -> bool:
-    for idiom in _IDIOMS.finditer(folded, max(0, start - 40), min(len(folded), end + 40)):
+def _inside_idiom(folded: str, start: int, end: int, idioms: re.Pattern[str] = _IDIOMS) -> bool:
+    for idiom in idioms.finditer(folded, max(0, start - 40), min(len(folded), end + 40)):
         if idiom.start() <= end and idiom.end() >= start:
             return True
     return False

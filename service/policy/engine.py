@@ -165,6 +165,9 @@ class _Compiled:
     policy: Policy
     matcher: detectors.TopicMatcher
     rank: dict[str, int]  # trigger type -> precedence position
+    # Every trigger type or rule id some routing rule asks for, when every rule asks for one;
+    # None when a rule has no trigger condition (any deciding trigger may then be routed).
+    route_triggers: frozenset[str] | None
 
 
 _COMPILED: dict[int, _Compiled] = {}
@@ -178,7 +181,15 @@ def _compiled(policy: Policy) -> _Compiled:
             _COMPILED.clear()
         order = policy.routing.precedence
         rank = {kind: order.index(kind) if kind in order else len(order) for kind in TRIGGERS}
-        entry = _Compiled(policy, detectors.compile_topics(policy.triggers.topics), rank)
+        rules = policy.routing.rules
+        route_triggers = (
+            frozenset(t for rule in rules for t in rule.when.trigger)
+            if all(rule.when.trigger for rule in rules)
+            else None
+        )
+        entry = _Compiled(
+            policy, detectors.compile_topics(policy.triggers.topics), rank, route_triggers
+        )
         _COMPILED[id(policy)] = entry
     return entry
 
@@ -315,7 +326,8 @@ def _decide(
 ) -> Decision:
     if not fired:
         return Decision("send", (), None, None, score, policy.version)
-    rank = _compiled(policy).rank
+    compiled = _compiled(policy)
+    rank = compiled.rank
     ordered = tuple(sorted(fired, key=lambda t: rank[t.type])) if len(fired) > 1 else (fired[0],)
     hard = [t for t in ordered if t.hard]
     acting = hard or list(ordered)
@@ -323,9 +335,14 @@ def _decide(
     # An unknown channel is treated as sync: nobody would ever see a held draft.
     action: Action = "transfer" if hard or chan is None or chan.is_sync else "review"
     deciding = acting[0]
+    wanted = compiled.route_triggers
+    # A rule whose trigger condition names neither the deciding trigger's type nor its rule id
+    # cannot match (routing.matches), so when every rule is like that the trigger's own team
+    # stands, as choose_team would find, without building the routing context.
     team, rule_index = (
         _route(policy, channel, signals, deciding, topics)
         if policy.routing.rules
+        and (wanted is None or deciding.type in wanted or deciding.rule_id in wanted)
         else (deciding.team, None)
     )
     if action == "review":

@@ -69,7 +69,7 @@ class KeywordIndex:
         self._prefix: dict[str, list[Keyword]] = {}
         self._suffix: dict[str, list[Keyword]] = {}
         self._short: list[Keyword] = []  # prefixes/suffixes shorter than the key, or infixes
-        self._cache: dict[str, list[Keyword]] = {}
+        self._cache: dict[str, tuple[_Candidate, ...]] = {}
         for keyword in keywords:
             first = keyword.steps[0]
             if first.kind == "exact":
@@ -85,32 +85,40 @@ class KeywordIndex:
         """For each group with a keyword in words: the words that matched its first keyword."""
         found: dict[int, str] = {}
         cache = self._cache
+        last = len(words) - 1
         for i, word in enumerate(words):
             candidates = cache.get(word)
             if candidates is None:
                 candidates = self._candidates(word)
             if not candidates:
                 continue
-            for keyword in candidates:  # their first step already accepts this word
-                if keyword.group in found:
+            for group, steps, second in candidates:  # their first step accepts this word
+                if group in found:
                     continue
-                if len(keyword.steps) == 1:
-                    found[keyword.group] = word
+                if steps is None:
+                    found[group] = word
                     continue
-                end = _match_rest(keyword.steps, 1, words, i + 1)
+                # Most keywords that start with a common word ("my", "not", "did") need one
+                # exact next word; testing it here is _match_rest's first step without the
+                # call, so a keyword it rejects would have been rejected there too.
+                if second is not None and (i >= last or words[i + 1] != second):
+                    continue
+                end = _match_rest(steps, 1, words, i + 1)
                 if end is not None:
-                    found[keyword.group] = " ".join(words[i:end])
+                    found[group] = " ".join(words[i:end])
             if len(found) == groups:
                 break
         return found
 
-    def _candidates(self, word: str) -> list[Keyword]:
+    def _candidates(self, word: str) -> tuple[_Candidate, ...]:
         # Customers reuse a small vocabulary, so each word's candidates are worked out once.
+        # A tuple: most words have none, and they all share the one empty tuple, so testing
+        # them in first_hits touches no per-word object.
         cached = self._cache.get(word)
         if cached is None:
             if len(self._cache) > 50_000:
                 self._cache.clear()
-            cached = [k for k in self._lookup(word) if k.steps[0].accepts(word)]
+            cached = tuple(_candidate(k) for k in self._lookup(word) if k.steps[0].accepts(word))
             self._cache[word] = cached
         return cached
 
@@ -124,6 +132,19 @@ class KeywordIndex:
             if more:
                 out = out + more
         return out + self._short if self._short else out
+
+
+# (group, steps or None for a one-word keyword, the exact next word it needs or None)
+_Candidate = tuple[int, tuple[Step, ...] | None, str | None]
+
+
+def _candidate(keyword: Keyword) -> _Candidate:
+    steps = keyword.steps
+    if len(steps) == 1:
+        return keyword.group, None, None
+    second = steps[1]
+    exact = second.text if second.kind == "exact" and not second.gap else None
+    return keyword.group, steps, exact
 
 
 def _match_rest(steps: tuple[Step, ...], s: int, words: list[str], w: int) -> int | None:
