@@ -10,15 +10,16 @@ import signal
 import threading
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.constants import job_key_prefix
 from arq.jobs import serialize_job
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from service import db
 from service.channels.keys import KeyCache
@@ -27,6 +28,7 @@ from service.policy.holder import PolicyHolder
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 EXPIRE_JOB = "reviews.expire"
 DELIVER_JOB = "webhooks.deliver"
@@ -72,6 +74,14 @@ class Runtime:
         await self.redis.aclose()
         await self.pg.close()
         await self.engine.dispose()
+
+    async def commit(self, work: Callable[[AsyncConnection], Awaitable[tuple[T, Effects]]]) -> T:
+        """The unit of work of a request or job: run `work` in one transaction, and ring the
+        doorbells only once it has committed."""
+        async with db.transaction(self.engine) as conn:
+            result, effects = await work(conn)
+        await self.dispatch(effects)
+        return result
 
     async def dispatch(self, effects: Effects) -> None:
         """After a commit: ring the doorbells, all in one Redis round trip. A failure here loses

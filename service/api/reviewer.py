@@ -10,7 +10,6 @@ from litestar import Controller, Response, get, post
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from service import db
 from service.effects import Effects
 from service.metrics import prom
 from service.models.review import ENDED
@@ -24,9 +23,7 @@ Action = Callable[[AsyncConnection], Awaitable[tuple[Row[Any], Effects]]]
 
 
 async def _act(runtime: Runtime, action: Action) -> dict[str, Any]:
-    async with db.transaction(runtime.engine) as conn:
-        row, effects = await action(conn)
-    await runtime.dispatch(effects)
+    row = await runtime.commit(action)
     if row.status in ENDED:
         prom.REVIEW_OUTCOMES.labels(row.status).inc()
     return reviews.reviewer_view(row)
@@ -47,9 +44,7 @@ class ReviewerController(Controller):
     @post("/next", summary="Claim the most urgent open review of the caller's teams")
     async def claim_next(self, runtime: Runtime, caller: Caller) -> Response[Any]:
         lease = runtime.settings.review_lease_seconds
-        async with db.transaction(runtime.engine) as conn:
-            row, effects = await reviews.claim_next(conn, caller, lease)
-        await runtime.dispatch(effects)
+        row = await runtime.commit(lambda c: reviews.claim_next(c, caller, lease))
         if row is None:
             return Response(None, status_code=204)
         return Response(reviews.reviewer_view(row), status_code=200)

@@ -8,8 +8,9 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, get, post, put
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from service import db
+from service.effects import Effects
 from service.reviewers.caller import Caller
 from service.runtime import Runtime
 from service.transfers import repository
@@ -51,9 +52,7 @@ class TransferController(Controller):
     async def accept(
         self, transfer_id: uuid.UUID, runtime: Runtime, caller: Caller
     ) -> dict[str, Any]:
-        async with db.transaction(runtime.engine) as conn:
-            row, effects = await transfers.accept(conn, caller, transfer_id)
-        await runtime.dispatch(effects)
+        row = await runtime.commit(lambda c: transfers.accept(c, caller, transfer_id))
         return transfers.view(row)
 
     @post(
@@ -66,11 +65,11 @@ class TransferController(Controller):
     ) -> dict[str, Any]:
         caller = principal if isinstance(principal, Caller) else None
         channel = principal if isinstance(principal, str) else None
-        async with db.transaction(runtime.engine) as conn:
-            row, effects = await transfers.close(
-                conn, transfer_id, data.resolution, caller=caller, channel=channel
+        row = await runtime.commit(
+            lambda c: transfers.close(
+                c, transfer_id, data.resolution, caller=caller, channel=channel
             )
-        await runtime.dispatch(effects)
+        )
         return transfers.view(row)
 
     @post(
@@ -83,9 +82,9 @@ class TransferController(Controller):
     ) -> dict[str, Any]:
         caller = principal if isinstance(principal, Caller) else None
         channel = principal if isinstance(principal, str) else None
-        async with db.transaction(runtime.engine) as conn:
-            row, effects = await transfers.cancel(conn, transfer_id, caller=caller, channel=channel)
-        await runtime.dispatch(effects)
+        row = await runtime.commit(
+            lambda c: transfers.cancel(c, transfer_id, caller=caller, channel=channel)
+        )
         return transfers.view(row)
 
 
@@ -97,7 +96,8 @@ class PresenceController(Controller):
     async def set_presence(
         self, data: PresenceIn, runtime: Runtime, caller: Caller
     ) -> dict[str, str]:
-        async with db.transaction(runtime.engine) as conn:
-            effects = await transfers.set_presence(conn, caller, data.presence)
-        await runtime.dispatch(effects)
+        async def work(conn: AsyncConnection) -> tuple[None, Effects]:
+            return None, await transfers.set_presence(conn, caller, data.presence)
+
+        await runtime.commit(work)
         return {"presence": data.presence}
