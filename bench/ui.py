@@ -28,21 +28,18 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from support import Process, environ, free_port, wait_http_ready  # noqa: E402
+from support import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    Process,
+    environ,
+    free_port,
+    wait_http_ready,
+)
 
 from service.settings import to_libpq_url  # noqa: E402
 
 PASSWORD = "correct horse battery"
-CHROMIUM = os.environ.get("HITL_CHROMIUM", "/usr/bin/chromium")
-LAUNCH_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 POLICY = """\
 version: 1
 channels:
@@ -156,7 +153,7 @@ async def turn_to_row(base: str, key: str, turns: int) -> None:
     from playwright.async_api import async_playwright
 
     async with httpx.AsyncClient(base_url=base, timeout=30) as client, async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = await browser.new_page()
         await page.goto(f"{base}/ui/login")
         await page.get_by_label("Email").fill("bench@example.com")

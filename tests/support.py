@@ -206,3 +206,17 @@ async def decide_all(settings: Any, channel: str, bodies: list[Any]) -> list[dic
     finally:
         await pool.close()
     return answers
+
+
+# Debian's Chromium for browser tests and bench/ui.py (a Playwright browser download fails
+# here). Without the networking flags Chromium keeps trying to reach Google's services.
+CHROMIUM = os.environ.get("HITL_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]

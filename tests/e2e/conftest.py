@@ -10,18 +10,7 @@ from typing import Any
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
-
-CHROMIUM = os.environ.get("HITL_CHROMIUM", "/usr/bin/chromium")
-# Without the networking flags Chromium keeps trying to reach Google's services.
-LAUNCH_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from support import CHROMIUM, CHROMIUM_ARGS
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -44,7 +33,7 @@ def chromium_path() -> str:
 async def browser(chromium_path: str) -> AsyncIterator[Browser]:
     async with async_playwright() as pw:
         launched = await pw.chromium.launch(
-            executable_path=chromium_path, args=LAUNCH_ARGS, headless=True
+            executable_path=chromium_path, args=CHROMIUM_ARGS, headless=True
         )
         yield launched
         await launched.close()
