@@ -159,35 +159,29 @@ def _peak_cell(peak: dict[str, Any] | None) -> str:
     return "-" if peak is None else f"{peak['transfers']} at {peak['hour'][:13]}h"
 
 
+def _grid(figures: list[dict[str, Any]], section: str, cell: Any) -> list[list[str]]:
+    """One row per key of `section` across the policies, each cell drawn by `cell` ('-' if absent)."""
+    keys = sorted({k for f in figures for k in f[section]})
+    return [
+        [k, *("-" if (v := f[section].get(k)) is None else cell(v) for f in figures)] for k in keys
+    ]
+
+
 def _by_channel(names: list[str], figures: list[dict[str, Any]]) -> str:
-    channels = sorted({c for f in figures for c in f["by_channel"]})
-    rows = []
-    for channel in channels:
-        row = [channel]
-        for f in figures:
-            c = f["by_channel"].get(channel)
-            row.append(
-                "-"
-                if c is None
-                else f"{_pct(c['rate'])} of {c['turns']} ({c['review']} rev, {c['transfer']} xfer)"
-            )
-        rows.append(row)
+    rows = _grid(
+        figures,
+        "by_channel",
+        lambda c: f"{_pct(c['rate'])} of {c['turns']} ({c['review']} rev, {c['transfer']} xfer)",
+    )
     return _table(["escalation by channel", *names], rows)
 
 
 def _by_team(names: list[str], figures: list[dict[str, Any]]) -> str:
-    teams = sorted({t for f in figures for t in f["by_team"]})
-    rows = []
-    for team in teams:
-        row = [team]
-        for f in figures:
-            t = f["by_team"].get(team)
-            row.append(
-                "-"
-                if t is None
-                else f"{t['review']} rev, {t['transfer']} xfer, peak {t['peak_hour_transfers']}/h"
-            )
-        rows.append(row)
+    rows = _grid(
+        figures,
+        "by_team",
+        lambda t: f"{t['review']} rev, {t['transfer']} xfer, peak {t['peak_hour_transfers']}/h",
+    )
     return _table(["by team", *names], rows or [["(no escalations)", *("" for _ in names)]])
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import asyncpg
 
+from service.channels.outbox import envelope
 from service.db import PgConnection, Statement
 from service.effects import Effects
 from service.errors import Forbidden, Invalid
@@ -238,8 +239,6 @@ def _transfer_event(
     team: str,
     package: dict[str, Any] | None,
 ) -> dict[str, Any]:
-    from service.channels.outbox import envelope
-
     return envelope(
         "transfer.created",
         {

@@ -37,6 +37,21 @@ async def submit(http: httpx.AsyncClient, key: str, body: dict[str, Any]) -> str
     return str(r.json()["review"]["id"])
 
 
+async def rita_and_sam_on_one_item(
+    server: str, http: httpx.AsyncClient, channel_key: Any, reviewer: Any, new_page: Any
+) -> tuple[str, Page, Page]:
+    """Two reviewers of one team, each signed in in a browser of their own, and one held item."""
+    await reviewer("rita@example.com")
+    await reviewer("sam@example.com")
+    key = await channel_key("letters")
+    review_id = await submit(http, key, held_turn())
+    rita, sam = await new_page(), await new_page()
+    await asyncio.gather(
+        sign_in(rita, server, "rita@example.com"), sign_in(sam, server, "sam@example.com")
+    )
+    return f"{server}/ui/reviews/{review_id}", rita, sam
+
+
 def watch_csp(page: Page) -> list[str]:
     """Collects CSP refusals: our own pages must never need an exception to the policy."""
     refused: list[str] = []
@@ -111,15 +126,7 @@ async def test_two_browsers_race_for_one_item(
     db: asyncpg.Connection,
     new_page: Any,
 ) -> None:
-    await reviewer("rita@example.com")
-    await reviewer("sam@example.com")
-    key = await channel_key("letters")
-    review_id = await submit(http, key, held_turn())
-    rita, sam = await new_page(), await new_page()
-    await asyncio.gather(
-        sign_in(rita, server, "rita@example.com"), sign_in(sam, server, "sam@example.com")
-    )
-    url = f"{server}/ui/reviews/{review_id}"
+    url, rita, sam = await rita_and_sam_on_one_item(server, http, channel_key, reviewer, new_page)
     await asyncio.gather(rita.goto(url), sam.goto(url))
     holds = [await p.get_by_test_id("review-status").inner_text() for p in (rita, sam)]
     assert sum("You hold this item" in h for h in holds) == 1, holds
@@ -279,15 +286,7 @@ async def test_the_reply_is_editable_exactly_when_i_may_act_live(
     reviewer: Any,
     new_page: Any,
 ) -> None:
-    await reviewer("rita@example.com")
-    await reviewer("sam@example.com")
-    key = await channel_key("letters")
-    review_id = await submit(http, key, held_turn())
-    rita, sam = await new_page(), await new_page()
-    await asyncio.gather(
-        sign_in(rita, server, "rita@example.com"), sign_in(sam, server, "sam@example.com")
-    )
-    url = f"{server}/ui/reviews/{review_id}"
+    url, rita, sam = await rita_and_sam_on_one_item(server, http, channel_key, reviewer, new_page)
     await sam.goto(url)
     await expect(sam.get_by_test_id("review-status")).to_contain_text("You hold this item")
     await rita.goto(url)

@@ -10,9 +10,12 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 from support import ROOT, environ, free_port, wait_for
 
 
@@ -24,18 +27,26 @@ def _alive(pid: int) -> bool:
     return state != "Z"  # a zombie has exited
 
 
-def test_up_serves_prints_the_key_and_stops_everything() -> None:
+@pytest.fixture
+def folder() -> Iterator[tuple[Path, int, dict[str, str]]]:
+    """A state folder and port of this test's own, as a newcomer's checkout would have."""
     state = ROOT / ".hitl" / f"test-up-{uuid.uuid4().hex[:6]}"
     port = free_port()
-    env = environ(HITL_STATE_DIR=str(state), HITL_PORT=str(port))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "service", "up"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    yield state, port, environ(HITL_STATE_DIR=str(state), HITL_PORT=str(port))
+    shutil.rmtree(state, ignore_errors=True)
+
+
+def start_up(env: dict[str, str], **output: Any) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "service", "up"], cwd=ROOT, env=env, text=True, **output
     )
+
+
+def test_up_serves_prints_the_key_and_stops_everything(
+    folder: tuple[Path, int, dict[str, str]],
+) -> None:
+    state, port, env = folder
+    proc = start_up(env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     said: list[str] = []
     reader = threading.Thread(target=lambda: said.extend(proc.stderr or []), daemon=True)
     reader.start()
@@ -86,7 +97,6 @@ def test_up_serves_prints_the_key_and_stops_everything() -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
-        shutil.rmtree(state, ignore_errors=True)
 
 
 def _ready(port: int) -> bool:
@@ -97,17 +107,12 @@ def _ready(port: int) -> bool:
         return False
 
 
-def test_killed_up_takes_its_servers_along_and_the_next_start_recovers() -> None:
-    state = ROOT / ".hitl" / f"test-up-{uuid.uuid4().hex[:6]}"
-    port = free_port()
-    env = environ(HITL_STATE_DIR=str(state), HITL_PORT=str(port))
-    first = subprocess.Popen(
-        [sys.executable, "-m", "service", "up"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+def test_killed_up_takes_its_servers_along_and_the_next_start_recovers(
+    folder: tuple[Path, int, dict[str, str]],
+) -> None:
+    _, port, env = folder
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    first = start_up(env, **quiet)
     second = None
     try:
         wait_for(lambda: _ready(port), timeout=180, interval=0.5)
@@ -124,13 +129,7 @@ def test_killed_up_takes_its_servers_along_and_the_next_start_recovers() -> None
         first.wait()
         wait_for(lambda: not any(_alive(p) for p in children), timeout=20)
         # The next start adopts the embedded servers left running and serves again.
-        second = subprocess.Popen(
-            [sys.executable, "-m", "service", "up"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        second = start_up(env, **quiet)
         wait_for(lambda: _ready(port), timeout=180, interval=0.5)
         second.send_signal(signal.SIGINT)
         assert second.wait(timeout=60) == 0
@@ -138,4 +137,3 @@ def test_killed_up_takes_its_servers_along_and_the_next_start_recovers() -> None
         for proc in (first, second):
             if proc is not None and proc.poll() is None:
                 proc.kill()
-        shutil.rmtree(state, ignore_errors=True)

@@ -7,7 +7,9 @@ import logging
 import uuid
 from typing import Any
 
-from service import db
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from service.effects import Effects
 from service.metrics import prom
 from service.reviews import repository
 from service.reviews import service as reviews
@@ -41,10 +43,11 @@ async def expire_review(ctx: dict[str, Any], review_id: str) -> str:
 
 
 async def expire_now(runtime: Runtime, review_id: uuid.UUID) -> str:
-    async with db.transaction(runtime.engine) as conn:
+    async def work(conn: AsyncConnection) -> tuple[Effects, Effects]:
         effects = await reviews.expire(conn, review_id, runtime.policies.current)
-    await runtime.dispatch(effects)
-    if effects.live:
+        return effects, effects
+
+    if (await runtime.commit(work)).live:
         prom.REVIEW_OUTCOMES.labels("expired").inc()
         return "expired"
     return "not due or already ended"

@@ -8,7 +8,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from service import db
 from service.effects import Effects
 from service.policy.model import Policy
 from service.runtime import Runtime
@@ -17,11 +16,18 @@ from service.transfers import service as transfers
 Step = Callable[[AsyncConnection, uuid.UUID, Policy], Awaitable[Effects]]
 
 
+async def apply(runtime: Runtime, step: Step, transfer_id: uuid.UUID) -> Effects:
+    """One transfer step in a transaction of its own; its effects go out after the commit."""
+
+    async def work(conn: AsyncConnection) -> tuple[Effects, Effects]:
+        effects = await step(conn, transfer_id, runtime.policies.current)
+        return effects, effects
+
+    return await runtime.commit(work)
+
+
 async def _run(ctx: dict[str, Any], transfer_id: str, step: Step) -> str:
-    runtime: Runtime = ctx["runtime"]
-    async with db.transaction(runtime.engine) as conn:
-        effects = await step(conn, uuid.UUID(transfer_id), runtime.policies.current)
-    await runtime.dispatch(effects)
+    effects = await apply(ctx["runtime"], step, uuid.UUID(transfer_id))
     return ", ".join(e["kind"] for e in effects.live) or "nothing to do"
 
 

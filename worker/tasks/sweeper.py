@@ -13,6 +13,7 @@ from service.runtime import DELIVER_JOB, Runtime, live_channel
 from service.transfers import repository as transfer_queries
 from service.transfers import service as transfers
 from worker.tasks.deadlines import expire_now
+from worker.tasks.handoffs import apply
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +66,5 @@ async def _sweep_transfers(runtime: Runtime) -> int:
     moved = 0
     for step, ids in ((transfers.lapse, lapsed), (transfers.assign, waiting)):
         for transfer_id in ids:
-            async with db.transaction(runtime.engine) as conn:
-                effects = await step(conn, transfer_id, runtime.policies.current)
-            await runtime.dispatch(effects)
-            moved += bool(effects.live)
+            moved += bool((await apply(runtime, step, transfer_id)).live)
     return moved
