@@ -29,7 +29,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        runtime = await Runtime.start(settings)
+        runtime = await Runtime.start(settings, detect=True)
         app.state.runtime = runtime
         runtime.watch_policy()
         try:

@@ -192,16 +192,18 @@ async def cli(settings: Any, *args: str, stdin: str | None = None) -> tuple[int,
 async def decide_all(settings: Any, channel: str, bodies: list[Any]) -> list[dict[str, Any]]:
     """Run turns through the decision use-case directly (no HTTP), returning each answer."""
     from service import db
+    from service.detection.service import Detector
     from service.policy.loader import load_policy
     from service.turns import service as turns
 
     policy = load_policy(settings.policy_path)
+    detector = Detector()
     pool = await db.create_pool(settings, size=4)
     answers = []
     try:
         for body in bodies:
             async with pool.acquire() as conn:
-                outcome = await turns.decide(conn, policy, channel, body, None)
+                outcome = await turns.decide(conn, policy, channel, body, None, detector=detector)
             answers.append(outcome.response)
     finally:
         await pool.close()

@@ -58,7 +58,8 @@ class ChannelController(Controller):
                     channel,
                     data,
                     idempotency_key,
-                    runtime.shadow.current if runtime.shadow else None,
+                    detector=runtime.detector,
+                    shadow=runtime.shadow.current if runtime.shadow else None,
                 )
         except turns.DuplicateRequest:
             async with runtime.pg.acquire() as conn:

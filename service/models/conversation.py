@@ -82,6 +82,8 @@ class Turn(SQLModel, table=True):
         sa_column=Column(ARRAY(String), nullable=False, server_default=text("'{}'")),
     )
     sentiment: float | None = Field(default=None, sa_column=Column(Float, nullable=True))
+    # What the semantic detector read (service/detection/reading.py), so replay needs no encoder.
+    scores: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
     locale: str | None = None
     metadata_: dict[str, Any] = Field(
         default=None,

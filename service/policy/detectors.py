@@ -89,6 +89,7 @@ _NEGATION = re.compile(rf"(?<!\w)(?:{_union(lexicon.NEGATION_CUES)})(?!\w)")
 _CLAUSE = re.compile(lexicon.CLAUSE_SPLIT)
 _TRAILING = re.compile(r"[\s!?.,:;)(*~\-]+$|^[\s!?.,:;)(*~\-]+")
 _IDIOMS = re.compile(rf"(?<!\w)(?:{_union(lexicon.DISTRESS_IDIOMS)})")
+_DECLINE = re.compile(rf"(?<!\w)(?:{_union(lexicon.DECLINES)})(?!\w)")
 # ASCII-mode copies for printable ASCII text (most messages), where \w, \s and \b class
 # every character as Unicode mode does: the same matches without the regex engine's Unicode
 # category look-ups. See phrases.plain_ascii.
@@ -119,6 +120,12 @@ def explicit_request(message: Text | str) -> Hit | None:
         ):
             return Hit("", match.group(0).strip())
     return None
+
+
+def declined(message: Text | str) -> bool:
+    """True when the message turns down a person ("no need to transfer me", "I don't want to
+    talk to anyone"): the rules' answer, which the semantic head may not overrule."""
+    return bool(_DECLINE.search(_text(message).folded))
 
 
 def _negated(

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from service.detection.reading import Reading
 from service.policy import detectors, routing
 from service.policy import sentiment as sentiment_score
+from service.policy.model import DISTRESS_CATEGORIES, Policy, TransferMode
 from service.policy.model import TRIGGER_TYPES as TRIGGERS
-from service.policy.model import Policy, TransferMode
 
 Action = Literal["send", "review", "transfer"]
 
@@ -27,6 +28,9 @@ class Signals:
     sentiment: float | None = None  # channel-provided score; computed by the detector when None
     locale: str | None = None
     customer_tier: str | None = None
+    # What the semantic detector read in the message (service/detection); None: rules only,
+    # and the tone from the VADER fallback.
+    reading: Reading | None = None
 
 
 @dataclass(frozen=True)
@@ -61,9 +65,10 @@ class FiredTrigger:
     rule_id: str  # stable id, e.g. "topics.legal", "explicit_request", "distress.self_harm"
     detail: str  # human sentence: why it fired
     hard: bool  # hard triggers bypass the review queue
-    evidence: str | None  # the matched phrase / numbers
+    evidence: str | None  # the matched phrase, the nearest example, or the numbers
     transfer: TransferMode
     team: str
+    score: float | None = None  # the detector's score, where a detector applies
 
     def as_json(self) -> dict[str, Any]:
         """The form stored with every decision and shown to people and auditors."""
@@ -98,14 +103,19 @@ _DISTRESS_DETAIL = {
 def evaluate(policy: Policy, channel: str, facts: Facts, signals: Signals) -> Decision:
     """Apply the policy to one turn. Pure: the same inputs always give the same decision."""
     text = detectors.prepare(signals.message)
+    reading = signals.reading
     score = signals.sentiment
     if score is None:
-        score = sentiment_score.score(signals.message)
+        score = (
+            _tone(policy, reading)
+            if reading is not None and "sentiment" in reading.scores
+            else sentiment_score.score(signals.message)
+        )
     labels = frozenset(map(detectors.fold_label, signals.topics)) if signals.topics else _NONE
     fired: list[FiredTrigger] = []
-    _distress(policy, text, fired)
-    _explicit(policy, text, fired)
-    topics = _topics(policy, text, labels, fired) | labels
+    _distress(policy, text, reading, fired)
+    _explicit(policy, text, reading, fired)
+    topics = _topics(policy, text, labels, reading, fired) | labels
     _sentiment(policy, facts, score, fired)
     _loop(policy, facts, signals.intent, fired)
     if facts.contacts:
@@ -121,39 +131,90 @@ def _team(policy: Policy, team: str | None) -> str:
     return team if team is not None else policy.default_team
 
 
-def _distress(policy: Policy, text: detectors.Text, fired: list[FiredTrigger]) -> None:
+def _semantic(policy: Policy, reading: Reading | None, key: str) -> tuple[float, str] | None:
+    """(score, evidence) when the detector's head, or one of the policy's own examples, fires
+    the trigger with this rule id; None otherwise."""
+    if reading is None:
+        return None
+    detection = policy.detection
+    score, threshold = reading.scores.get(key), detection.thresholds.get(key)
+    if score is not None and threshold is not None and score >= threshold:
+        nearest = reading.evidence.get(key)
+        return score, f'close to "{nearest}"' if nearest else f"score {score:.2f}"
+    similar, needed = reading.similar.get(key), detection.similarity.get(key)
+    if similar is not None and needed is not None and similar >= needed:
+        return similar, f'like the policy example "{reading.evidence.get("examples." + key, "")}"'
+    return None
+
+
+def _tone(policy: Policy, reading: Reading) -> float:
+    """The tone head's probability of a negative message as a score from 1 to -1, so that the
+    head's calibrated threshold lands on the policy's sentiment threshold (piecewise linear)."""
+    p = reading.scores["sentiment"]
+    pivot, cut = policy.detection.negative, policy.triggers.sentiment.threshold
+    if p <= pivot:
+        score = 1 + (cut - 1) * p / pivot
+    else:
+        score = cut + (-1 - cut) * (p - pivot) / (1 - pivot)
+    if _semantic(policy, Reading({}, reading.similar, reading.evidence), "sentiment"):
+        score = min(score, (cut - 1) / 2)  # like one of the policy's negative examples
+    return max(-1.0, min(1.0, score))
+
+
+def _distress(
+    policy: Policy, text: detectors.Text, reading: Reading | None, fired: list[FiredTrigger]
+) -> None:
     rule = policy.triggers.distress
     if not rule.enabled:
         return
-    for hit in detectors.distress(text, rule.categories):
-        fired.append(
-            FiredTrigger(
-                "distress",
-                f"distress.{hit.key}",
-                _DISTRESS_DETAIL[hit.key],
-                True,
-                hit.evidence,
-                "warm",
-                _team(policy, rule.team),
+    scores = reading.scores if reading is not None else {}
+    found = {hit.key: hit.evidence for hit in detectors.distress(text, rule.categories)}
+    for category in rule.categories:
+        if category not in found and (hit := _semantic(policy, reading, f"distress.{category}")):
+            found[category] = hit[1]
+    # The any-category head adds recall; the category heads say which one it is.
+    if not found and (hit := _semantic(policy, reading, "distress")):
+        likeliest = max(DISTRESS_CATEGORIES, key=lambda c: scores.get(f"distress.{c}", 0.0))
+        if likeliest in rule.categories:
+            found[likeliest] = hit[1]
+    for category in DISTRESS_CATEGORIES:
+        if category in found:
+            fired.append(
+                FiredTrigger(
+                    "distress",
+                    f"distress.{category}",
+                    _DISTRESS_DETAIL[category],
+                    True,
+                    found[category],
+                    "warm",
+                    _team(policy, rule.team),
+                    scores.get(f"distress.{category}"),
+                )
             )
-        )
 
 
-def _explicit(policy: Policy, text: detectors.Text, fired: list[FiredTrigger]) -> None:
+def _explicit(
+    policy: Policy, text: detectors.Text, reading: Reading | None, fired: list[FiredTrigger]
+) -> None:
     rule = policy.triggers.explicit_request
     if not rule.enabled:
         return
     hit = detectors.explicit_request(text)
-    if hit is not None:
+    evidence = hit.evidence if hit is not None else None
+    # The rules keep declines ("no need to transfer me"): the model adds recall, not those.
+    if evidence is None and (semantic := _semantic(policy, reading, "explicit_request")):
+        evidence = None if detectors.declined(text) else semantic[1]
+    if evidence is not None:
         fired.append(
             FiredTrigger(
                 "explicit_request",
                 "explicit_request",
                 "the customer asked to reach a person",
                 True,
-                hit.evidence,
+                evidence,
                 rule.transfer,
                 _team(policy, rule.team),
+                reading.scores.get("explicit_request") if reading is not None else None,
             )
         )
 
@@ -195,13 +256,23 @@ def _compiled(policy: Policy) -> _Compiled:
 
 
 def _topics(
-    policy: Policy, text: detectors.Text, labels: frozenset[str], fired: list[FiredTrigger]
+    policy: Policy,
+    text: detectors.Text,
+    labels: frozenset[str],
+    reading: Reading | None,
+    fired: list[FiredTrigger],
 ) -> frozenset[str]:
     topics = policy.triggers.topics
     if not topics:
         return _NONE
     names = []
-    for number, evidence in _compiled(policy).matcher.match_numbers(text, labels):
+    found = dict(_compiled(policy).matcher.match_numbers(text, labels))
+    if reading is not None:
+        for number, topic in enumerate(topics):
+            if number not in found and (hit := _semantic(policy, reading, f"topics.{topic.name}")):
+                found[number] = hit[1]
+    for number in sorted(found):
+        evidence = found[number]
         topic = topics[number]
         names.append(detectors.fold_label(topic.name))
         fired.append(
@@ -213,6 +284,7 @@ def _topics(
                 evidence,
                 topic.transfer,
                 _team(policy, topic.team),
+                reading.scores.get(f"topics.{topic.name}") if reading is not None else None,
             )
         )
     return frozenset(names) if names else _NONE
@@ -238,6 +310,7 @@ def _sentiment(policy: Policy, facts: Facts, score: float, fired: list[FiredTrig
             shown,
             rule.transfer,
             _team(policy, rule.team),
+            score,
         )
     )
 

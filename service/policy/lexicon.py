@@ -202,6 +202,36 @@ NEGATION_CUES = [
     r"non c'e bisogno",
 ]
 
+# Turning a person down, in so many words: the semantic head never overrules these. Narrower
+# than NEGATION_CUES on purpose ("I already asked for a manager" is not a decline).
+_PUT_THROUGH = (
+    r"(?:transfer|put|pass|connect|forward|send|escalate|hand)\w*\s+(?:me|this|it|my \w+)"
+)
+_TO_A_PERSON = (
+    r"(?:talk|speak|chat)\w*\s+(?:to|with)\s+(?:a |an |any |the )?"
+    r"(?:human|person|agent|anyone|anybody|someone|somebody|people|staff|representative|operator)"
+)
+DECLINES = [
+    rf"no need (?:to|for you to) (?:{_PUT_THROUGH}|{_TO_A_PERSON})",
+    rf"(?:don'?t|do not|dont|doesn'?t|no|never) (?:need|want|wish) (?:to )?(?:{_TO_A_PERSON})",
+    rf"(?:don'?t|do not|dont|no|never|please don'?t|pls dont) (?:{_PUT_THROUGH})",
+    r"(?:don'?t|do not|dont) (?:need|want) (?:a |an |any )?(?:human|person|agent|operator|"
+    r"representative|anyone|anybody|someone|callback|call back)",
+    r"no (?:human|person|agent|operator|callback)s? (?:needed|necessary|required|please|thanks)",
+    rf"(?:rather|prefer) not (?:to )?(?:{_TO_A_PERSON})",
+    r"(?:the )?bot is (?:fine|ok|okay|enough|good)",
+    # es / fr / de / pt / it
+    r"no (?:hace falta|es necesario|necesito|quiero) (?:que me (?:pases|pase|transfieras|"
+    r"transfiera|comuniques)|hablar con)",
+    r"(?:pas|plus) besoin de (?:me (?:passer|transferer|mettre)|parler a)",
+    r"(?:je )?ne veux pas (?:parler a|etre transfere)",
+    r"(?:brauche|will) (?:keinen?|nicht mit (?:einem|einer)) (?:menschen|mitarbeiter\w*|"
+    r"berater\w*|person|agent\w*)",
+    r"kein(?:en)? (?:mitarbeiter|menschen|berater) (?:notig|noetig|erforderlich)",
+    r"nao (?:preciso|precisa|quero) (?:falar com|que me (?:transfira|passe))",
+    r"non (?:serve|ho bisogno di|voglio) (?:parlare con|passarmi|essere trasferit\w)",
+]
+
 # Clause boundaries: a negation in another clause does not cancel ("no bot, get me a person").
 CLAUSE_SPLIT = r"[.;!?\n]|,|\bbut\b|\bpero\b|\bmais\b|\baber\b|\bmas\b|\bma\b|\bso\b"
 

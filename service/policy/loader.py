@@ -10,6 +10,7 @@ from typing import Any, cast
 import yaml
 from yaml.nodes import Node
 
+from service.detection import binding, heads
 from service.policy import model as m
 from service.policy import sections
 from service.policy.nodes import (
@@ -58,7 +59,7 @@ def load_policy(path: str | Path) -> m.Policy:
 
 
 def parse_policy(text: str, source: str = "<string>") -> m.Policy:
-    """Validate policy text; the version is the SHA-256 of its UTF-8 bytes."""
+    """Validate policy text; its version is binding.version of its UTF-8 bytes' SHA-256."""
     return _parse_bytes(text.encode("utf-8"), source)
 
 
@@ -92,7 +93,7 @@ def _parse_bytes(data: bytes, source: str) -> m.Policy:
         policy = None
     if reader.issues or policy is None:
         raise PolicyError(reader.issues or [_file_issue(source, "invalid policy", "see above")])
-    return policy
+    return binding.bind(policy, heads.load())
 
 
 def _compose(text: str, source: str) -> Node:

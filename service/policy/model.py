@@ -27,6 +27,8 @@ DISTRESS_CATEGORIES: tuple[str, ...] = (
     "emergency",
     "bereavement",
 )
+# Topics the shipped detector has a head for (service/detection): they fire on meaning alone.
+MODEL_TOPICS: tuple[str, ...] = ("legal", "fraud", "medical", "regulated_finance")
 DEFAULT_PRECEDENCE: tuple[str, ...] = (
     "distress",
     "explicit_request",
@@ -72,6 +74,8 @@ class ExplicitRequestPolicy:
     enabled: bool = True
     transfer: TransferMode = "warm"
     team: str | None = None
+    threshold: float | None = None  # the head's score at which it fires; None: calibrated default
+    examples: tuple[str, ...] = ()  # phrases, in any language, that should fire it
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,7 @@ class SentimentPolicy:
     transfer: TransferMode = "warm"
     team: str | None = None
     hard: bool = True
+    examples: tuple[str, ...] = ()  # phrases whose tone counts as negative
 
 
 @dataclass(frozen=True)
@@ -91,6 +96,10 @@ class DistressPolicy:
     categories: tuple[str, ...] = DISTRESS_CATEGORIES
     transfer: TransferMode = "warm"  # the loader accepts only warm: a person must pick it up
     team: str | None = None
+    threshold: float | None = None  # the any-category head
+    # Per category, as (category, value) pairs so the policy stays hashable.
+    thresholds: tuple[tuple[str, float], ...] = ()
+    examples: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -100,6 +109,8 @@ class TopicPolicy:
     keywords: tuple[str, ...] = ()
     transfer: TransferMode = "warm"
     team: str | None = None
+    threshold: float | None = None
+    examples: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -157,6 +168,19 @@ class RoutingPolicy:
 
 
 @dataclass(frozen=True)
+class DetectionPolicy:
+    """The policy's detected triggers resolved against the shipped heads (service/detection):
+    every key is a rule id ("explicit_request", "distress.abuse", "topics.legal", "sentiment")
+    or "distress" (any category)."""
+
+    heads: str = ""  # digest of the heads file; "" for a policy not bound to a model
+    thresholds: Mapping[str, float] = field(default_factory=dict)  # head score to fire
+    examples: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    similarity: Mapping[str, float] = field(default_factory=dict)  # cosine for an example to fire
+    negative: float = 0.5  # the tone head's probability that maps to the sentiment threshold
+
+
+@dataclass(frozen=True)
 class Policy:
     version: str  # SHA-256 hex of the policy file's exact bytes
     source: str  # path it was read from
@@ -167,6 +191,7 @@ class Policy:
     confidence: ConfidencePolicy = ConfidencePolicy()
     triggers: TriggersPolicy = TriggersPolicy()
     routing: RoutingPolicy = RoutingPolicy()
+    detection: DetectionPolicy = DetectionPolicy()
 
     def threshold_for(self, channel: str, intent: str | None) -> float:
         """The most specific threshold wins: intent, then channel, then global."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-from yaml.nodes import Node
+from yaml.nodes import MappingNode, Node
 
 from service.policy import model as m
 from service.policy.nodes import Entries, Reader, did_you_mean
@@ -15,10 +15,23 @@ ASYNC_ONLY = ("latency_budget", "on_timeout", "holding_message")
 CONFIDENCE_KEYS = ("threshold", "per_channel", "per_intent", "transfer", "team")
 TRIGGER_KEYS = ("explicit_request", "sentiment", "distress", "topics", "repeat_contact", "loop")
 TEAM_KEYS = ("offer_timeout", "description")
-TOPIC_KEYS = ("name", "labels", "keywords", "transfer", "team")
-EXPLICIT_KEYS = ("enabled", "transfer", "team")
-SENTIMENT_KEYS = ("enabled", "threshold", "window", "min_negative", "transfer", "team", "hard")
-DISTRESS_KEYS = ("enabled", "categories", "transfer", "team")
+
+TOPIC_KEYS = ("name", "labels", "keywords", "transfer", "team", "threshold", "examples")
+EXPLICIT_KEYS = ("enabled", "transfer", "team", "threshold", "examples")
+SENTIMENT_KEYS = (
+    "enabled",
+    "threshold",
+    "window",
+    "min_negative",
+    "transfer",
+    "team",
+    "hard",
+    "examples",
+)
+DISTRESS_KEYS = ("enabled", "categories", "transfer", "team", "threshold")
+CATEGORY_KEYS = ("threshold", "examples")
+MAX_EXAMPLES = 200  # per trigger: each is encoded when the policy loads
+MAX_EXAMPLE_CHARS = 500
 REPEAT_KEYS = ("enabled", "window", "transfer", "team", "hard")
 LOOP_KEYS = ("enabled", "max_same_intent", "transfer", "team", "hard")
 
@@ -176,6 +189,37 @@ def triggers(r: Reader, node: Node) -> m.TriggersPolicy | None:
     )
 
 
+def _threshold(r: Reader, e: Entries, where: str) -> float | None:
+    """A detected trigger's `threshold:`, the detector score (0 to 1) at which it fires."""
+    if "threshold" not in e:
+        return None
+    return r.number(e["threshold"][1], f"{where}.threshold", 0, 1)
+
+
+def _examples(r: Reader, e: Entries, where: str) -> tuple[str, ...]:
+    """A detected trigger's `examples:`, phrases in any language that should fire it."""
+    if "examples" not in e:
+        return ()
+    listed = r.text_list(e["examples"][1], f"{where}.examples") or []
+    if len(listed) > MAX_EXAMPLES:
+        r.issue(
+            e["examples"][1],
+            f"{where}.examples has {len(listed)} phrases, more than {MAX_EXAMPLES}",
+            "keep the clearest ones: each example covers its paraphrases in every language",
+        )
+    out = []
+    for item, value in listed[:MAX_EXAMPLES]:
+        if len(value) > MAX_EXAMPLE_CHARS:
+            r.issue(
+                item,
+                f"an example in {where}.examples is {len(value)} characters long",
+                f"write a short phrase (at most {MAX_EXAMPLE_CHARS} characters), as a customer would",
+            )
+            continue
+        out.append(" ".join(value.split()))
+    return tuple(dict.fromkeys(out))  # a phrase given twice counts once
+
+
 def _explicit(r: Reader, node: Node) -> m.ExplicitRequestPolicy:
     where, d = "triggers.explicit_request", m.ExplicitRequestPolicy()
     e = r.mapping(node, where, EXPLICIT_KEYS) or {}
@@ -183,6 +227,8 @@ def _explicit(r: Reader, node: Node) -> m.ExplicitRequestPolicy:
         enabled=_flag(r, e, "enabled", where, d.enabled),
         transfer=r.mode(e, where, d.transfer),
         team=r.team(e, where),
+        threshold=_threshold(r, e, where),
+        examples=_examples(r, e, where),
     )
 
 
@@ -210,6 +256,40 @@ def _sentiment(r: Reader, node: Node) -> m.SentimentPolicy:
         transfer=r.mode(e, where, d.transfer),
         team=r.team(e, where),
         hard=_flag(r, e, "hard", where, d.hard),
+        examples=_examples(r, e, where),
+    )
+
+
+def _categories(
+    r: Reader, node: Node, where: str
+) -> tuple[list[str], list[tuple[str, float]], list[tuple[str, tuple[str, ...]]]]:
+    """`categories:` as a list of names, or as a mapping of name -> {threshold, examples}."""
+    thresholds: list[tuple[str, float]] = []
+    examples: list[tuple[str, tuple[str, ...]]] = []
+    if isinstance(node, MappingNode):
+        named = []
+        for name, (key_node, value_node) in (r.mapping(node, where, ()) or {}).items():
+            named.append((key_node, name))
+            e = r.mapping(value_node, f"{where}.{name}", CATEGORY_KEYS) or {}
+            threshold = _threshold(r, e, f"{where}.{name}")
+            if threshold is not None:
+                thresholds.append((name, threshold))
+            phrases = _examples(r, e, f"{where}.{name}")
+            if phrases:
+                examples.append((name, phrases))
+    else:
+        named = r.text_list(node, where) or []
+    for item, value in named:
+        if value not in m.DISTRESS_CATEGORIES:
+            hint = did_you_mean(value, m.DISTRESS_CATEGORIES) or (
+                f"use some of: {', '.join(m.DISTRESS_CATEGORIES)}"
+            )
+            r.issue(item, f"unknown distress category '{value}'", hint)
+    known = [v for _, v in named if v in m.DISTRESS_CATEGORIES]
+    return (
+        known,
+        [t for t in thresholds if t[0] in known],
+        [x for x in examples if x[0] in known],
     )
 
 
@@ -217,15 +297,11 @@ def _distress(r: Reader, node: Node) -> m.DistressPolicy:
     where, d = "triggers.distress", m.DistressPolicy()
     e = r.mapping(node, where, DISTRESS_KEYS) or {}
     categories = d.categories
+    thresholds: list[tuple[str, float]] = []
+    examples: list[tuple[str, tuple[str, ...]]] = []
     if "categories" in e:
-        listed = r.text_list(e["categories"][1], f"{where}.categories") or []
-        for item, value in listed:
-            if value not in m.DISTRESS_CATEGORIES:
-                hint = did_you_mean(value, m.DISTRESS_CATEGORIES) or (
-                    f"use some of: {', '.join(m.DISTRESS_CATEGORIES)}"
-                )
-                r.issue(item, f"unknown distress category '{value}'", hint)
-        categories = tuple(v for _, v in listed if v in m.DISTRESS_CATEGORIES)
+        listed, thresholds, examples = _categories(r, e["categories"][1], f"{where}.categories")
+        categories = tuple(listed)
     if r.mode(e, where, d.transfer) != "warm":
         r.issue(
             e["transfer"][1],
@@ -236,6 +312,9 @@ def _distress(r: Reader, node: Node) -> m.DistressPolicy:
         enabled=_flag(r, e, "enabled", where, d.enabled),
         categories=categories,
         team=r.team(e, where),
+        threshold=_threshold(r, e, where),
+        thresholds=tuple(thresholds),
+        examples=tuple(examples),
     )
 
 
@@ -272,11 +351,13 @@ def _topic(r: Reader, node: Node, where: str) -> m.TopicPolicy | None:
         if "keywords" in e
         else []
     )
-    if not labels and not keywords:
+    examples = _examples(r, e, where)
+    if not labels and not keywords and not examples and name not in m.MODEL_TOPICS:
         r.issue(
             node,
-            f"topic '{name}' has neither labels nor keywords, so it never fires",
-            "add `labels: [...]` (the channel's topic labels) or `keywords: [...]`",
+            f"topic '{name}' has no labels, keywords or examples, so it never fires",
+            "add `examples: [...]` (phrases that should fire it, any language), "
+            "`labels: [...]` (the channel's topic labels) or `keywords: [...]`",
         )
     return m.TopicPolicy(
         name=name,
@@ -284,6 +365,8 @@ def _topic(r: Reader, node: Node, where: str) -> m.TopicPolicy | None:
         keywords=tuple(keywords),
         transfer=r.mode(e, where, "warm"),
         team=r.team(e, where),
+        threshold=_threshold(r, e, where),
+        examples=examples,
     )
 
 

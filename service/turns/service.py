@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import json
 import uuid
 from dataclasses import dataclass
@@ -11,6 +13,8 @@ import asyncpg
 
 from service.channels.outbox import envelope
 from service.db import PgConnection, Statement
+from service.detection.reading import Reading
+from service.detection.service import Detector
 from service.effects import Effects
 from service.errors import Forbidden, Invalid
 from service.policy import engine
@@ -40,10 +44,13 @@ async def decide(
     key_channel: str,
     body: TurnCreate,
     idempotency_key: str | None,
+    *,
+    detector: Detector,
     shadow: Policy | None = None,
 ) -> Outcome:
     """Runs outside an explicit transaction: the write is a single statement, hence atomic.
-    A shadow policy is evaluated on the same facts and its verdict stored, with no effect."""
+    A shadow policy is evaluated on the same facts and its verdict stored, with no effect.
+    The message is encoded in the detector's thread while the facts query runs."""
     channel = policy.channels.get(body.channel)
     if channel is None:
         known = ", ".join(sorted(policy.channels))
@@ -52,16 +59,25 @@ async def decide(
         )
     if body.channel != key_channel:
         raise Forbidden(f"this API key belongs to channel {key_channel!r}, not {body.channel!r}")
-    loaded = await facts_.load(
-        conn,
-        channel=body.channel,
-        conversation=body.conversation_id,
-        customer=body.customer_id,
-        idempotency_key=idempotency_key,
-        repeat_window=policy.triggers.repeat_contact.window,
-    )
+    encoding = asyncio.ensure_future(detector.vector(body.message))
+    try:
+        loaded = await facts_.load(
+            conn,
+            channel=body.channel,
+            conversation=body.conversation_id,
+            customer=body.customer_id,
+            idempotency_key=idempotency_key,
+            repeat_window=policy.triggers.repeat_contact.window,
+        )
+    except BaseException:
+        encoding.cancel()
+        raise
     if loaded.replay is not None:
+        encoding.cancel()
         return Outcome(loaded.replay, Effects(), replayed=True)
+    vector = (await encoding)[None, :]
+    await detector.prepare(policy)
+    reading = detector.readings(policy, vector)[0]
     signals = signals_for(
         message=body.message,
         draft_text=body.draft.text,
@@ -71,13 +87,19 @@ async def decide(
         sentiment=body.sentiment,
         locale=body.locale,
         metadata=body.metadata,
+        reading=reading,
     )
     verdict = engine.evaluate(policy, body.channel, loaded.facts, signals)
     summary = None
     if verdict.action == "transfer" and verdict.transfer_mode == "warm":
         summary = await _warm_package(conn, body, verdict, loaded.facts)
-    plan = _plan(policy, body, verdict, idempotency_key, summary)
-    plan.params["shadow"] = _shadow(shadow, body.channel, loaded.facts, signals)
+    plan = _plan(policy, body, verdict, idempotency_key, summary, reading)
+    if shadow is not None:
+        await detector.prepare(shadow)
+        shadow_signals = dataclasses.replace(signals, reading=detector.readings(shadow, vector)[0])
+        plan.params["shadow"] = _shadow(shadow, body.channel, loaded.facts, shadow_signals)
+    else:
+        plan.params["shadow"] = None
     try:
         row = await conn.fetchrow(plan.statement.sql, *plan.statement.args(plan.params))
         assert row is not None  # the statement ends in a SELECT of one row
@@ -140,6 +162,7 @@ def _plan(
     verdict: engine.Decision,
     idempotency_key: str | None,
     warm_package: dict[str, Any] | None,
+    reading: Reading,
 ) -> _Plan:
     triggers = [t.as_json() for t in verdict.triggers]
     review_id = uuid.uuid4() if verdict.action == "review" else None
@@ -151,7 +174,10 @@ def _plan(
     response = {
         "decision_id": str(decision_id),
         "action": verdict.action,
-        "triggers": [{k: t[k] for k in ("type", "detail", "hard", "rule_id")} for t in triggers],
+        "triggers": [
+            {k: t[k] for k in ("type", "detail", "hard", "score", "evidence", "rule_id")}
+            for t in triggers
+        ],
         "review": {"id": str(review_id), "status": "pending", "deadline": None}
         if review_id
         else None,
@@ -181,6 +207,7 @@ def _plan(
         "intent": body.draft.intent,
         "topics": list(body.topics),
         "sentiment": verdict.sentiment,
+        "scores": json.dumps(reading.stored()),
         "locale": body.locale,
         "metadata": json.dumps(body.metadata or {}),
         "decision_id": decision_id,

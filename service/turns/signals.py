@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from service.detection.reading import Reading
 from service.policy.engine import Signals
 
 
@@ -18,6 +19,7 @@ def signals_for(
     sentiment: float | None,
     locale: str | None,
     metadata: Mapping[str, Any] | None,
+    reading: Reading | None = None,
 ) -> Signals:
     """Built from stored fields too, so a replayed turn reads exactly what the live one did."""
     return Signals(
@@ -29,4 +31,5 @@ def signals_for(
         sentiment=sentiment,
         locale=locale,
         customer_tier=str((metadata or {}).get("customer_tier") or "") or None,
+        reading=reading,
     )

@@ -18,9 +18,10 @@ CONVERSATION = """conv AS (
 
 TURN = """new_turn AS (
   INSERT INTO turn (id, conversation_id, channel, seq, idempotency_key, message, draft_text,
-                    confidence, intent, topics, sentiment, locale, metadata)
+                    confidence, intent, topics, sentiment, scores, locale, metadata)
   SELECT :turn_id, conv.id, :channel, conv.turn_count, :key, :message, :draft, :confidence,
-         :intent, CAST(:topics AS varchar[]), :sentiment, :locale, CAST(:metadata AS jsonb)
+         :intent, CAST(:topics AS varchar[]), :sentiment, CAST(:scores AS jsonb), :locale,
+         CAST(:metadata AS jsonb)
   FROM conv RETURNING id, conversation_id)"""
 
 # A newer turn makes any draft still waiting in this conversation obsolete.

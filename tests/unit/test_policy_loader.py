@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from service.detection import binding, heads
 from service.policy.durations import DurationError, format_duration, parse_duration
 from service.policy.loader import PolicyError, load_policy, parse_policy
 from service.policy.nodes import MAX_BYTES
@@ -39,7 +40,10 @@ def issues_of(text: str) -> list[tuple[int, str]]:
 def test_default_policy_loads_with_the_contract_shape() -> None:
     path = ROOT / "policies" / "default.yaml"
     policy = load_policy(path)
-    assert policy.version == hashlib.sha256(path.read_bytes()).hexdigest()
+    # The text's SHA-256 together with the detector's heads (model identity and examples).
+    text_sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert policy.version == binding.version(text_sha, heads.load())
+    assert policy.detection.heads == heads.load().digest
     assert policy.source == str(path)
     assert policy.default_team == "general"
     assert {"chat", "voice"} <= {n for n, c in policy.channels.items() if c.mode == "sync"}
@@ -57,7 +61,8 @@ def test_default_policy_loads_with_the_contract_shape() -> None:
 
 def test_minimal_policy_gets_defaults() -> None:
     policy = parse_policy(VALID)
-    assert policy.version == hashlib.sha256(VALID.encode()).hexdigest()
+    text_sha = hashlib.sha256(VALID.encode()).hexdigest()
+    assert policy.version == binding.version(text_sha, heads.load())
     assert policy.confidence.threshold == 0.7
     assert policy.triggers.distress.transfer == "warm"
     assert policy.routing.precedence[0] == "distress"
@@ -142,7 +147,22 @@ MALFORMED = [
     ("unknown trigger", T + "  explicit: {}\n", 14, "did you mean"),
     ("topics not a list", T + "  topics: { name: legal }\n", 14, "list"),
     ("topic without name", T + "  topics:\n    - { keywords: [x] }\n", 15, "missing 'name'"),
-    ("topic never fires", T + "  topics:\n    - { name: legal }\n", 15, "never fires"),
+    # A topic of the policy's own (no head of the shipped detector) needs something to fire on.
+    ("topic never fires", T + "  topics:\n    - { name: warranty }\n", 15, "never fires"),
+    ("threshold out of range", T + "  explicit_request: { threshold: 1.5 }\n", 14, "0 to 1"),
+    ("examples not text", T + "  explicit_request:\n    examples: [{a: b}]\n", 15, "must be text"),
+    (
+        "unknown category in mapping",
+        T + "  distress:\n    categories:\n      self_hurt: { threshold: 0.4 }\n",
+        16,
+        "did you mean 'self_harm'",
+    ),
+    (
+        "category key unknown",
+        T + "  distress:\n    categories:\n      abuse: { treshold: 0.4 }\n",
+        16,
+        "did you mean 'threshold'",
+    ),
     (
         "topic twice",
         T + "  topics:\n    - { name: a, labels: [a] }\n    - { name: a, labels: [b] }\n",
