@@ -18,13 +18,15 @@ def version(text_sha256: str, heads: Heads) -> str:
 def bind(policy: Policy, heads: Heads) -> Policy:
     """The policy with its thresholds, examples and version resolved against these heads."""
     t = policy.triggers
-    thresholds = dict(heads.thresholds)
+    # The catch-all distress head decides and the category heads name the kind; a category
+    # fires on its own head only where the policy gives it a threshold.
+    thresholds = {k: v for k, v in heads.thresholds.items() if not k.startswith("distress.")}
     examples: dict[str, tuple[str, ...]] = {}
     similarity: dict[str, float] = {}
 
     def detected(key: str, threshold: float | None, phrases: tuple[str, ...]) -> None:
         if threshold is not None:
-            if key in heads.thresholds:
+            if key in heads.names:
                 thresholds[key] = threshold
             else:  # no head for it (a topic of the policy's own): the threshold is for examples
                 similarity[key] = threshold
@@ -46,6 +48,7 @@ def bind(policy: Policy, heads: Heads) -> Policy:
         thresholds=thresholds,
         examples=examples,
         similarity=similarity,
+        veto=dict(heads.veto),
         negative=heads.thresholds["sentiment"],
     )
     return dataclasses.replace(policy, version=version(policy.version, heads), detection=detection)

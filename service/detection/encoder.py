@@ -11,6 +11,7 @@ Devanagari) and by the rules.
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 from functools import cache
 from importlib import metadata
@@ -23,6 +24,29 @@ DIMENSION = 512
 # A decision reads the start and the end of a long email (where people put the point), not
 # all 256 KiB of it: the encoder's cost grows with the text.
 MAX_CHARS = 2000
+
+
+# A request or a crisis buried in a long complaint is diluted in the embedding of the whole
+# text: a message of several sentences is also read sentence by sentence, and each head takes
+# its highest score (service/detection/reader.py).
+_SENTENCE_END = re.compile(r"(?<=[.!?。！？؟])\s+|(?<=[。！？])|\n+")
+MAX_SEGMENTS = 8
+MIN_SEGMENT = 12  # UTF-8 bytes: "OK.", "Hi!" say nothing alone; four CJK characters can
+
+
+def segments(text: str) -> list[str]:
+    """The texts to encode for one message: the whole (clipped), then each sentence when it
+    has more than one."""
+    whole = clip(text) or "."
+    parts = [p.strip() for p in _SENTENCE_END.split(text)]
+    parts = [p for p in parts if len(p.encode()) >= MIN_SEGMENT]
+    if len(parts) < 2:
+        return [whole]
+    if len(parts) > MAX_SEGMENTS:
+        # The start and the end, where people put what they want.
+        half = MAX_SEGMENTS // 2
+        parts = parts[:half] + parts[-half:]
+    return [whole, *(clip(p) for p in parts)]
 
 
 def clip(text: str) -> str:

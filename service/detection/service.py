@@ -13,7 +13,7 @@ import numpy as np
 
 from service.detection import encoder as encoder_
 from service.detection import heads as heads_
-from service.detection import reader
+from service.detection import ngrams, reader
 from service.detection.reading import Reading
 from service.policy.model import Policy
 
@@ -30,12 +30,13 @@ class Detector:
     ) -> None:
         self.encoder = encoder or encoder_.shared()
         self.heads = heads or heads_.load()
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache: OrderedDict[str, reader.Encoded] = OrderedDict()
         self._cache_size = cache_size
-        self._cache_lock = threading.Lock()  # the event loop reads it, the encoder thread fills it
+        # Message -> its segment vectors; the event loop reads it, the encoder thread fills it.
+        self._cache_lock = threading.Lock()
         self._examples: dict[str, reader.Examples] = {}
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="encoder")
-        self._queue: asyncio.Queue[tuple[str, asyncio.Future[np.ndarray]]] | None = None
+        self._queue: asyncio.Queue[tuple[str, asyncio.Future[reader.Encoded]]] | None = None
         self._runner: asyncio.Task[None] | None = None
 
     # -- the pure part, for callers that hold vectors ------------------------------------------
@@ -50,34 +51,29 @@ class Detector:
             self._examples[policy.version] = found
         return found
 
-    def readings(self, policy: Policy, vectors: np.ndarray) -> list[Reading]:
-        return reader.read(self.heads, self.examples(policy), policy, vectors)
+    def readings(self, policy: Policy, groups: list[reader.Encoded]) -> list[Reading]:
+        return reader.read(self.heads, self.examples(policy), policy, groups)
 
-    def read_all(self, policy: Policy, texts: list[str]) -> list[Reading]:
+    def read_all(self, policy: Policy, messages: list[str]) -> list[Reading]:
         """Synchronous, for replay and benchmarks: encodes in one pass."""
-        return self.readings(policy, self.encode(texts))
+        return self.readings(policy, self.groups(messages))
 
-    def encode(self, texts: list[str]) -> np.ndarray:
-        """Vectors for texts, from the cache where possible."""
-        out = np.zeros((len(texts), encoder_.DIMENSION), dtype=np.float32)
-        missing = []
-        for i, text in enumerate(texts):
-            cached = self._cached(text)
-            if cached is None:
-                missing.append(i)
-            else:
-                out[i] = cached
-        if missing:
-            fresh = self.encoder.encode([texts[i] for i in missing])
-            with self._cache_lock:
-                for i, vector in zip(missing, fresh, strict=True):
-                    out[i] = vector
-                    self._cache[texts[i]] = vector
-                while len(self._cache) > self._cache_size:
-                    self._cache.popitem(last=False)
+    def groups(self, messages: list[str]) -> list[reader.Encoded]:
+        """Each message's segments (encoder.segments) as vectors, encoded together, and as
+        n-gram features."""
+        pieces = [encoder_.segments(m) for m in messages]
+        flat = self.encode([p for group in pieces for p in group])
+        out, start = [], 0
+        for group in pieces:
+            lexical = tuple(ngrams.features(p) for p in group)
+            out.append(reader.Encoded(flat[start : start + len(group)], lexical))
+            start += len(group)
         return out
 
-    def _cached(self, text: str) -> np.ndarray | None:
+    def encode(self, texts: list[str]) -> np.ndarray:
+        return self.encoder.encode(texts)
+
+    def _cached(self, text: str) -> reader.Encoded | None:
         with self._cache_lock:
             found = self._cache.get(text)
             if found is not None:
@@ -86,9 +82,10 @@ class Detector:
 
     # -- the live path ------------------------------------------------------------------------
 
-    async def vector(self, text: str) -> np.ndarray:
-        """The message's embedding, computed in the encoder thread together with whatever other
-        turns are waiting: while one batch encodes, the next one gathers."""
+    async def vector(self, text: str) -> reader.Encoded:
+        """The message's segment vectors (encoder.segments), computed in the encoder thread
+        together with whatever other turns are waiting: while one batch encodes, the next one
+        gathers."""
         cached = self._cached(text)
         if cached is not None:
             return cached
@@ -96,7 +93,7 @@ class Detector:
         if self._queue is None or self._runner is None or self._runner.done():
             self._queue = asyncio.Queue()
             self._runner = loop.create_task(self._run(self._queue))
-        future: asyncio.Future[np.ndarray] = loop.create_future()
+        future: asyncio.Future[reader.Encoded] = loop.create_future()
         await self._queue.put((text, future))
         return await future
 
@@ -105,7 +102,7 @@ class Detector:
         if policy.version not in self._examples:
             await asyncio.get_running_loop().run_in_executor(self._pool, self.examples, policy)
 
-    async def _run(self, queue: asyncio.Queue[tuple[str, asyncio.Future[np.ndarray]]]) -> None:
+    async def _run(self, queue: asyncio.Queue[tuple[str, asyncio.Future[reader.Encoded]]]) -> None:
         loop = asyncio.get_running_loop()
         while True:
             batch = [await queue.get()]
@@ -113,7 +110,7 @@ class Detector:
                 batch.append(queue.get_nowait())
             texts = [text for text, _ in batch]
             try:
-                vectors = await loop.run_in_executor(self._pool, self.encode, texts)
+                vectors = await loop.run_in_executor(self._pool, self._message_groups, texts)
             except Exception as err:  # fail these turns, keep serving the next ones
                 for _, future in batch:
                     if not future.done():
@@ -122,6 +119,15 @@ class Detector:
             for (_, future), vector in zip(batch, vectors, strict=True):
                 if not future.done():
                     future.set_result(vector)
+
+    def _message_groups(self, messages: list[str]) -> list[reader.Encoded]:
+        groups = self.groups(messages)
+        with self._cache_lock:
+            for message, group in zip(messages, groups, strict=True):
+                self._cache[message] = group
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return groups
 
     async def close(self) -> None:
         if self._runner is not None:

@@ -186,15 +186,22 @@ class TopicMatcher:
 
     def match_numbers(self, message: Text | str, labels: Iterable[str]) -> list[tuple[int, str]]:
         """(topic number, evidence) for each topic found; labels must be folded (fold_label)."""
+        return [(n, evidence) for n, evidence, _ in self.match_kinds(message, labels)]
+
+    def match_kinds(
+        self, message: Text | str, labels: Iterable[str]
+    ) -> list[tuple[int, str, bool]]:
+        """(topic number, evidence, by label) for each topic found: a channel's label is its
+        own verdict, a keyword only a clue."""
         given = set(labels)
         words = self.index.first_hits(_text(message).words, len(self.names))
         hits = []
         for number in range(len(self.names)):
             common = self.labels[number] & given if given else None
             if common:
-                hits.append((number, f"label {sorted(common)[0]}"))
+                hits.append((number, f"label {sorted(common)[0]}", True))
             elif number in words:
-                hits.append((number, words[number]))
+                hits.append((number, words[number], False))
         return hits
 
 

@@ -147,6 +147,16 @@ def _semantic(policy: Policy, reading: Reading | None, key: str) -> tuple[float,
     return None
 
 
+def _overruled(policy: Policy, reading: Reading | None, key: str) -> bool:
+    """A rule's phrase or keyword matched, but the head is sure the signal is absent: a near
+    miss such as "what time can I pick up my prescription" or "my phone died"."""
+    if reading is None:
+        return False
+    floor = policy.detection.veto.get(key)
+    score = reading.scores.get(key)
+    return floor is not None and score is not None and score < floor
+
+
 def _tone(policy: Policy, reading: Reading) -> float:
     """The tone head's probability of a negative message as a score from 1 to -1, so that the
     head's calibrated threshold lands on the policy's sentiment threshold (piecewise linear)."""
@@ -168,7 +178,11 @@ def _distress(
     if not rule.enabled:
         return
     scores = reading.scores if reading is not None else {}
-    found = {hit.key: hit.evidence for hit in detectors.distress(text, rule.categories)}
+    found = (
+        {}
+        if _overruled(policy, reading, "distress")
+        else {hit.key: hit.evidence for hit in detectors.distress(text, rule.categories)}
+    )
     for category in rule.categories:
         if category not in found and (hit := _semantic(policy, reading, f"distress.{category}")):
             found[category] = hit[1]
@@ -199,11 +213,17 @@ def _explicit(
     rule = policy.triggers.explicit_request
     if not rule.enabled:
         return
+    # The rules keep declines ("no need to transfer me"): neither a phrase nor the model fires.
+    if reading is not None and detectors.declined(text):
+        return
     hit = detectors.explicit_request(text)
-    evidence = hit.evidence if hit is not None else None
-    # The rules keep declines ("no need to transfer me"): the model adds recall, not those.
+    evidence = (
+        hit.evidence
+        if hit is not None and not _overruled(policy, reading, "explicit_request")
+        else None
+    )
     if evidence is None and (semantic := _semantic(policy, reading, "explicit_request")):
-        evidence = None if detectors.declined(text) else semantic[1]
+        evidence = semantic[1]
     if evidence is not None:
         fired.append(
             FiredTrigger(
@@ -266,7 +286,11 @@ def _topics(
     if not topics:
         return _NONE
     names = []
-    found = dict(_compiled(policy).matcher.match_numbers(text, labels))
+    found = {
+        number: evidence
+        for number, evidence, by_label in _compiled(policy).matcher.match_kinds(text, labels)
+        if by_label or not _overruled(policy, reading, f"topics.{topics[number].name}")
+    }
     if reading is not None:
         for number, topic in enumerate(topics):
             if number not in found and (hit := _semantic(policy, reading, f"topics.{topic.name}")):

@@ -220,6 +220,10 @@ DECLINES = [
     r"no (?:human|person|agent|operator|callback)s? (?:needed|necessary|required|please|thanks)",
     rf"(?:rather|prefer) not (?:to )?(?:{_TO_A_PERSON})",
     r"(?:the )?bot is (?:fine|ok|okay|enough|good)",
+    r"(?:don'?t|do not|dont|please don'?t|no need to|there'?s no need to) (?:call|ring|phone|contact) "
+    r"(?:me|us)",
+    rf"not (?:looking|trying|asking|wanting) (?:to|for) (?:{_TO_A_PERSON}|a (?:human|person|agent))",
+    rf"never (?:want|wish|need) to (?:{_TO_A_PERSON})",
     # es / fr / de / pt / it
     r"no (?:hace falta|es necesario|necesito|quiero) (?:que me (?:pases|pase|transfieras|"
     r"transfiera|comuniques)|hablar con)",

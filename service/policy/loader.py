@@ -39,8 +39,9 @@ class PolicyError(Exception):
         super().__init__("\n".join(str(issue) for issue in self.issues))
 
 
-def load_policy(path: str | Path) -> m.Policy:
-    """Read and validate the policy file at path."""
+def load_policy(path: str | Path, *, bind: bool = True) -> m.Policy:
+    """Read and validate the policy file at path; bind=False leaves it unbound to the shipped
+    detector heads (for training them)."""
     source = str(path)
     try:
         with open(path, "rb") as handle:
@@ -55,7 +56,7 @@ def load_policy(path: str | Path) -> m.Policy:
                 )
             ]
         ) from None
-    return _parse_bytes(data, source)
+    return _parse_bytes(data, source, bind)
 
 
 def parse_policy(text: str, source: str = "<string>") -> m.Policy:
@@ -67,7 +68,7 @@ def _file_issue(source: str, message: str, hint: str) -> PolicyIssue:
     return PolicyIssue(source, 1, 1, message, hint)
 
 
-def _parse_bytes(data: bytes, source: str) -> m.Policy:
+def _parse_bytes(data: bytes, source: str, bind: bool = True) -> m.Policy:
     if len(data) > MAX_BYTES:
         raise PolicyError(
             [
@@ -93,7 +94,7 @@ def _parse_bytes(data: bytes, source: str) -> m.Policy:
         policy = None
     if reader.issues or policy is None:
         raise PolicyError(reader.issues or [_file_issue(source, "invalid policy", "see above")])
-    return binding.bind(policy, heads.load())
+    return binding.bind(policy, heads.load()) if bind else policy
 
 
 def _compose(text: str, source: str) -> Node:

@@ -177,6 +177,8 @@ class DetectionPolicy:
     thresholds: Mapping[str, float] = field(default_factory=dict)  # head score to fire
     examples: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     similarity: Mapping[str, float] = field(default_factory=dict)  # cosine for an example to fire
+    # Below these head scores a rule's phrase or keyword match is a near miss and does not fire.
+    veto: Mapping[str, float] = field(default_factory=dict)
     negative: float = 0.5  # the tone head's probability that maps to the sentiment threshold
 
 

@@ -89,7 +89,8 @@ def _compare(
     decisions: bool,
     check: str | None,
 ) -> Comparison:
-    with _progress(replay_service.turns_in(events)) as bar:
+    turns = replay_service.turns_in(events)
+    with _progress(turns, desc="reading messages", big=2_000) as reading, _progress(turns) as bar:
         return replay_service.run(
             events,
             lanes,
@@ -97,6 +98,7 @@ def _compare(
             decisions=decisions,
             check=check,
             tick=bar.update,
+            read=reading.update,
         )
 
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from service.db import PgConnection, Statement
+from service.detection.reading import Reading
 from service.replay.runner import Event, OutcomeEvent, TurnEvent, Verdict
 from service.turns.signals import signals_for
 
@@ -15,7 +16,7 @@ from service.turns.signals import signals_for
 # or after :since (and on :channel, when given) are counted.
 TURNS = Statement("""
 SELECT c.channel, c.external_id, c.customer_id, t.seq, t.created_at, t.message, t.draft_text,
-       t.confidence, t.intent, t.topics, t.sentiment, t.locale, t.metadata,
+       t.confidence, t.intent, t.topics, t.sentiment, t.scores, t.locale, t.metadata,
        d.action, d.triggers, d.rule_ids, d.policy_version,
        CASE d.action
          WHEN 'transfer' THEN (SELECT x.team FROM transfer x
@@ -90,6 +91,7 @@ def _turn(row: Any, ordinal: int, counted: bool) -> TurnEvent:
         tuple(row["rule_ids"]),
         row["team"],
     )
+    scores = _json(row["scores"])
     return TurnEvent(
         (row["channel"], row["external_id"]),
         row["customer_id"],
@@ -101,6 +103,7 @@ def _turn(row: Any, ordinal: int, counted: bool) -> TurnEvent:
         recorded,
         row["policy_version"],
         counted,
+        Reading.from_stored(scores) if scores else None,
     )
 
 

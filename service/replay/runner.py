@@ -7,11 +7,13 @@ load them), and its decision from service.policy.engine.evaluate itself.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from service.detection.reading import Reading
 from service.policy import engine
 from service.policy.model import Policy
 from service.replay.state import History, Key
@@ -40,6 +42,9 @@ class TurnEvent:
     recorded: Verdict | None = None  # the decision the service made, when replaying history
     recorded_version: str | None = None
     counted: bool = True  # False: it only builds state (before --since, or another channel)
+    stored: Reading | None = None  # what the live detector read, for a recorded turn
+    # One per lane (service/replay/readings.py); None: the rules alone read the message.
+    readings: tuple[Reading | None, ...] | None = None
 
 
 @dataclass(slots=True)
@@ -113,7 +118,10 @@ def _decide(groups: list[_Group], event: TurnEvent, verdicts: list[Verdict | Non
         history = group.history
         facts = history.facts(event.key, event.customer, event.at)
         for index, policy in group.members:
-            decision = engine.evaluate(policy, channel, facts, signals)
+            read = signals
+            if event.readings is not None:
+                read = dataclasses.replace(signals, reading=event.readings[index])
+            decision = engine.evaluate(policy, channel, facts, read)
             verdicts[index] = verdict(policy, decision)
         # The stored score is policy-independent: the channel's, or the detector's.
         history.record(

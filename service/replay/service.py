@@ -6,7 +6,9 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from service.detection.service import Detector
 from service.policy.model import Policy
+from service.replay import readings
 from service.replay.compare import Comparison, Tally, compare
 from service.replay.runner import Event, Lane, TurnEvent, Verdict, collector_paused, replay
 
@@ -21,7 +23,12 @@ def run(
     decisions: bool = False,
     check: str | None = None,
     tick: Callable[[int], Any] | None = None,
+    read: Callable[[int], Any] | None = None,
+    detector: Detector | None = None,
 ) -> Comparison:
+    """tick(n) reports turns decided; read(n) turns whose messages were read by the detector
+    (before any is decided: that is where a file replay spends its time)."""
+    readings.attach(events, lanes, detector or Detector(), tick=read)
     tallies = [Tally(lane.name, lane.policy.version) for lane in lanes]
     if against_recorded:
         tallies.append(Tally(RECORDED))

@@ -75,9 +75,9 @@ async def decide(
     if loaded.replay is not None:
         encoding.cancel()
         return Outcome(loaded.replay, Effects(), replayed=True)
-    vector = (await encoding)[None, :]
+    vectors = await encoding
     await detector.prepare(policy)
-    reading = detector.readings(policy, vector)[0]
+    reading = detector.readings(policy, [vectors])[0]
     signals = signals_for(
         message=body.message,
         draft_text=body.draft.text,
@@ -96,7 +96,9 @@ async def decide(
     plan = _plan(policy, body, verdict, idempotency_key, summary, reading)
     if shadow is not None:
         await detector.prepare(shadow)
-        shadow_signals = dataclasses.replace(signals, reading=detector.readings(shadow, vector)[0])
+        shadow_signals = dataclasses.replace(
+            signals, reading=detector.readings(shadow, [vectors])[0]
+        )
         plan.params["shadow"] = _shadow(shadow, body.channel, loaded.facts, shadow_signals)
     else:
         plan.params["shadow"] = None
