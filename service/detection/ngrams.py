@@ -9,8 +9,8 @@ keeps the features the same in every process (Python's own hash() is salted per 
 from __future__ import annotations
 
 import re
-from itertools import pairwise
 import zlib
+from itertools import pairwise
 
 import numpy as np
 
