@@ -1,8 +1,13 @@
-"""Evaluations per second of the default policy on one core, detectors included, on real text."""
+"""Evaluations per second of the default policy on one core, on real text: the rules alone, and
+with the semantic detector (encoding each message, the heads, then the engine).
+
+    taskset -c 0 .venv/bin/python bench/policy.py
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
 import json
 import random
@@ -13,6 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from service.detection.service import Detector  # noqa: E402
 from service.policy import sentiment  # noqa: E402
 from service.policy.engine import Facts, PriorContact, PriorTurn, Signals, evaluate  # noqa: E402
 from service.policy.loader import load_policy  # noqa: E402
@@ -127,6 +133,35 @@ def main() -> None:
         wall, cpu = run(policy, turns, args.passes, cached)
         print(f"evaluations/s, {label}: {cpu:,.0f} per CPU-second ({wall:,.0f} wall-clock)")
     print(f"mean message length: {sum(len(s.message) for _, _, s in turns) / len(turns):.0f} chars")
+    with_model(policy, turns)
+
+
+def with_model(policy: Policy, turns: list[tuple[str, Facts, Signals]]) -> None:
+    """The detector's cost per message, alone and in batches of 16 (as concurrent turns arrive),
+    and the engine's speed once messages are read."""
+    detector = Detector()
+    texts = [s.message for _, _, s in turns]
+    sample = texts[:600]
+    cpu = time.process_time()
+    for text in sample:
+        detector.read_all(policy, [text])
+    alone = (time.process_time() - cpu) / len(sample) * 1000
+    cpu = time.process_time()
+    readings = []
+    for start in range(0, len(texts), 16):
+        readings.extend(detector.read_all(policy, texts[start : start + 16]))
+    batched = (time.process_time() - cpu) / len(texts) * 1000
+    read = [
+        (c, f, dataclasses.replace(s, reading=r))
+        for (c, f, s), r in zip(turns, readings, strict=True)
+    ]
+    _, engine_cpu = run(policy, read, 3, cached=True)
+    per_turn = batched + 1000 / engine_cpu
+    print(
+        f"with the model: reading a message {alone:.2f} ms alone, {batched:.2f} ms in batches of 16 "
+        f"(CPU); the engine on read messages {engine_cpu:,.0f}/CPU-second; "
+        f"a turn in all {per_turn:.2f} ms = {1000 / per_turn:,.0f} per CPU-second"
+    )
 
 
 if __name__ == "__main__":

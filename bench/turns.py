@@ -38,6 +38,9 @@ MESSAGES = [
 ]
 
 
+REPEAT = "--repeat-messages" in sys.argv
+
+
 def free_port() -> int:
     import socket
 
@@ -84,6 +87,9 @@ async def load_turns(base_url: str, key: str, clients: int, seconds: float) -> l
         while time.perf_counter() < stop:
             conversation += 1
             message, confidence, intent = rng.choice(MESSAGES)
+            if not REPEAT:
+                # Every message new to the detector's cache, as real customers write them.
+                message = f"{message} (order {n}-{conversation})"
             body = {
                 "conversation_id": f"bench-{n}-{conversation // 3}",
                 "channel": "email",
@@ -155,6 +161,11 @@ def report(name: str, latencies: list[float], seconds: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument(
+        "--repeat-messages",
+        action="store_true",
+        help="send the same 7 messages over and over (the detector's cache answers them)",
+    )
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--workers", type=int, default=1, help="`hitl serve --workers`")
     args = parser.parse_args()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from datetime import UTC, datetime
@@ -10,6 +11,8 @@ from typing import Any
 
 import click
 
+from service.detection.reading import Reading
+from service.detection.service import Detector
 from service.policy.durations import format_duration
 from service.policy.engine import (
     Decision,
@@ -71,9 +74,14 @@ def explain(path: Path, turn_file: Path, as_json: bool) -> None:
     except TurnFileError as err:
         click.echo(f"{turn_file}: {err}", err=True)
         raise SystemExit(2) from None
+    # The live service reads every message with the detector: so does the explanation.
+    reading = Detector().read_all(loaded, [signals.message])[0]
+    signals = dataclasses.replace(signals, reading=reading)
     decision = evaluate(loaded, channel, facts, signals)
     if as_json:
-        click.echo(json.dumps(decision_json(decision), indent=2))
+        click.echo(
+            json.dumps({**decision_json(decision), "scores": dict(reading.scores)}, indent=2)
+        )
         return
     for line in explain_lines(loaded, channel, signals, decision):
         click.echo(line)
@@ -203,10 +211,30 @@ def explain_lines(loaded: Policy, channel: str, signals: Signals, decision: Deci
             kind = "hard" if t.hard else "soft"
             lines.append(f"  - {t.rule_id} [{kind}, {t.transfer}, team {t.team}]: {t.detail}")
             if t.evidence:
-                lines.append(f"      evidence: {t.evidence!r}")
+                score = f" (score {t.score:.2f})" if t.score is not None else ""
+                lines.append(f"      evidence: {t.evidence!r}{score}")
     else:
         lines.append("fired: nothing")
+    if signals.reading is not None:
+        lines += ["", *score_lines(loaded, signals.reading)]
     return [*lines, "", _outcome(loaded, decision)]
+
+
+def score_lines(loaded: Policy, reading: Reading) -> list[str]:
+    """Every head's score beside the threshold it must reach, and the policy's own examples."""
+    detection = loaded.detection
+    lines = ["detector scores (score / threshold):"]
+    for name, score in reading.scores.items():
+        threshold = detection.thresholds.get(name)
+        shown = f"{threshold:.2f}" if threshold is not None else "  - "
+        mark = "  <- fires" if threshold is not None and score >= threshold else ""
+        lines.append(f"  {name:<28} {score:.2f} / {shown}{mark}")
+    for key, similar in reading.similar.items():
+        needed = detection.similarity.get(key, 1.0)
+        example = reading.evidence.get(f"examples.{key}", "")
+        mark = f'  <- like "{example}"' if similar >= needed else ""
+        lines.append(f"  example of {key:<17} {similar:.2f} / {needed:.2f}{mark}")
+    return lines
 
 
 def _outcome(loaded: Policy, decision: Decision) -> str:

@@ -105,9 +105,13 @@ def _compose(text: str, source: str) -> Node:
         finally:
             loader.dispose()
     except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        line, column = _where_it_began(text, err)
         message = " ".join(p for p in (err.context, err.problem) if p) or "invalid YAML"
+        gave_up = err.problem_mark
+        if gave_up is not None and gave_up.line + 1 != line:
+            message += (
+                f" (the parser gave up at line {gave_up.line + 1}, column {gave_up.column + 1})"
+            )
         hint = "fix the YAML syntax here (indentation, quotes, a missing ':')"
         if "not allowed" in message or "nesting" in message:
             hint = "write the values out in full; the policy format has no tags or references"
@@ -121,6 +125,48 @@ def _compose(text: str, source: str) -> Node:
             [_file_issue(source, "the policy is empty", "start from policies/default.yaml")]
         )
     return root
+
+
+def _where_it_began(text: str, err: yaml.MarkedYAMLError) -> tuple[int, int]:
+    """(line, column) of the construct that broke: for an unclosed "[" or "{" the bracket
+    itself (the parser only notices lines later), for an unclosed quote the quote, otherwise
+    where the parser stopped."""
+    said = f"{err.context or ''} {err.problem or ''}"
+    mark = err.problem_mark or err.context_mark
+    if "flow" in said and mark is not None:
+        opened = _unclosed_bracket(text, mark.index)
+        if opened is not None:
+            return opened
+    if "quoted" in said and err.context_mark is not None:
+        mark = err.context_mark
+    return (mark.line + 1, mark.column + 1) if mark else (1, 1)
+
+
+def _unclosed_bracket(text: str, end: int) -> tuple[int, int] | None:
+    """The innermost "[" or "{" still open at offset end, skipping quotes and comments."""
+    stack: list[int] = []
+    quote = ""
+    i = 0
+    while i < min(end, len(text)):
+        ch = text[i]
+        if quote:
+            if ch == quote:
+                quote = ""
+        elif ch in "\"'":
+            quote = ch
+        elif ch == "#" and (i == 0 or text[i - 1] in " \t\n"):
+            newline = text.find("\n", i)
+            i = len(text) if newline < 0 else newline
+            continue
+        elif ch in "[{":
+            stack.append(i)
+        elif ch in "]}" and stack:
+            stack.pop()
+        i += 1
+    if not stack:
+        return None
+    at = stack[-1]
+    return text.count("\n", 0, at) + 1, at - (text.rfind("\n", 0, at) + 1) + 1
 
 
 def _build(r: Reader, root: Node, version: str) -> m.Policy | None:

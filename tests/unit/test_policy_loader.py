@@ -255,7 +255,16 @@ MALFORMED = [
         4,
         "fix the YAML",
     ),
-    ("unclosed bracket", "version: 1\nchannels: [\n", 3, "fix the YAML"),
+    # Reported where the "[" opened, with where the parser gave up.
+    ("unclosed bracket", "version: 1\nchannels: [\n", 2, "fix the YAML"),
+    (
+        "unclosed bracket far above",
+        "version: 1\ntriggers:\n  distress:\n    categories: [self_harm, abuse\n"
+        + "".join(f"  # filler {i}\n" for i in range(40))
+        + "teams:\n  general: {}\n",
+        4,
+        "gave up at line 45",
+    ),
     ("tab indentation", "version: 1\nchannels:\n\tchat: x\n", 3, "fix the YAML"),
     ("python tag", "version: 1\nchannels: !!python/object/apply:os.system ['ls']\n", 2, "tags"),
     ("custom tag", "version: 1\nchannels: !secret x\n", 2, "tags"),
