@@ -136,7 +136,7 @@ def test_a_policy_example_fires_its_topic_in_another_language(detector: Detector
         "      examples: ['my product broke and it is still under warranty']\n"
         "      team: general\n",
     )
-    assert [t.name for t in policy.triggers.topics][0] == "warranty"
+    assert policy.triggers.topics[0].name == "warranty"
     decision = decide(detector, "mi producto se rompió y todavía está en garantía", policy)
     fired = [t for t in decision.triggers if t.rule_id == "topics.warranty"]
     assert fired and "policy example" in (fired[0].evidence or "")
