@@ -35,6 +35,7 @@ lint: install
 bench: install browser
 	$(BIN)/python bench/turns.py
 	$(BIN)/python bench/policy.py
+	$(BIN)/python bench/encoder.py
 	$(BIN)/python bench/detectors.py
 	$(BIN)/python bench/transfers.py
 	$(BIN)/python bench/replay.py

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from support import Process, free_port, process_env, wait_for, wait_http_ready
 
+from service.detection import binding, heads
 from service.settings import Settings
 
 
@@ -36,7 +37,8 @@ def test_file_change_is_picked_up_and_invalid_policy_kept_out(own_server: Any) -
     original = version(base)
     changed = policy.read_text().replace("threshold: 0.7", "threshold: 0.8")
     policy.write_text(changed)
-    new = hashlib.sha256(changed.encode()).hexdigest()
+    # The text's SHA-256 bound to the detector's heads (service/detection/binding.py).
+    new = binding.version(hashlib.sha256(changed.encode()).hexdigest(), heads.load())
     wait_for(lambda: version(base) == new, timeout=10)
     policy.write_text(changed.replace("mode: sync", "mode: synchronous", 1))
     proc.proc.send_signal(signal.SIGHUP)
