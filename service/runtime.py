@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from service import db
 from service.channels.keys import KeyCache
-from service.detection.service import Detector
+from service.detection.live import LiveDetector
 from service.effects import Effects
 from service.policy.holder import PolicyHolder
 from service.settings import Settings
@@ -61,20 +61,23 @@ class Runtime:
     pg: asyncpg.Pool
     shadow: PolicyHolder | None = None
     keys: KeyCache = field(default_factory=KeyCache)
-    detector_: Detector | None = None
+    detector_: LiveDetector | None = None
     _watcher: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @classmethod
     async def start(
         cls, settings: Settings, policies: PolicyHolder | None = None, *, detect: bool = False
     ) -> Runtime:
-        """detect: load the sentence encoder now (about 1 s, in a thread), as a process that
-        decides turns needs it; the worker does not."""
+        """detect: start the detector process now (its model loads in about 1.5 s), as a process
+        that decides turns needs it; the worker does not."""
         holder = policies or PolicyHolder(settings.policy_path)
         redis = await create_pool(redis_settings(settings), default_queue_name=queue_name(settings))
         pg = await db.create_pool(settings)
         shadow = PolicyHolder(settings.shadow_policy_path) if settings.shadow_policy_path else None
-        detector = await asyncio.to_thread(Detector) if detect else None
+        detector = None
+        if detect:
+            detector = LiveDetector()
+            await detector.start()
         runtime = cls(settings, db.create_engine(settings), redis, holder, pg, shadow)
         runtime.detector_ = detector
         if detector is not None:
@@ -84,7 +87,7 @@ class Runtime:
         return runtime
 
     @property
-    def detector(self) -> Detector:
+    def detector(self) -> LiveDetector:
         if self.detector_ is None:
             raise RuntimeError("this process was started without the detector (detect=False)")
         return self.detector_

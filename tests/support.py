@@ -192,12 +192,13 @@ async def cli(settings: Any, *args: str, stdin: str | None = None) -> tuple[int,
 async def decide_all(settings: Any, channel: str, bodies: list[Any]) -> list[dict[str, Any]]:
     """Run turns through the decision use-case directly (no HTTP), returning each answer."""
     from service import db
-    from service.detection.service import Detector
+    from service.detection.live import LiveDetector
     from service.policy.loader import load_policy
     from service.turns import service as turns
 
     policy = load_policy(settings.policy_path)
-    detector = Detector()
+    detector = LiveDetector()
+    await detector.start()
     pool = await db.create_pool(settings, size=4)
     answers = []
     try:
@@ -207,6 +208,7 @@ async def decide_all(settings: Any, channel: str, bodies: list[Any]) -> list[dic
             answers.append(outcome.response)
     finally:
         await pool.close()
+        await detector.close()
     return answers
 
 

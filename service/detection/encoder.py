@@ -31,6 +31,7 @@ MAX_CHARS = 2000
 # its highest score (service/detection/reader.py).
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？؟])\s+|(?<=[。！？])|\n+")
 MAX_SEGMENTS = 8
+SPLIT_OVER = 160  # UTF-8 bytes: a shorter message is read whole (and encoded once)
 MIN_SEGMENT = 12  # UTF-8 bytes: "OK.", "Hi!" say nothing alone; four CJK characters can
 
 
@@ -38,6 +39,8 @@ def segments(text: str) -> list[str]:
     """The texts to encode for one message: the whole (clipped), then each sentence when it
     has more than one."""
     whole = clip(text) or "."
+    if len(text.encode()) <= SPLIT_OVER:
+        return [whole]
     parts = [p.strip() for p in _SENTENCE_END.split(text)]
     parts = [p for p in parts if len(p.encode()) >= MIN_SEGMENT]
     if len(parts) < 2:

@@ -13,8 +13,8 @@ import asyncpg
 
 from service.channels.outbox import envelope
 from service.db import PgConnection, Statement
+from service.detection.live import LiveDetector
 from service.detection.reading import Reading
-from service.detection.service import Detector
 from service.effects import Effects
 from service.errors import Forbidden, Invalid
 from service.policy import engine
@@ -45,7 +45,7 @@ async def decide(
     body: TurnCreate,
     idempotency_key: str | None,
     *,
-    detector: Detector,
+    detector: LiveDetector,
     shadow: Policy | None = None,
 ) -> Outcome:
     """Runs outside an explicit transaction: the write is a single statement, hence atomic.
@@ -59,7 +59,8 @@ async def decide(
         )
     if body.channel != key_channel:
         raise Forbidden(f"this API key belongs to channel {key_channel!r}, not {body.channel!r}")
-    encoding = asyncio.ensure_future(detector.vector(body.message))
+    policies = (policy,) if shadow is None else (policy, shadow)
+    encoding = asyncio.ensure_future(detector.read(body.message, *policies))
     try:
         loaded = await facts_.load(
             conn,
@@ -75,9 +76,8 @@ async def decide(
     if loaded.replay is not None:
         encoding.cancel()
         return Outcome(loaded.replay, Effects(), replayed=True)
-    vectors = await encoding
-    await detector.prepare(policy)
-    reading = detector.readings(policy, [vectors])[0]
+    readings = await encoding
+    reading = readings[0]
     signals = signals_for(
         message=body.message,
         draft_text=body.draft.text,
@@ -95,10 +95,7 @@ async def decide(
         summary = await _warm_package(conn, body, verdict, loaded.facts)
     plan = _plan(policy, body, verdict, idempotency_key, summary, reading)
     if shadow is not None:
-        await detector.prepare(shadow)
-        shadow_signals = dataclasses.replace(
-            signals, reading=detector.readings(shadow, [vectors])[0]
-        )
+        shadow_signals = dataclasses.replace(signals, reading=readings[1])
         plan.params["shadow"] = _shadow(shadow, body.channel, loaded.facts, shadow_signals)
     else:
         plan.params["shadow"] = None

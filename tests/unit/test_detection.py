@@ -45,11 +45,18 @@ def test_the_encoder_is_deterministic_and_unit_length() -> None:
 
 
 def test_long_messages_are_also_read_sentence_by_sentence() -> None:
-    text = "My order came late again. The box was crushed. Honestly, can I talk to someone real?"
+    text = (
+        "My order came late again, the third time since the start of March. The box was "
+        "crushed and every glass inside it was broken. Honestly, can I talk to someone real?"
+    )
+    assert len(text.encode()) > encoder.SPLIT_OVER
     assert encoder.segments(text)[1:] == [
-        "My order came late again.",
-        "The box was crushed.",
+        "My order came late again, the third time since the start of March.",
+        "The box was crushed and every glass inside it was broken.",
         "Honestly, can I talk to someone real?",
+    ]
+    assert encoder.segments("Where is it? It was due Monday.") == [
+        "Where is it? It was due Monday."
     ]
     assert encoder.segments("agent") == ["agent"]
 
