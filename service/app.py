@@ -52,7 +52,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         on_shutdown=[ui_routes.on_shutdown],
         dependencies={
             "runtime": Provide(deps.provide_runtime, sync_to_thread=False),
-            "channel": Provide(deps.provide_channel),
+            # Not "channel": Litestar treats a body error on a field named like a dependency
+            # ("channel": "") as the dependency's failure, a 500.
+            "key_channel": Provide(deps.provide_channel),
             "caller": Provide(deps.provide_caller),
             "principal": Provide(deps.provide_principal),
         },

@@ -33,3 +33,9 @@ class NotFound(DomainError):
 
 class Conflict(DomainError):
     status, code = 409, "conflict"
+
+
+class KeyReused(DomainError):
+    """An Idempotency-Key sent again with a different body (Stripe's rule: refuse, never guess)."""
+
+    status, code = 422, "idempotency_key_reused"

@@ -44,7 +44,7 @@ class ChannelController(Controller):
         self,
         data: TurnCreate,
         runtime: Runtime,
-        channel: str,
+        key_channel: str,
         idempotency_key: IdempotencyKey,
     ) -> Response[dict[str, Any]]:
         started = time.perf_counter()
@@ -55,7 +55,7 @@ class ChannelController(Controller):
                 outcome = await turns.decide(
                     conn,
                     policy,
-                    channel,
+                    key_channel,
                     data,
                     idempotency_key,
                     detector=runtime.detector,
@@ -63,7 +63,8 @@ class ChannelController(Controller):
                 )
         except turns.DuplicateRequest:
             async with runtime.pg.acquire() as conn:
-                return Response(await turns.replay(conn, channel, idempotency_key or ""))
+                answer = await turns.replay(conn, key_channel, idempotency_key or "", data)
+                return Response(answer)
         if outcome.replayed:
             return Response(outcome.response)
         _count(outcome.response, data.channel, started)
@@ -94,8 +95,9 @@ class ChannelController(Controller):
         conversation_id: str,
         data: OutcomeIn,
         runtime: Runtime,
-        channel: str,
+        key_channel: str,
     ) -> dict[str, Any]:
+        channel = key_channel
         if not conversation_id or len(conversation_id) > 200:
             raise Invalid("conversation_id: must be 1 to 200 characters", field="conversation_id")
         async with db.transaction(runtime.engine) as conn:

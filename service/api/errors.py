@@ -47,6 +47,11 @@ def http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     )
 
 
+def too_deep(_: Request[Any, Any, Any], exc: RecursionError) -> Response[Any]:
+    """Only a body nested thousands deep reaches the decoder's recursion limit."""
+    return _body(400, "body: JSON nested too deeply (a turn is a few levels deep)")
+
+
 def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return _body(500, "internal error")
@@ -56,5 +61,6 @@ HANDLERS: dict[Any, Any] = {
     DomainError: domain_error,
     ValidationException: validation_error,
     HTTPException: http_error,
+    RecursionError: too_deep,
     Exception: internal_error,
 }

@@ -73,6 +73,8 @@ class Turn(SQLModel, table=True):
     channel: str
     seq: int
     idempotency_key: str | None = None
+    # SHA-256 of the request body, so a reused Idempotency-Key with another body is refused.
+    request_hash: str | None = Field(default=None, max_length=64)
     message: str
     draft_text: str
     confidence: float = Field(sa_column=Column(Float, nullable=False))

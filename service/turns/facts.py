@@ -21,6 +21,8 @@ WITH conv AS (
 SELECT
   (SELECT d.response FROM turn t JOIN decision d ON d.turn_id = t.id
     WHERE t.channel = :channel AND t.idempotency_key = :key) AS replay,
+  (SELECT t.request_hash FROM turn t
+    WHERE t.channel = :channel AND t.idempotency_key = :key) AS replay_hash,
   (SELECT resolved FROM conv) AS resolved,
   (SELECT COALESCE(json_agg(json_build_array(p.intent, p.sentiment) ORDER BY p.seq), '[]')
      FROM (SELECT t.intent, t.sentiment, t.seq FROM turn t JOIN conv ON t.conversation_id = conv.id
@@ -41,6 +43,7 @@ SELECT
 class Loaded:
     facts: Facts
     replay: dict[str, Any] | None  # the stored answer when this Idempotency-Key was seen before
+    replay_hash: str | None = None  # the body hash that key was first used with
 
 
 async def load(
@@ -73,7 +76,8 @@ async def load(
         )
         for cid, resolved, at, intents, topics in _json(row["contacts"])
     )
-    return Loaded(Facts(turns=turns, resolved=bool(row["resolved"]), contacts=contacts), replay)
+    facts = Facts(turns=turns, resolved=bool(row["resolved"]), contacts=contacts)
+    return Loaded(facts, replay, row["replay_hash"])
 
 
 def _json(value: Any) -> Any:

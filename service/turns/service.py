@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
 import json
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+import msgspec
 
 from service.channels.outbox import envelope
 from service.db import PgConnection, Statement
 from service.detection.live import LiveDetector
 from service.detection.reading import Reading
 from service.effects import Effects
-from service.errors import Forbidden, Invalid
+from service.errors import Forbidden, Invalid, KeyReused
 from service.policy import engine
 from service.policy.model import Policy
 from service.transfers import context
@@ -75,6 +77,7 @@ async def decide(
         raise
     if loaded.replay is not None:
         encoding.cancel()
+        same_body(idempotency_key, loaded.replay_hash, fingerprint(body))
         return Outcome(loaded.replay, Effects(), replayed=True)
     readings = await encoding
     reading = readings[0]
@@ -110,16 +113,34 @@ async def decide(
 
 
 REPLAY = Statement(
-    "SELECT d.response FROM turn t JOIN decision d ON d.turn_id = t.id "
+    "SELECT d.response, t.request_hash FROM turn t JOIN decision d ON d.turn_id = t.id "
     "WHERE t.channel = :channel AND t.idempotency_key = :key"
 )
 
 
-async def replay(conn: PgConnection, channel: str, idempotency_key: str) -> dict[str, Any]:
-    response = await conn.fetchval(
-        REPLAY.sql, *REPLAY.args({"channel": channel, "key": idempotency_key})
-    )
-    return _json(response)
+async def replay(
+    conn: PgConnection, channel: str, idempotency_key: str, body: TurnCreate
+) -> dict[str, Any]:
+    """The first answer to a retry that lost the race to commit."""
+    row = await conn.fetchrow(REPLAY.sql, *REPLAY.args({"channel": channel, "key": idempotency_key}))
+    assert row is not None  # the unique index said it was there
+    same_body(idempotency_key, row["request_hash"], fingerprint(body))
+    return _json(row["response"])
+
+
+def fingerprint(body: TurnCreate) -> str:
+    """SHA-256 of the body as decoded (so whitespace and key order do not matter)."""
+    return hashlib.sha256(msgspec.json.encode(body)).hexdigest()
+
+
+def same_body(key: str | None, stored: str | None, sent: str) -> None:
+    # A turn stored before hashes were kept (None) cannot be told apart: its answer stands.
+    if stored is not None and stored != sent:
+        raise KeyReused(
+            f"Idempotency-Key {key!r} was already used with a different body; "
+            "send a new key for a new turn",
+            field="Idempotency-Key",
+        )
 
 
 @dataclass
@@ -200,6 +221,7 @@ def _plan(
         "handler": {"send": "ai", "review": "review", "transfer": "human"}[verdict.action],
         "turn_id": uuid.uuid4(),
         "key": idempotency_key,
+        "request_hash": fingerprint(body) if idempotency_key else None,
         "message": body.message,
         "draft": body.draft.text,
         "confidence": body.draft.confidence,

@@ -17,9 +17,10 @@ CONVERSATION = """conv AS (
   RETURNING id, turn_count)"""
 
 TURN = """new_turn AS (
-  INSERT INTO turn (id, conversation_id, channel, seq, idempotency_key, message, draft_text,
-                    confidence, intent, topics, sentiment, scores, locale, metadata)
-  SELECT :turn_id, conv.id, :channel, conv.turn_count, :key, :message, :draft, :confidence,
+  INSERT INTO turn (id, conversation_id, channel, seq, idempotency_key, request_hash, message,
+                    draft_text, confidence, intent, topics, sentiment, scores, locale, metadata)
+  SELECT :turn_id, conv.id, :channel, conv.turn_count, :key, :request_hash, :message, :draft,
+         :confidence,
          :intent, CAST(:topics AS varchar[]), :sentiment, CAST(:scores AS jsonb), :locale,
          CAST(:metadata AS jsonb)
   FROM conv RETURNING id, conversation_id)"""

@@ -210,3 +210,34 @@ async def test_operations_endpoints(http: httpx.AsyncClient) -> None:
     assert "hitl_decisions_total" in (await http.get("/metrics")).text
     schema = (await http.get("/schema/openapi.json")).json()
     assert "/v1/turns" in schema["paths"]
+
+
+async def test_hostile_probes_get_a_named_4xx(http: httpx.AsyncClient, channel_key: Any) -> None:
+    """The probes of issue 12's table: never a 500."""
+    key = await channel_key("email")
+    r = await http.post("/v1/turns", json=turn(message="hello\x00world"), headers=auth(key))
+    assert r.status_code == 400 and "message" in r.json()["detail"], r.text
+    r = await http.post("/v1/turns", json=turn(channel=""), headers=auth(key))
+    assert r.status_code == 400 and "channel" in r.json()["detail"], r.text
+    deep = b'{"a": ' * 5000 + b"1" + b"}" * 5000
+    for headers in ({}, auth(key)):
+        r = await http.post(
+            "/v1/turns", content=deep, headers=headers | {"content-type": "application/json"}
+        )
+        assert r.status_code == 400 and "body" in r.json()["detail"], r.text
+
+
+async def test_a_reused_idempotency_key_with_another_body_is_422(
+    http: httpx.AsyncClient, channel_key: Any, db: asyncpg.Connection
+) -> None:
+    key = await channel_key("email")
+    headers = auth(key) | {"Idempotency-Key": "reuse-1"}
+    first = await http.post("/v1/turns", json=turn(conversation_id="c-r1"), headers=headers)
+    assert first.status_code == 200
+    other = await http.post(
+        "/v1/turns", json=turn(conversation_id="c-r1", message="something else"), headers=headers
+    )
+    assert other.status_code == 422 and "Idempotency-Key" in other.json()["detail"], other.text
+    again = await http.post("/v1/turns", json=turn(conversation_id="c-r1"), headers=headers)
+    assert again.status_code == 200 and again.json() == first.json()
+    assert await db.fetchval("SELECT count(*) FROM turn") == 1
