@@ -122,7 +122,9 @@ async def replay(
     conn: PgConnection, channel: str, idempotency_key: str, body: TurnCreate
 ) -> dict[str, Any]:
     """The first answer to a retry that lost the race to commit."""
-    row = await conn.fetchrow(REPLAY.sql, *REPLAY.args({"channel": channel, "key": idempotency_key}))
+    row = await conn.fetchrow(
+        REPLAY.sql, *REPLAY.args({"channel": channel, "key": idempotency_key})
+    )
     assert row is not None  # the unique index said it was there
     same_body(idempotency_key, row["request_hash"], fingerprint(body))
     return _json(row["response"])
