@@ -53,6 +53,9 @@ CALM_BUDGET = 0.04
 # The rules' phrases for requests and distress are precise: the model may overrule them only
 # when it is nearly sure. Topic keywords are policy-written single words: no cap.
 VETO_MAX = {"explicit_request": 0.35, "distress": 0.35}
+# A head may not find more at the price of this precision on the tuning set (the issue's
+# target for explicit requests is 0.90 on text we never saw: keep a margin).
+PRECISION = {"explicit_request": 0.92}
 WEIGHT = {"explicit_request": 1.5, "distress": 1.5}
 HARD = ("explicit_request", "distress", *(f"topics.{t}" for t in MODEL_TOPICS))
 DEFAULT_POLICY = Path(__file__).resolve().parents[2] / "policies" / "default.yaml"
@@ -256,6 +259,10 @@ class Knobs:
     def recall(self) -> float:
         return float(self.fired()[self.positives].mean()) if self.positives.any() else 1.0
 
+    def precision(self) -> float:
+        fired = self.fired()
+        return float(self.positives[fired].mean()) if fired.any() else 1.0
+
 
 def calibrate(knobs: list[Knobs], calm_rows: np.ndarray) -> None:
     """Thresholds of the hard heads, set together. Start strict (each head fires on nothing,
@@ -287,11 +294,12 @@ def calibrate(knobs: list[Knobs], calm_rows: np.ndarray) -> None:
                 before, old = k.recall(), getattr(k, knob)
                 setattr(k, knob, step)
                 added = int(escalated().sum() - now.sum())
+                precise = k.precision() >= PRECISION.get(k.head, 0.0)
                 # Positives found, not recall: every customer counts the same, whichever head
                 # finds them; a person asked for or a person in danger counts double.
                 gain = (k.recall() - before) * k.positives.sum() * WEIGHT.get(k.head, 1.0)
                 setattr(k, knob, old)
-                if now.sum() + added > allowed or gain <= 0:
+                if now.sum() + added > allowed or gain <= 0 or not precise:
                     continue
                 value = gain / (added + 0.01)
                 if best is None or value > best[0]:

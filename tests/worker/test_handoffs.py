@@ -27,7 +27,7 @@ async def request_a_person(
             "conversation_id": f"h-{uuid.uuid4().hex[:8]}",
             "channel": channel,
             "customer_id": f"cust-{uuid.uuid4().hex[:6]}",
-            "message": "This is the third time I write. Can I speak to a real person please?",
+            "message": "Third message about this now. Could I please speak with an actual person?",
             "draft": {"text": "I can help with that.", "confidence": 0.9, "intent": "refund"},
         },
     )
