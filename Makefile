@@ -30,6 +30,7 @@ lint: install
 	$(BIN)/ruff check service worker ui tests bench
 	$(BIN)/ruff format --check service worker ui tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # Figures, printed beside their floors and targets; nothing here asserts.
 bench: install browser
