@@ -5,6 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import asyncpg
+import redis.exceptions
+import sqlalchemy.exc
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
 
@@ -52,12 +55,52 @@ def too_deep(_: Request[Any, Any, Any], exc: RecursionError) -> Response[Any]:
     return _body(400, "body: JSON nested too deeply (a turn is a few levels deep)")
 
 
+RETRY_AFTER = "5"  # seconds: a restarting PostgreSQL or Redis is usually back by then
+
+
+def unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """PostgreSQL or Redis cannot be reached: 503 with Retry-After, never a 500 (CONTRACT 4).
+    Nothing was acknowledged, so the channel's retry (with its Idempotency-Key) is safe."""
+    if isinstance(exc, sqlalchemy.exc.DBAPIError) and not _lost_connection(exc):
+        return internal_error(request, exc)
+    log.warning("dependency unreachable on %s %s: %r", request.method, request.url.path, exc)
+    return Response(
+        {
+            "status_code": 503,
+            "detail": "a dependency (PostgreSQL or Redis) is unreachable; retry shortly",
+            "extra": None,
+        },
+        status_code=503,
+        headers={"Retry-After": RETRY_AFTER},
+    )
+
+
+def _lost_connection(exc: sqlalchemy.exc.DBAPIError) -> bool:
+    return (
+        exc.connection_invalidated
+        or isinstance(exc.orig, UNREACHABLE)
+        or isinstance(getattr(exc.orig, "__cause__", None), UNREACHABLE)
+    )
+
+
 def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return _body(500, "internal error")
 
 
+# What a stopped or restarting server looks like from here.
+UNREACHABLE: tuple[type[BaseException], ...] = (
+    ConnectionError,  # refused, reset: the socket itself
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,  # shutting down, cannot connect now
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+)
+
 HANDLERS: dict[Any, Any] = {
+    **dict.fromkeys(UNREACHABLE, unavailable),
+    sqlalchemy.exc.DBAPIError: unavailable,
     DomainError: domain_error,
     ValidationException: validation_error,
     HTTPException: http_error,
