@@ -9,7 +9,6 @@ The evaluation sets (../shared/data/) are never read here: bench/detectors.py me
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 from collections import Counter
@@ -26,39 +25,18 @@ from tqdm import tqdm
 from service.detection import encoder as encoder_
 from service.detection import heads as heads_
 from service.detection import ngrams
-from service.detection.heads import BY_SENTENCE, HEADS
-from service.policy import detectors
-from service.policy.loader import load_policy
-from service.policy.model import DISTRESS_CATEGORIES, MODEL_TOPICS
-
-DATA = Path(__file__).parent / "data"
-LABELS = (
-    "explicit_request",
-    "not_request_mentions_human",
-    "distress",
-    "anger",
-    "legal",
-    "fraud",
-    "medical",
-    "regulated_finance",
-    "ordinary",
+from service.detection.calibration import (
+    CALM_BUDGET,
+    HARD,
+    RECALL,
+    RECALL_DEFAULT,
+    Knobs,
+    calibrate,
+    rule_hits,
 )
-# Per-head aim on the tuning set: the threshold is the highest score that still finds this
-# share of the positives, unless calm messages would flood the queue (CALM_BUDGET).
-RECALL = {"explicit_request": 0.97, "distress": 0.97, "sentiment": 0.85}
-RECALL_DEFAULT = 0.95
-# The hard heads are calibrated together so that all of them, with the rules, escalate at most
-# this share of the calm tuning messages (ordinary ones and mere mentions of people).
-CALM_BUDGET = 0.04
-# The rules' phrases for requests and distress are precise: the model may overrule them only
-# when it is nearly sure. Topic keywords are policy-written single words: no cap.
-VETO_MAX = {"explicit_request": 0.35, "distress": 0.35}
-# A head may not find more at the price of this precision on the tuning set (the issue's
-# target for explicit requests is 0.90 on text we never saw: keep a margin).
-PRECISION = {"explicit_request": 0.92}
-WEIGHT = {"explicit_request": 1.5, "distress": 1.5}
-HARD = ("explicit_request", "distress", *(f"topics.{t}" for t in MODEL_TOPICS))
-DEFAULT_POLICY = Path(__file__).resolve().parents[2] / "policies" / "default.yaml"
+from service.detection.dataset import DATA, Row, calm, data_digest, read, target
+from service.detection.heads import BY_SENTENCE, HEADS
+
 C_GRID = (1.0, 4.0)
 LEXICAL_C = (3.0, 10.0)
 GAMMA = 1.0  # sklearn's "scale" for unit vectors of 512 dimensions: 1 / (512 * 1/512)
@@ -66,62 +44,6 @@ GAMMA = 1.0  # sklearn's "scale" for unit vectors of 512 dimensions: 1 / (512 * 
 # is right this often on the tuning set (never below 0.7: a support lead's example is a
 # paraphrase to match, not a topic to wander from).
 EXAMPLE_PRECISION = 0.92
-
-
-@dataclass(frozen=True)
-class Row:
-    text: str
-    label: str
-    category: str | None
-    also: tuple[str, ...]
-    lang: str
-    source: str
-
-
-def read(folder: Path) -> list[Row]:
-    rows = []
-    for path in sorted(folder.glob("*.jsonl")):
-        if path.name == "conversations.jsonl":
-            continue
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            item = json.loads(line)
-            if item["label"] not in LABELS:
-                raise SystemExit(f"{path}:{number}: unknown label {item['label']!r}")
-            rows.append(
-                Row(
-                    item["text"],
-                    item["label"],
-                    item.get("category"),
-                    tuple(item.get("also") or ()),
-                    item.get("lang", "en"),
-                    f"{path.name}:{number}",
-                )
-            )
-    return rows
-
-
-def target(row: Row, head: str) -> bool | None:
-    """Whether the row is a positive for the head; None leaves it out of that head's fit."""
-    labels = {row.label, *row.also}
-    if head == "explicit_request":
-        return "explicit_request" in labels
-    if head == "distress":
-        return row.label == "distress"
-    if head.startswith("distress."):
-        return row.label == "distress" and row.category == head.split(".", 1)[1]
-    if head.startswith("topics."):
-        return head.split(".", 1)[1] in labels
-    if head == "sentiment":
-        # Distress is negative too, but it is not the frustration this head is about.
-        return None if row.label == "distress" else "anger" in labels
-    raise ValueError(head)
-
-
-def calm(row: Row) -> bool:
-    """A message on which no hard trigger should fire."""
-    return row.label in ("ordinary", "not_request_mentions_human") and not row.also
 
 
 @dataclass(frozen=True)
@@ -226,101 +148,6 @@ def fit_head(
     return best[1]
 
 
-def rule_hits(rows: list[Row], head: str) -> np.ndarray:
-    """Where the rules (phrases, and the shipped policy's topic keywords) find the head's
-    signal: the engine lets such a match fire above the head's veto, not only its threshold."""
-    text = [detectors.prepare(r.text) for r in rows]
-    if head == "explicit_request":
-        return np.array([detectors.explicit_request(t) is not None for t in text])
-    if head == "distress":
-        return np.array([bool(detectors.distress(t, DISTRESS_CATEGORIES)) for t in text])
-    if head.startswith("topics."):
-        topics = load_policy(DEFAULT_POLICY, bind=False).triggers.topics
-        matcher = detectors.compile_topics(topics)
-        number = [t.name for t in topics].index(head.split(".", 1)[1])
-        return np.array([any(n == number for n, _ in matcher.match_numbers(t, ())) for t in text])
-    return np.zeros(len(rows), dtype=bool)
-
-
-@dataclass
-class Knobs:
-    """One hard head's two cut-offs: its own threshold, and the lower veto a rule match needs."""
-
-    head: str
-    scores: np.ndarray
-    positives: np.ndarray  # tuning rows that should fire it
-    rules: np.ndarray  # tuning rows where a rule matches it
-    threshold: float
-    veto: float
-
-    def fired(self) -> np.ndarray:
-        return (self.scores >= self.threshold) | (self.rules & (self.scores >= self.veto))
-
-    def recall(self) -> float:
-        return float(self.fired()[self.positives].mean()) if self.positives.any() else 1.0
-
-    def precision(self) -> float:
-        fired = self.fired()
-        return float(self.positives[fired].mean()) if fired.any() else 1.0
-
-
-def calibrate(knobs: list[Knobs], calm_rows: np.ndarray) -> None:
-    """Thresholds of the hard heads, set together. Start strict (each head fires on nothing,
-    each rule match needs the head's veto), then keep making the cut that finds the most tuning
-    positives per calm message it adds to those escalated by any head, until CALM_BUDGET of the
-    calm messages is spent or every head finds its RECALL. A calm message one head already
-    escalates costs nothing to a second: the heads share the budget, as they share the queue."""
-    for k in knobs:
-        k.threshold = float(k.scores.max()) + 1e-6
-        k.veto = min(VETO_MAX.get(k.head, k.threshold), k.threshold)
-    allowed = int(np.floor(CALM_BUDGET * calm_rows.sum()))
-
-    def escalated() -> np.ndarray:
-        fired = np.zeros(calm_rows.size, dtype=bool)
-        for k in knobs:
-            fired |= k.fired()
-        return fired & calm_rows
-
-    while True:
-        now = escalated()
-        best: tuple[float, Knobs, str, float] | None = None
-        for k in knobs:
-            if k.recall() >= RECALL.get(k.head, RECALL_DEFAULT):
-                continue
-            for knob in ("threshold", "veto"):
-                step = _next_step(k, knob)
-                if step is None:
-                    continue
-                before, old = k.recall(), getattr(k, knob)
-                setattr(k, knob, step)
-                added = int(escalated().sum() - now.sum())
-                precise = k.precision() >= PRECISION.get(k.head, 0.0)
-                # Positives found, not recall: every customer counts the same, whichever head
-                # finds them; a person asked for or a person in danger counts double.
-                gain = (k.recall() - before) * k.positives.sum() * WEIGHT.get(k.head, 1.0)
-                setattr(k, knob, old)
-                if now.sum() + added > allowed or gain <= 0 or not precise:
-                    continue
-                value = gain / (added + 0.01)
-                if best is None or value > best[0]:
-                    best = (value, k, knob, step)
-        if best is None:
-            return
-        _, k, knob, step = best
-        setattr(k, knob, step)
-
-
-def _next_step(k: Knobs, knob: str) -> float | None:
-    """The smallest cut of this cut-off that finds one more tuning positive."""
-    missed = k.positives & ~k.fired()
-    if knob == "veto":
-        missed &= k.rules
-        below = k.scores[missed & (k.scores < k.veto)]
-    else:
-        below = k.scores[missed & (k.scores < k.threshold)]
-    return float(below.max()) if below.size else None
-
-
 def _average_precision(scores: np.ndarray, y: np.ndarray) -> float:
     order = np.argsort(-scores)
     hits = y[order]
@@ -371,14 +198,6 @@ def encode_all(texts: list[str], what: str) -> np.ndarray:
             out[start : start + step] = enc.encode(texts[start : start + step])
             bar.update(min(step, len(texts) - start))
     return out
-
-
-def data_digest(rows: list[Row]) -> str:
-    """Names the training and tuning text, so a test can tell when the heads are stale."""
-    h = hashlib.sha256()
-    for row in rows:
-        h.update(json.dumps([row.text, row.label, row.category, row.also, row.source]).encode())
-    return h.hexdigest()
 
 
 def _cut_offs(

@@ -2,94 +2,34 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Literal
 
 from service.detection.reading import Reading
-from service.policy import detectors, routing
+from service.policy import detectors, routing, semantic
 from service.policy import sentiment as sentiment_score
 from service.policy.model import DISTRESS_CATEGORIES, Policy, TransferMode
 from service.policy.model import TRIGGER_TYPES as TRIGGERS
+from service.policy.verdicts import (
+    Action,
+    Decision,
+    Facts,
+    FiredTrigger,
+    PriorContact,
+    PriorTurn,
+    Signals,
+)
 
-Action = Literal["send", "review", "transfer"]
-
-
-@dataclass(frozen=True)
-class Signals:
-    """What the channel sent with this turn."""
-
-    message: str  # the customer's latest message
-    draft_text: str
-    confidence: float
-    intent: str | None = None
-    topics: tuple[str, ...] = ()
-    sentiment: float | None = None  # channel-provided score; computed by the detector when None
-    locale: str | None = None
-    customer_tier: str | None = None
-    # What the semantic detector read in the message (service/detection); None: rules only,
-    # and the tone from the VADER fallback.
-    reading: Reading | None = None
-
-
-@dataclass(frozen=True)
-class PriorTurn:
-    """An earlier customer turn of this conversation, oldest first."""
-
-    intent: str | None
-    sentiment: float | None
-
-
-@dataclass(frozen=True)
-class PriorContact:
-    """One of this customer's OTHER conversations within the repeat-contact window."""
-
-    conversation_id: str
-    intents: tuple[str, ...]
-    topics: tuple[str, ...]
-    resolved: bool | None  # None = no outcome recorded (counts as not resolved)
-    last_at: datetime
-
-
-@dataclass(frozen=True)
-class Facts:
-    turns: tuple[PriorTurn, ...] = ()
-    resolved: bool = False  # this conversation already marked resolved
-    contacts: tuple[PriorContact, ...] = ()
-
-
-@dataclass(frozen=True)
-class FiredTrigger:
-    type: str
-    rule_id: str  # stable id, e.g. "topics.legal", "explicit_request", "distress.self_harm"
-    detail: str  # human sentence: why it fired
-    hard: bool  # hard triggers bypass the review queue
-    evidence: str | None  # the matched phrase, the nearest example, or the numbers
-    transfer: TransferMode
-    team: str
-    score: float | None = None  # the detector's score, where a detector applies
-
-    def as_json(self) -> dict[str, Any]:
-        """The form stored with every decision and shown to people and auditors."""
-        return dataclasses.asdict(self)
-
-
-@dataclass(frozen=True)
-class Decision:
-    action: Action
-    triggers: tuple[FiredTrigger, ...]
-    transfer_mode: TransferMode | None
-    team: str | None  # set when action == "transfer"
-    sentiment: float  # the score used for this message (channel's or computed)
-    policy_version: str
-    review_team: str | None = None  # whose queue holds the draft when action == "review"
-    routing_rule: int | None = None  # index in routing.rules that named the team, if any
-
-    @property
-    def rule_ids(self) -> tuple[str, ...]:
-        return tuple(t.rule_id for t in self.triggers)
-
+# The turn's values live in verdicts.py; callers import them from here, with evaluate.
+__all__ = [
+    "Action",
+    "Decision",
+    "Facts",
+    "FiredTrigger",
+    "PriorContact",
+    "PriorTurn",
+    "Signals",
+    "evaluate",
+]
 
 _DISTRESS_DETAIL = {
     "self_harm": "the customer may be at risk of harming themselves",
@@ -107,7 +47,7 @@ def evaluate(policy: Policy, channel: str, facts: Facts, signals: Signals) -> De
     score = signals.sentiment
     if score is None:
         score = (
-            _tone(policy, reading)
+            semantic.tone(policy, reading)
             if reading is not None and "sentiment" in reading.scores
             else sentiment_score.score(signals.message)
         )
@@ -131,46 +71,6 @@ def _team(policy: Policy, team: str | None) -> str:
     return team if team is not None else policy.default_team
 
 
-def _semantic(policy: Policy, reading: Reading | None, key: str) -> tuple[float, str] | None:
-    """(score, evidence) when the detector's head, or one of the policy's own examples, fires
-    the trigger with this rule id; None otherwise."""
-    if reading is None:
-        return None
-    detection = policy.detection
-    score, threshold = reading.scores.get(key), detection.thresholds.get(key)
-    if score is not None and threshold is not None and score >= threshold:
-        nearest = reading.evidence.get(key)
-        return score, f'close to "{nearest}"' if nearest else f"score {score:.2f}"
-    similar, needed = reading.similar.get(key), detection.similarity.get(key)
-    if similar is not None and needed is not None and similar >= needed:
-        return similar, f'like the policy example "{reading.evidence.get("examples." + key, "")}"'
-    return None
-
-
-def _overruled(policy: Policy, reading: Reading | None, key: str) -> bool:
-    """A rule's phrase or keyword matched, but the head is sure the signal is absent: a near
-    miss such as "what time can I pick up my prescription" or "my phone died"."""
-    if reading is None:
-        return False
-    floor = policy.detection.veto.get(key)
-    score = reading.scores.get(key)
-    return floor is not None and score is not None and score < floor
-
-
-def _tone(policy: Policy, reading: Reading) -> float:
-    """The tone head's probability of a negative message as a score from 1 to -1, so that the
-    head's calibrated threshold lands on the policy's sentiment threshold (piecewise linear)."""
-    p = reading.scores["sentiment"]
-    pivot, cut = policy.detection.negative, policy.triggers.sentiment.threshold
-    if p <= pivot:
-        score = 1 + (cut - 1) * p / pivot
-    else:
-        score = cut + (-1 - cut) * (p - pivot) / (1 - pivot)
-    if _semantic(policy, Reading({}, reading.similar, reading.evidence), "sentiment"):
-        score = min(score, (cut - 1) / 2)  # like one of the policy's negative examples
-    return max(-1.0, min(1.0, score))
-
-
 def _distress(
     policy: Policy, text: detectors.Text, reading: Reading | None, fired: list[FiredTrigger]
 ) -> None:
@@ -180,14 +80,16 @@ def _distress(
     scores = reading.scores if reading is not None else {}
     found = (
         {}
-        if _overruled(policy, reading, "distress")
+        if semantic.overruled(policy, reading, "distress")
         else {hit.key: hit.evidence for hit in detectors.distress(text, rule.categories)}
     )
     for category in rule.categories:
-        if category not in found and (hit := _semantic(policy, reading, f"distress.{category}")):
+        if category not in found and (
+            hit := semantic.fires(policy, reading, f"distress.{category}")
+        ):
             found[category] = hit[1]
     # The any-category head adds recall; the category heads say which one it is.
-    if not found and (hit := _semantic(policy, reading, "distress")):
+    if not found and (hit := semantic.fires(policy, reading, "distress")):
         likeliest = max(DISTRESS_CATEGORIES, key=lambda c: scores.get(f"distress.{c}", 0.0))
         if likeliest in rule.categories:
             found[likeliest] = hit[1]
@@ -219,11 +121,11 @@ def _explicit(
     hit = detectors.explicit_request(text)
     evidence = (
         hit.evidence
-        if hit is not None and not _overruled(policy, reading, "explicit_request")
+        if hit is not None and not semantic.overruled(policy, reading, "explicit_request")
         else None
     )
-    if evidence is None and (semantic := _semantic(policy, reading, "explicit_request")):
-        evidence = semantic[1]
+    if evidence is None and (meant := semantic.fires(policy, reading, "explicit_request")):
+        evidence = meant[1]
     if evidence is not None:
         fired.append(
             FiredTrigger(
@@ -289,11 +191,13 @@ def _topics(
     found = {
         number: evidence
         for number, evidence, by_label in _compiled(policy).matcher.match_kinds(text, labels)
-        if by_label or not _overruled(policy, reading, f"topics.{topics[number].name}")
+        if by_label or not semantic.overruled(policy, reading, f"topics.{topics[number].name}")
     }
     if reading is not None:
         for number, topic in enumerate(topics):
-            if number not in found and (hit := _semantic(policy, reading, f"topics.{topic.name}")):
+            if number not in found and (
+                hit := semantic.fires(policy, reading, f"topics.{topic.name}")
+            ):
                 found[number] = hit[1]
     for number in sorted(found):
         evidence = found[number]
