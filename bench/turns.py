@@ -38,9 +38,6 @@ MESSAGES = [
 ]
 
 
-REPEAT = "--repeat-messages" in sys.argv
-
-
 def free_port() -> int:
     import socket
 
@@ -73,7 +70,9 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def load_turns(base_url: str, key: str, clients: int, seconds: float) -> list[float]:
+async def load_turns(
+    base_url: str, key: str, clients: int, seconds: float, repeat: bool = False
+) -> list[float]:
     """A lean HTTP/1.1 keep-alive client on asyncio streams: httpx itself cost a core at this rate,
     and on a 2-core machine the load generator must not starve the server it measures."""
     latencies: list[float] = []
@@ -87,7 +86,7 @@ async def load_turns(base_url: str, key: str, clients: int, seconds: float) -> l
         while time.perf_counter() < stop:
             conversation += 1
             message, confidence, intent = rng.choice(MESSAGES)
-            if not REPEAT:
+            if not repeat:
                 # Every message new to the detector's cache, as real customers write them.
                 message = f"{message} (order {n}-{conversation})"
             body = {
@@ -209,10 +208,12 @@ def main() -> None:
             f"{args.clients} concurrent clients, {args.seconds:.0f} s each, "
             f"{os.cpu_count()} cores, hitl serve --workers {args.workers}"
         )
-        asyncio.run(load_turns(base_url, key, args.clients, 2))  # warm-up
+        asyncio.run(load_turns(base_url, key, args.clients, 2, args.repeat_messages))  # warm-up
         turns = report(
             "POST /v1/turns (decisions)",
-            asyncio.run(load_turns(base_url, key, args.clients, args.seconds)),
+            asyncio.run(
+                load_turns(base_url, key, args.clients, args.seconds, args.repeat_messages)
+            ),
             args.seconds,
         )
         floor = report(

@@ -78,8 +78,9 @@ class Runtime:
         if detect:
             detector = LiveDetector()
             await detector.start()
-        runtime = cls(settings, db.create_engine(settings), redis, holder, pg, shadow)
-        runtime.detector_ = detector
+        runtime = cls(
+            settings, db.create_engine(settings), redis, holder, pg, shadow, detector_=detector
+        )
         if detector is not None:
             await detector.prepare(holder.current)
             if shadow is not None:

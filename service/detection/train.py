@@ -12,7 +12,6 @@ import argparse
 import json
 import sys
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -303,7 +302,7 @@ def train() -> tuple[dict[str, np.ndarray], dict[str, object]]:
     return arrays, report
 
 
-def print_report(report: dict[str, object], out: Iterable[str] | None = None) -> None:
+def print_report(report: dict[str, object]) -> None:
     print(
         f"training rows {report['train_rows']}  tuning rows {report['tune_rows']}  "
         f"example similarity {report['example_similarity']}"

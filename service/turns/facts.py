@@ -19,10 +19,9 @@ WITH conv AS (
   SELECT id, resolved FROM conversation WHERE channel = :channel AND external_id = :conversation
 )
 SELECT
-  (SELECT d.response FROM turn t JOIN decision d ON d.turn_id = t.id
+  (SELECT jsonb_build_array(d.response, t.request_hash) FROM turn t
+    JOIN decision d ON d.turn_id = t.id
     WHERE t.channel = :channel AND t.idempotency_key = :key) AS replay,
-  (SELECT t.request_hash FROM turn t
-    WHERE t.channel = :channel AND t.idempotency_key = :key) AS replay_hash,
   (SELECT resolved FROM conv) AS resolved,
   (SELECT COALESCE(json_agg(json_build_array(p.intent, p.sentiment) ORDER BY p.seq), '[]')
      FROM (SELECT t.intent, t.sentiment, t.seq FROM turn t JOIN conv ON t.conversation_id = conv.id
@@ -64,7 +63,8 @@ async def load(
     }
     row = await conn.fetchrow(FACTS.sql, *FACTS.args(params))
     assert row is not None  # a SELECT without FROM always returns its one row
-    replay = _json(row["replay"]) if row["replay"] is not None else None
+    # [the stored answer, the body hash that key was first used with]
+    replay, replay_hash = _json(row["replay"]) if row["replay"] is not None else (None, None)
     turns = tuple(PriorTurn(intent=i, sentiment=s) for i, s in _json(row["turns"]))
     contacts = tuple(
         PriorContact(
@@ -77,7 +77,7 @@ async def load(
         for cid, resolved, at, intents, topics in _json(row["contacts"])
     )
     facts = Facts(turns=turns, resolved=bool(row["resolved"]), contacts=contacts)
-    return Loaded(facts, replay, row["replay_hash"])
+    return Loaded(facts, replay, replay_hash)
 
 
 def _json(value: Any) -> Any:
