@@ -89,6 +89,13 @@ CALM = [
     "what time does the pharmacy counter close on Sundays?",
     "my phone battery died halfway through the checkout, did the order go through?",
     "can I update the emergency contact on my account?",
+    # Greetings and acknowledgements open and close most chats; none asks for anyone.
+    "Hi",
+    "hi there",
+    "Bonjour",
+    "Hallo",
+    "ok",
+    "test",
 ]
 
 
