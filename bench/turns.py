@@ -1,7 +1,9 @@
 """Decisions per second and latency of POST /v1/turns at 16 concurrent clients, against the floor:
 single-row INSERTs through asyncpg at the same concurrency on the same database.
 
-Usage: .venv/bin/python bench/turns.py [--seconds 15] [--clients 16] [--workers 1]
+Usage: .venv/bin/python bench/turns.py [--seconds 15] [--clients 16] [--workers 1] [--wrk]
+--wrk drives the load with wrk (C, 2 threads, bench/turns.lua) instead of the asyncio client, so
+the load generator takes less of the two cores from the server it measures (apt install wrk).
 Uses HITL_DATABASE_URL / HITL_REDIS_URL if set, else embedded servers under .hitl/bench-services.
 """
 
@@ -12,6 +14,7 @@ import asyncio
 import json
 import os
 import random
+import re
 import statistics
 import subprocess
 import sys
@@ -148,6 +151,35 @@ async def load_floor(database_url: str, clients: int, seconds: float) -> list[fl
     return latencies
 
 
+def load_wrk(base_url: str, key: str, clients: int, seconds: float) -> tuple[float, str]:
+    """wrk's own figures: (requests per second, one line of percentiles and errors)."""
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t2",
+            f"-c{clients}",
+            f"-d{seconds:.0f}s",
+            "--latency",
+            "-s",
+            str(ROOT / "bench" / "turns.lua"),
+            base_url,
+        ],
+        env=os.environ | {"HITL_KEY": key, "HITL_RUN": uuid.uuid4().hex[:8]},
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    found = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)$", out, re.M))
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    line = (
+        f"{'POST /v1/turns (wrk)':<34} {rate:>9,.0f}/s   p50 {found.get('50')}   "
+        f"p90 {found.get('90')}   p99 {found.get('99')}   "
+        f"non-2xx {errors.group(1) if errors else 0}"
+    )
+    return rate, line
+
+
 def report(name: str, latencies: list[float], seconds: float) -> float:
     rate = len(latencies) / seconds
     print(
@@ -167,6 +199,7 @@ def main() -> None:
     )
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--workers", type=int, default=1, help="`hitl serve --workers`")
+    parser.add_argument("--wrk", action="store_true", help="drive the load with wrk")
     args = parser.parse_args()
     db_base, redis_url, embedded = servers()
     proc = None
@@ -209,13 +242,17 @@ def main() -> None:
             f"{os.cpu_count()} cores, hitl serve --workers {args.workers}"
         )
         asyncio.run(load_turns(base_url, key, args.clients, 2, args.repeat_messages))  # warm-up
-        turns = report(
-            "POST /v1/turns (decisions)",
-            asyncio.run(
-                load_turns(base_url, key, args.clients, args.seconds, args.repeat_messages)
-            ),
-            args.seconds,
-        )
+        if args.wrk:
+            turns, line = load_wrk(base_url, key, args.clients, args.seconds)
+            print(line)
+        else:
+            turns = report(
+                "POST /v1/turns (decisions)",
+                asyncio.run(
+                    load_turns(base_url, key, args.clients, args.seconds, args.repeat_messages)
+                ),
+                args.seconds,
+            )
         floor = report(
             "floor: asyncpg single-row INSERT",
             asyncio.run(load_floor(database_url, args.clients, args.seconds)),

@@ -102,9 +102,9 @@ async def transfers(
         await conn.execute(
             text(
                 select
-                + " WHERE x.status IN ('created', 'offered')"
+                + " WHERE x.status IN ('created', 'offered', 'queued')"
                 + _team_filter(teams, "x.team")
-                + " ORDER BY x.created_at LIMIT 200"
+                + " ORDER BY x.priority DESC, x.created_at LIMIT 200"
             ),
             {"teams": list(teams or [])},
         )

@@ -1,5 +1,6 @@
-"""Transfers over JSON: read (channel or reviewer), accept and close (reviewer), cancel (channel),
-and a reviewer's presence, which decides who is offered new transfers."""
+"""Transfers over JSON: read (channel or reviewer), accept, reply and close (reviewer), cancel
+(the channel, when the customer left), and a reviewer's presence, which decides who is offered
+new transfers."""
 
 from __future__ import annotations
 
@@ -19,6 +20,12 @@ from service.transfers import service as transfers
 
 class CloseIn(msgspec.Struct):
     resolution: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+    # What the person did, for the AI to resume with; made from the transcript when absent.
+    note: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
+
+
+class ReplyIn(msgspec.Struct):
+    text: Annotated[str, msgspec.Meta(min_length=1, max_length=4000)]
 
 
 class PresenceIn(msgspec.Struct):
@@ -46,7 +53,8 @@ class TransferController(Controller):
                 row = await transfers.get_for_reviewer(conn, transfer_id, principal)
             else:
                 row = await transfers.get_for_channel(conn, transfer_id, principal)
-        return transfers.view(row)
+            said = await repository.messages(conn, transfer_id)
+        return transfers.view(row, said)
 
     @post("/{transfer_id:uuid}/accept", status_code=200, summary="Take the conversation")
     async def accept(
@@ -67,10 +75,21 @@ class TransferController(Controller):
         channel = principal if isinstance(principal, str) else None
         row = await runtime.commit(
             lambda c: transfers.close(
-                c, transfer_id, data.resolution, caller=caller, channel=channel
+                c, transfer_id, data.resolution, caller=caller, channel=channel, note=data.note
             )
         )
         return transfers.view(row)
+
+    @post(
+        "/{transfer_id:uuid}/reply",
+        status_code=201,
+        summary="Send a message to the customer (the person who accepted the transfer)",
+    )
+    async def reply(
+        self, transfer_id: uuid.UUID, data: ReplyIn, runtime: Runtime, caller: Caller
+    ) -> dict[str, Any]:
+        message = await runtime.commit(lambda c: transfers.reply(c, caller, transfer_id, data.text))
+        return {"id": message.id, "at": message.at.isoformat(), "text": data.text}
 
     @post(
         "/{transfer_id:uuid}/cancel",

@@ -5,7 +5,7 @@ from service.models.channel import ChannelKey, ChannelSecret, OutboxEvent
 from service.models.conversation import Conversation, Decision, Turn
 from service.models.review import Review
 from service.models.reviewer import Reviewer, ReviewerTeam, ReviewerToken, Team
-from service.models.transfer import Transfer, TransferEvent
+from service.models.transfer import Transfer, TransferEvent, TransferMessage
 
 __all__ = [
     "AuditEvent",
@@ -21,5 +21,6 @@ __all__ = [
     "Team",
     "Transfer",
     "TransferEvent",
+    "TransferMessage",
     "Turn",
 ]

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     Column,
     Float,
@@ -15,6 +16,7 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
@@ -108,6 +110,11 @@ class Decision(SQLModel, table=True):
         sa_column=Column(ARRAY(String), nullable=False, server_default=text("'{}'")),
     )
     policy_version: str
+    # True: a person had the conversation, so the answer was their transfer, whatever the
+    # policy's verdict (kept in triggers). Replay does not count these as the policy's decisions.
+    owned: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
+    )
     # The answer given to the channel, returned again verbatim to an idempotent retry.
     response: dict[str, Any] = jsonb_field()
     # What a candidate (shadow) policy would have decided on the same turn, if one ran.

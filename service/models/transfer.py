@@ -14,6 +14,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
@@ -22,7 +23,11 @@ from sqlmodel import Field, SQLModel
 from service.models.base import check_in, created_at_field, id_field, jsonb_field, tz_field
 
 MODES = ("warm", "cold")
-STATUSES = ("created", "offered", "accepted", "closed", "cancelled")
+STATUSES = ("created", "offered", "queued", "accepted", "closed", "cancelled")
+# While a transfer is open a person has the conversation: the AI never answers it.
+OPEN = ("created", "offered", "queued", "accepted")
+WAITING = ("created", "offered", "queued")  # not yet accepted: it has a place in the queue
+SENDERS = ("customer", "person")
 REASONS = ("trigger", "sync_low_confidence", "take_over", "timeout")
 
 
@@ -33,10 +38,18 @@ class Transfer(SQLModel, table=True):
         CheckConstraint(check_in("status", STATUSES), name="transfer_status_allowed"),
         CheckConstraint(check_in("reason", REASONS), name="transfer_reason_allowed"),
         Index(
-            "transfer_open_by_team",
+            "transfer_waiting_by_team",
             "team",
+            text("priority DESC"),
             "created_at",
-            postgresql_where=text("status IN ('created', 'offered')"),
+            postgresql_where=text(check_in("status", WAITING)),
+        ),
+        # The invariant of ownership: a conversation has at most one person at a time.
+        Index(
+            "transfer_one_open_per_conversation",
+            "conversation_id",
+            unique=True,
+            postgresql_where=text(check_in("status", OPEN)),
         ),
         # A review is taken over or times out into at most one transfer.
         Index(
@@ -44,6 +57,12 @@ class Transfer(SQLModel, table=True):
             "review_id",
             unique=True,
             postgresql_where=text("review_id IS NOT NULL"),
+        ),
+        Index(
+            "transfer_accepted_by_team",
+            "team",
+            "accepted_at",
+            postgresql_where=text("accepted_at IS NOT NULL"),
         ),
         Index(
             "transfer_offers_due", "offer_expires_at", postgresql_where=text("status = 'offered'")
@@ -79,6 +98,8 @@ class Transfer(SQLModel, table=True):
     summary: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
     triggers: list[dict[str, Any]] = jsonb_field("'[]'::jsonb")
     version: int = Field(default=1, sa_column=Column(Integer, nullable=False, server_default="1"))
+    # Higher first in the team's queue: a person at risk (distress) before everyone else.
+    priority: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
     # Agents who let an offer lapse: the next offer goes to someone else.
     passed_by: list[uuid.UUID] = Field(
         default_factory=list,
@@ -104,3 +125,28 @@ class TransferEvent(SQLModel, table=True):
     actor: str
     status: str
     detail: dict[str, Any] = jsonb_field()
+
+
+class TransferMessage(SQLModel, table=True):
+    """What the customer and the person said to each other while the transfer was open: the
+    customer's turns (with the AI's draft, kept for the person, never sent) and the replies."""
+
+    __tablename__ = "transfer_message"
+    __table_args__ = (
+        CheckConstraint(check_in("sender", SENDERS), name="transfer_message_sender_allowed"),
+        UniqueConstraint("turn_id", name="transfer_message_one_per_turn"),
+        Index("transfer_message_by_transfer", "transfer_id", "id"),
+    )
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(), primary_key=True))
+    transfer_id: uuid.UUID = Field(
+        sa_column=Column(UUID(as_uuid=True), ForeignKey("transfer.id"), nullable=False)
+    )
+    at: datetime | None = created_at_field()
+    sender: str
+    author: str | None = None  # the person's email for a reply
+    text: str
+    turn_id: uuid.UUID | None = Field(
+        default=None, sa_column=Column(UUID(as_uuid=True), ForeignKey("turn.id"), nullable=True)
+    )
+    draft_text: str | None = None  # the AI's draft for a customer message
+    triggers: list[dict[str, Any]] = jsonb_field("'[]'::jsonb")

@@ -17,7 +17,7 @@ from service.turns.signals import signals_for
 TURNS = Statement("""
 SELECT c.channel, c.external_id, c.customer_id, t.seq, t.created_at, t.message, t.draft_text,
        t.confidence, t.intent, t.topics, t.sentiment, t.scores, t.locale, t.metadata,
-       d.action, d.triggers, d.rule_ids, d.policy_version,
+       d.action, d.triggers, d.rule_ids, d.policy_version, d.owned,
        CASE d.action
          WHEN 'transfer' THEN (SELECT x.team FROM transfer x
                                WHERE x.turn_id = t.id AND x.review_id IS NULL LIMIT 1)
@@ -58,7 +58,13 @@ async def load_history(
         args = TURNS.args({"lead_in": lead_in})
         ordinal = 0
         async for row in conn.cursor(TURNS.sql, *args, prefetch=5000):
-            counted = row["created_at"] >= since and (channel is None or row["channel"] == channel)
+            # A turn answered by the person who had the conversation was not the policy's
+            # decision: it builds state (it is a prior turn) but is not replayed as a decision.
+            counted = (
+                row["created_at"] >= since
+                and (channel is None or row["channel"] == channel)
+                and not row["owned"]
+            )
             ordinal += 1
             events.append(_turn(row, ordinal, counted))
         outcomes = await conn.fetch(OUTCOMES.sql, *OUTCOMES.args({"lead_in": lead_in}))

@@ -18,12 +18,18 @@ from service.transfers.assignment import Agent
 VIEW = """
 SELECT x.id, x.conversation_id, x.channel, x.mode, x.team, x.reason, x.status, x.assigned_to,
        x.summary, x.triggers, x.passed_by, x.offered_at, x.offer_expires_at, x.resolution,
-       x.created_at, x.accepted_at, x.closed_at, x.version,
+       x.created_at, x.accepted_at, x.closed_at, x.version, x.priority,
        c.external_id AS conversation_external_id, c.customer_id,
-       a.email AS assigned_email, a.display_name AS assigned_name
+       a.email AS assigned_email, a.display_name AS assigned_name,
+       w.queue_position, w.estimated_wait_seconds, w.online AS team_online
 FROM transfer x JOIN conversation c ON c.id = x.conversation_id
 LEFT JOIN reviewer a ON a.id = x.assigned_to
+LEFT JOIN LATERAL transfer_wait(x.team, x.priority, x.created_at, x.id) w
+  ON x.status IN ('created', 'offered', 'queued')
 """
+
+OPEN = ("created", "offered", "queued", "accepted")  # a person has the conversation
+WAITING = ("created", "offered", "queued")
 
 
 async def get(conn: AsyncConnection, transfer_id: uuid.UUID) -> Row[Any] | None:
@@ -31,10 +37,10 @@ async def get(conn: AsyncConnection, transfer_id: uuid.UUID) -> Row[Any] | None:
 
 
 async def list_open(conn: AsyncConnection, teams: Sequence[str] | None) -> Sequence[Row[Any]]:
-    where = "x.status IN ('created', 'offered', 'accepted')"
+    where = "x.status IN ('created', 'offered', 'queued', 'accepted')"
     if teams is not None:
         where += " AND x.team = ANY(:teams)"
-    sql = VIEW + f" WHERE {where} ORDER BY x.created_at LIMIT 500"
+    sql = VIEW + f" WHERE {where} ORDER BY x.priority DESC, x.created_at LIMIT 500"
     return (await conn.execute(text(sql), {"teams": list(teams or [])})).all()
 
 
@@ -56,7 +62,7 @@ async def lapse_offer(conn: AsyncConnection, transfer_id: uuid.UUID) -> uuid.UUI
             text(
                 "WITH old AS (SELECT id, assigned_to FROM transfer WHERE id = :id "
                 "AND status = 'offered' AND offer_expires_at <= now() FOR UPDATE) "
-                "UPDATE transfer x SET status = 'created', assigned_to = NULL, offered_at = NULL, "
+                "UPDATE transfer x SET status = 'queued', assigned_to = NULL, offered_at = NULL, "
                 "offer_expires_at = NULL, passed_by = x.passed_by || old.assigned_to, "
                 "version = x.version + 1 FROM old WHERE x.id = old.id RETURNING old.assigned_to"
             ),
@@ -74,7 +80,8 @@ async def accept(
         await conn.execute(
             text(
                 "WITH old AS (SELECT id, status, assigned_to FROM transfer WHERE id = :id "
-                "AND (status = 'created' OR (status = 'offered' AND assigned_to = :agent)) FOR UPDATE) "
+                "AND (status IN ('created', 'queued') OR (status = 'offered' AND assigned_to = :agent)) "
+                "FOR UPDATE) "
                 "UPDATE transfer x SET status = 'accepted', assigned_to = :agent, "
                 "accepted_at = now(), offer_expires_at = NULL, version = x.version + 1 "
                 "FROM old WHERE x.id = old.id RETURNING old.status AS was"
@@ -111,6 +118,45 @@ async def end(
     ).first()
 
 
+async def queue(conn: AsyncConnection, transfer_id: uuid.UUID) -> bool:
+    """Nobody could be offered it: it waits in the team's queue (True if it was just created)."""
+    result = await conn.execute(
+        text(
+            "UPDATE transfer SET status = 'queued', version = version + 1 "
+            "WHERE id = :id AND status = 'created'"
+        ),
+        {"id": transfer_id},
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def messages(conn: AsyncConnection, transfer_id: uuid.UUID) -> Sequence[Row[Any]]:
+    """The conversation since the transfer began: the customer's turns and the person's replies."""
+    return (
+        await conn.execute(
+            text(
+                "SELECT id, at, sender, author, text, draft_text, triggers FROM transfer_message "
+                "WHERE transfer_id = :id ORDER BY id"
+            ),
+            {"id": transfer_id},
+        )
+    ).all()
+
+
+async def add_reply(
+    conn: AsyncConnection, transfer_id: uuid.UUID, author: str, text_: str
+) -> Row[Any]:
+    return (
+        await conn.execute(
+            text(
+                "INSERT INTO transfer_message (transfer_id, sender, author, text) "
+                "VALUES (:id, 'person', :author, :text) RETURNING id, at"
+            ),
+            {"id": transfer_id, "author": author, "text": text_},
+        )
+    ).one()
+
+
 async def record(
     conn: AsyncConnection, transfer_id: uuid.UUID, actor: str, status: str, **detail: Any
 ) -> None:
@@ -130,7 +176,10 @@ async def record(
 
 async def waiting(conn: AsyncConnection, limit: int = 200) -> list[uuid.UUID]:
     rows = await conn.execute(
-        text("SELECT id FROM transfer WHERE status = 'created' ORDER BY created_at LIMIT :n"),
+        text(
+            "SELECT id FROM transfer WHERE status IN ('created', 'queued') "
+            "ORDER BY priority DESC, created_at LIMIT :n"
+        ),
         {"n": limit},
     )
     return [r.id for r in rows]
@@ -155,7 +204,8 @@ SELECT x.team, x.passed_by,
                                              r.last_assigned_at)), '[]')
      FROM reviewer r JOIN reviewer_team t ON t.reviewer_id = r.id
      WHERE t.team = x.team AND r.presence = 'online' AND r.active_transfers < r.capacity) AS agents
-FROM transfer x WHERE x.id = :id AND x.status = 'created' FOR UPDATE OF x SKIP LOCKED""")
+FROM transfer x WHERE x.id = :id AND x.status IN ('created', 'queued')
+FOR UPDATE OF x SKIP LOCKED""")
 
 RESERVE_AND_OFFER = Statement("""
 WITH slot AS (
@@ -165,7 +215,8 @@ offer AS (
   UPDATE transfer SET status = 'offered', assigned_to = slot.id, offered_at = now(),
     offer_expires_at = now() + make_interval(secs => CAST(:secs AS float8)),
     version = transfer.version + 1
-  FROM slot WHERE transfer.id = :id AND transfer.status = 'created' RETURNING offer_expires_at),
+  FROM slot WHERE transfer.id = :id AND transfer.status IN ('created', 'queued')
+  RETURNING offer_expires_at),
 event AS (
   INSERT INTO transfer_event (transfer_id, actor, status, detail)
   SELECT :id, 'system', 'offered', jsonb_build_object('agent', CAST(:agent AS text)) FROM offer)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -18,9 +19,12 @@ from service.effects import Effects
 from service.errors import Conflict, Forbidden, Invalid, NotFound
 from service.policy.model import Policy
 from service.reviewers.caller import Caller
-from service.transfers import assignment, repository
+from service.transfers import assignment, handback, repository
 
 PRESENCE = ("online", "away", "offline")
+URGENT = 100  # priority of a transfer with a distress signal: first in its team's queue
+# Who may end a transfer someone accepted besides its assignee (recorded as such).
+OVERSEERS = ("supervisor", "admin")
 
 
 async def create(
@@ -38,32 +42,33 @@ async def create(
     assigned_to: uuid.UUID | None = None,
     conversation_external_id: str | None = None,
 ) -> tuple[uuid.UUID, Effects]:
-    """A reviewer taking over gets the transfer accepted at once; otherwise it waits for an offer."""
+    """A reviewer taking over gets the transfer accepted at once; otherwise it waits for an offer.
+    A conversation has one person at a time: if it already has an open transfer, 409."""
     status = "accepted" if assigned_to else "created"
-    row = (
-        await conn.execute(
-            text(
-                "INSERT INTO transfer (conversation_id, turn_id, review_id, channel, mode, team, "
-                "reason, status, assigned_to, summary, triggers, accepted_at) VALUES (:conv, :turn, "
-                ":review, :channel, :mode, :team, :reason, :status, CAST(:who AS uuid), "
-                "CAST(:summary AS jsonb), CAST(:triggers AS jsonb), "
-                "CASE WHEN CAST(:who AS uuid) IS NULL THEN NULL ELSE now() END) RETURNING id"
-            ),
-            {
-                "conv": conversation_id,
-                "turn": turn_id,
-                "review": review_id,
-                "channel": channel,
-                "mode": mode,
-                "team": team,
-                "reason": reason,
-                "status": status,
-                "who": assigned_to,
-                "summary": json.dumps(summary) if summary is not None else None,
-                "triggers": json.dumps(triggers),
-            },
-        )
-    ).one()
+    urgent = any(t.get("type") == "distress" for t in triggers)
+    try:
+        async with conn.begin_nested():
+            row = await _insert(
+                conn,
+                {
+                    "conv": conversation_id,
+                    "turn": turn_id,
+                    "review": review_id,
+                    "channel": channel,
+                    "mode": mode,
+                    "team": team,
+                    "reason": reason,
+                    "status": status,
+                    "who": assigned_to,
+                    "summary": json.dumps(summary) if summary is not None else None,
+                    "triggers": json.dumps(triggers),
+                    "priority": URGENT if urgent else 0,
+                },
+            )
+    except IntegrityError as exc:
+        if "transfer_one_open_per_conversation" not in str(exc.orig):
+            raise
+        raise Conflict("a person already has this conversation (it has an open transfer)") from exc
     if assigned_to:
         try:
             async with conn.begin_nested():
@@ -96,6 +101,22 @@ async def create(
     return row.id, effects
 
 
+async def _insert(conn: AsyncConnection, values: dict[str, Any]) -> Row[Any]:
+    return (
+        await conn.execute(
+            text(
+                "INSERT INTO transfer (conversation_id, turn_id, review_id, channel, mode, team, "
+                "reason, status, assigned_to, summary, triggers, accepted_at, priority) VALUES "
+                "(:conv, :turn, :review, :channel, :mode, :team, :reason, :status, "
+                "CAST(:who AS uuid), CAST(:summary AS jsonb), CAST(:triggers AS jsonb), "
+                "CASE WHEN CAST(:who AS uuid) IS NULL THEN NULL ELSE now() END, :priority) "
+                "RETURNING id"
+            ),
+            values,
+        )
+    ).one()
+
+
 async def assign(conn: AsyncConnection, transfer_id: uuid.UUID, policy: Policy) -> Effects:
     """Offer a waiting transfer to the best available agent of its team, or leave it queued.
     The choice is pure (assignment.choose); Postgres settles races for an agent's last slot."""
@@ -115,6 +136,9 @@ async def assign(conn: AsyncConnection, transfer_id: uuid.UUID, policy: Policy) 
             break
         passed.add(agent.id)  # someone else took their last slot meanwhile: next best
     if agent is None:
+        if await repository.queue(conn, transfer_id):
+            await repository.record(conn, transfer_id, "system", "queued", reason="nobody free")
+            effects.publish("transfer.queued", transfer_id=transfer_id, team=team_name)
         return effects
     if expires is not None:
         effects.offer_deadlines.append((transfer_id, expires))
@@ -144,7 +168,7 @@ async def accept(
     try:
         async with conn.begin_nested():
             changed = await repository.accept(conn, transfer_id, caller.id)
-            if changed is not None and changed.was == "created":
+            if changed is not None and changed.was in ("created", "queued"):
                 await repository.change_load(conn, caller.id, +1)
     except IntegrityError as exc:
         raise Conflict("you are at your capacity of open transfers; close one first") from exc
@@ -170,15 +194,33 @@ async def close(
     *,
     caller: Caller | None = None,
     channel: str | None = None,
+    note: str | None = None,
 ) -> tuple[Row[Any], Effects]:
-    """Hand back: the conversation returns to the AI and the channel hears how it ended."""
-    row = await _authorised(conn, transfer_id, caller, channel)
-    if not resolution.strip():
+    """Hand back: the conversation returns to the AI and the channel hears how it ended and
+    what the person did (the note, or one made from the transcript), so the AI resumes with
+    context. Only the person who has it, or a supervisor or admin (recorded), may close it."""
+    if caller is None:
+        raise Forbidden(
+            "a channel cannot close a transfer: the person who accepted it closes it; "
+            "cancel it (POST /v1/transfers/{id}/cancel) when the customer leaves"
+        )
+    row = await get_for_reviewer(conn, transfer_id, caller)
+    _may_end(row, caller, "close")
+    resolution = resolution.strip()
+    if not resolution:
         raise Invalid("resolution must not be empty", field="resolution")
-    ended = await repository.end(conn, transfer_id, "closed", ["accepted"], resolution.strip())
+    ended = await repository.end(conn, transfer_id, "closed", ["accepted"], resolution)
     if ended is None:
         raise await _conflict(conn, transfer_id, "close")
-    return await _ended(conn, row, ended, "closed", caller, channel, resolution.strip())
+    said = await repository.messages(conn, transfer_id)
+    what = handback.note(
+        person=row.assigned_name or row.assigned_email,
+        customer_messages=sum(1 for m in said if m.sender == "customer"),
+        replies=[m.text for m in said if m.sender == "person"],
+        resolution=resolution,
+        given=note,
+    )
+    return await _ended(conn, row, ended, "closed", caller, channel, resolution, what)
 
 
 async def cancel(
@@ -189,12 +231,58 @@ async def cancel(
     channel: str | None = None,
     reason: str = "cancelled",
 ) -> tuple[Row[Any], Effects]:
-    """The customer left before anyone engaged: the offer or queue entry is withdrawn."""
+    """The customer left (the channel says so), or the team withdraws a transfer nobody has
+    accepted: the conversation ends for the person and returns to the AI."""
     row = await _authorised(conn, transfer_id, caller, channel)
-    ended = await repository.end(conn, transfer_id, "cancelled", ["created", "offered"], reason)
+    if caller is not None:
+        _may_end(row, caller, "cancel")
+    ended = await repository.end(conn, transfer_id, "cancelled", list(repository.OPEN), reason)
     if ended is None:
         raise await _conflict(conn, transfer_id, "cancel")
-    return await _ended(conn, row, ended, "cancelled", caller, channel, reason)
+    return await _ended(conn, row, ended, "cancelled", caller, channel, reason, None)
+
+
+def _may_end(row: Row[Any], caller: Caller, action: str) -> None:
+    """An accepted transfer is its person's: only they, or a supervisor or admin, end it."""
+    if row.status != "accepted" or row.assigned_to == caller.id or caller.role in OVERSEERS:
+        return
+    raise Forbidden(
+        f"only {row.assigned_email} (who accepted it), a supervisor or an admin can {action} "
+        "this transfer"
+    )
+
+
+async def reply(
+    conn: AsyncConnection, caller: Caller, transfer_id: uuid.UUID, text_: str
+) -> tuple[Row[Any], Effects]:
+    """The person's message to the customer: stored with the transfer and sent to the channel
+    as a signed `transfer.message` webhook (through the outbox, like every event)."""
+    row = await get_for_reviewer(conn, transfer_id, caller)
+    text_ = text_.strip()
+    if not text_:
+        raise Invalid("text must not be empty", field="text")
+    if row.status != "accepted":
+        raise Conflict(
+            f"accept this transfer before replying: it is {row.status}", transfer=view(row)
+        )
+    if row.assigned_to != caller.id:
+        raise Forbidden(f"only {row.assigned_email}, who accepted this transfer, can reply")
+    message = await repository.add_reply(conn, transfer_id, caller.email, text_)
+    effects = await _announce(
+        conn,
+        row.channel,
+        "transfer.message",
+        transfer_id,
+        {
+            "message_id": message.id,
+            "text": text_,
+            "agent": caller.email,
+            "team": row.team,
+            "at": message.at.isoformat(),
+        },
+        dedupe=f"transfer.message:{transfer_id}:{message.id}",
+    )
+    return message, effects
 
 
 async def _ended(
@@ -205,11 +293,15 @@ async def _ended(
     caller: Caller | None,
     channel: str | None,
     resolution: str,
+    note: str | None,
 ) -> tuple[Row[Any], Effects]:
     if ended.holder is not None:
         await repository.change_load(conn, ended.holder, -1)
     actor = caller.actor if caller else f"channel:{channel}"
-    await repository.record(conn, row.id, actor, status, resolution=resolution)
+    overseen = caller is not None and row.assigned_to not in (None, caller.id)
+    await repository.record(
+        conn, row.id, actor, status, resolution=resolution, note=note, overseer=overseen
+    )
     await _set_handler(conn, row.conversation_id, "ai")
     effects = Effects()
     if status == "closed":
@@ -218,7 +310,13 @@ async def _ended(
             row.channel,
             "transfer.closed",
             row.id,
-            {"resolution": resolution, "team": row.team, "agent": row.assigned_email},
+            {
+                "resolution": resolution,
+                "note": note,
+                "team": row.team,
+                "agent": row.assigned_email,
+                "closed_by": caller.email if caller else None,
+            },
         )
     effects.publish(f"transfer.{status}", transfer_id=row.id, team=row.team)
     done = await repository.get(conn, row.id)
@@ -241,7 +339,7 @@ async def set_presence(conn: AsyncConnection, caller: Caller, presence: str) -> 
     return effects
 
 
-def view(row: Row[Any]) -> dict[str, Any]:
+def view(row: Row[Any], messages: Sequence[Row[Any]] | None = None) -> dict[str, Any]:
     """GET /v1/transfers/{id} as the contract promises, with a little more for people."""
     return {
         "id": str(row.id),
@@ -258,6 +356,36 @@ def view(row: Row[Any]) -> dict[str, Any]:
         "accepted_at": _iso(row.accepted_at),
         "closed_at": _iso(row.closed_at),
         "resolution": row.resolution,
+        "priority": row.priority,
+        "queue_position": row.queue_position,
+        "estimated_wait_seconds": row.estimated_wait_seconds,
+        "wait_reason": (
+            f"nobody of team {row.team} is online"
+            if row.queue_position is not None and not row.team_online
+            else None
+        ),
+        **({} if messages is None else conversation(messages)),
+    }
+
+
+def conversation(messages: Sequence[Row[Any]]) -> dict[str, Any]:
+    """What was said since the transfer began: the contract's customer_messages, and the whole
+    exchange (with the AI's drafts, never sent, and the signals each message raised)."""
+    return {
+        "customer_messages": [
+            {"at": _iso(m.at), "text": m.text} for m in messages if m.sender == "customer"
+        ],
+        "messages": [
+            {
+                "at": _iso(m.at),
+                "sender": m.sender,
+                "author": m.author,
+                "text": m.text,
+                "ai_draft": m.draft_text,
+                "triggers": [t.get("type") for t in m.triggers or []],
+            }
+            for m in messages
+        ],
     }
 
 
@@ -305,7 +433,12 @@ async def _conflict(conn: AsyncConnection, transfer_id: uuid.UUID, action: str) 
 
 
 async def _announce(
-    conn: AsyncConnection, channel: str, event: str, transfer_id: uuid.UUID, data: dict[str, Any]
+    conn: AsyncConnection,
+    channel: str,
+    event: str,
+    transfer_id: uuid.UUID,
+    data: dict[str, Any],
+    dedupe: str | None = None,
 ) -> Effects:
     effects = Effects()
     conversation = await conn.scalar(
@@ -320,7 +453,7 @@ async def _announce(
             conn,
             channel=channel,
             event_type=event,
-            dedupe_key=f"{event}:{transfer_id}",
+            dedupe_key=dedupe or f"{event}:{transfer_id}",
             data={"transfer_id": str(transfer_id), "conversation_id": conversation, **data},
         )
     )

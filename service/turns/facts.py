@@ -19,6 +19,9 @@ WITH conv AS (
   SELECT id, resolved FROM conversation WHERE channel = :channel AND external_id = :conversation
 )
 SELECT
+  (SELECT jsonb_build_array(x.id, x.mode, x.team, x.status, x.priority, x.created_at, x.summary)
+     FROM transfer x JOIN conv ON x.conversation_id = conv.id
+     WHERE x.status IN ('created', 'offered', 'queued', 'accepted')) AS owner,
   (SELECT jsonb_build_array(d.response, t.request_hash) FROM turn t
     JOIN decision d ON d.turn_id = t.id
     WHERE t.channel = :channel AND t.idempotency_key = :key) AS replay,
@@ -39,10 +42,24 @@ SELECT
 
 
 @dataclass(frozen=True)
+class OpenTransfer:
+    """The transfer through which a person has the conversation now."""
+
+    id: str
+    mode: str
+    team: str
+    status: str
+    priority: int
+    created_at: str
+    summary: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
 class Loaded:
     facts: Facts
     replay: dict[str, Any] | None  # the stored answer when this Idempotency-Key was seen before
     replay_hash: str | None = None  # the body hash that key was first used with
+    owner: OpenTransfer | None = None  # set while a person has the conversation
 
 
 async def load(
@@ -77,7 +94,8 @@ async def load(
         for cid, resolved, at, intents, topics in _json(row["contacts"])
     )
     facts = Facts(turns=turns, resolved=bool(row["resolved"]), contacts=contacts)
-    return Loaded(facts, replay, replay_hash)
+    owner = OpenTransfer(*_json(row["owner"])) if row["owner"] is not None else None
+    return Loaded(facts, replay, replay_hash, owner)
 
 
 def _json(value: Any) -> Any:

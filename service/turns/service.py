@@ -7,7 +7,9 @@ import dataclasses
 import hashlib
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -18,7 +20,7 @@ from service.db import PgConnection, Statement
 from service.detection.live import LiveDetector
 from service.detection.reading import Reading
 from service.effects import Effects
-from service.errors import Forbidden, Invalid, KeyReused
+from service.errors import Conflict, Forbidden, Invalid, KeyReused
 from service.policy import engine
 from service.policy.model import Policy
 from service.transfers import context
@@ -31,6 +33,17 @@ from service.turns.signals import signals_for
 
 class DuplicateRequest(Exception):
     """Another request with the same Idempotency-Key committed first; read its answer."""
+
+
+class _OwnerChanged(Exception):
+    """The conversation's owner changed between reading the facts and writing the turn."""
+
+
+# A person at risk goes to the front of the team's queue (service/models/transfer.py: priority).
+URGENT = 100
+# Deciding again after the owner changed under a turn: one retry settles it unless people keep
+# taking and handing back the same conversation within milliseconds.
+ATTEMPTS = 3
 
 
 @dataclass
@@ -63,6 +76,22 @@ async def decide(
         raise Forbidden(f"this API key belongs to channel {key_channel!r}, not {body.channel!r}")
     policies = (policy,) if shadow is None else (policy, shadow)
     encoding = asyncio.ensure_future(detector.read(body.message, *policies))
+    for _ in range(ATTEMPTS):
+        try:
+            return await _decide_once(conn, policy, body, idempotency_key, encoding, shadow)
+        except _OwnerChanged:
+            continue
+    raise Conflict("this conversation changed hands several times while the turn was decided")
+
+
+async def _decide_once(
+    conn: PgConnection,
+    policy: Policy,
+    body: TurnCreate,
+    idempotency_key: str | None,
+    encoding: asyncio.Future[list[Reading]],
+    shadow: Policy | None,
+) -> Outcome:
     try:
         loaded = await facts_.load(
             conn,
@@ -93,22 +122,31 @@ async def decide(
         reading=reading,
     )
     verdict = engine.evaluate(policy, body.channel, loaded.facts, signals)
-    summary = None
-    if verdict.action == "transfer" and verdict.transfer_mode == "warm":
-        summary = await _warm_package(conn, body, verdict, loaded.facts)
-    plan = _plan(policy, body, verdict, idempotency_key, summary, reading)
-    if shadow is not None:
-        shadow_signals = dataclasses.replace(signals, reading=readings[1])
-        plan.params["shadow"] = _shadow(shadow, body.channel, loaded.facts, shadow_signals)
-    else:
+    if loaded.owner is not None:
+        # A person has the conversation: their transfer answers, whatever the verdict says.
+        plan = _owned_plan(body, verdict, idempotency_key, reading, loaded.owner)
         plan.params["shadow"] = None
+    else:
+        summary = None
+        if verdict.action == "transfer" and verdict.transfer_mode == "warm":
+            summary = await _warm_package(conn, body, verdict, loaded.facts)
+        plan = _plan(policy, body, verdict, idempotency_key, summary, reading)
+        if shadow is not None:
+            shadow_signals = dataclasses.replace(signals, reading=readings[1])
+            plan.params["shadow"] = _shadow(shadow, body.channel, loaded.facts, shadow_signals)
+        else:
+            plan.params["shadow"] = None
     try:
         row = await conn.fetchrow(plan.statement.sql, *plan.statement.args(plan.params))
         assert row is not None  # the statement ends in a SELECT of one row
     except asyncpg.UniqueViolationError as exc:
         if exc.constraint_name == "turn_channel_idempotency_key":
             raise DuplicateRequest from exc
+        if exc.constraint_name == "transfer_one_open_per_conversation":
+            raise _OwnerChanged from exc  # another turn handed it to a person first
         raise
+    if row["response"] is None:
+        raise _OwnerChanged
     return Outcome(_json(row["response"]), _effects(plan, row, body))
 
 
@@ -154,6 +192,7 @@ class _Plan:
     review_id: uuid.UUID | None
     transfer_id: uuid.UUID | None
     outbox_id: uuid.UUID | None
+    owned: facts_.OpenTransfer | None = None
 
 
 async def _warm_package(
@@ -208,6 +247,8 @@ def _plan(
                 "id": str(transfer_id),
                 "mode": verdict.transfer_mode,
                 "team": team,
+                "status": "created",
+                **NO_PLACE,
                 "summary": package,
             }
             if transfer_id
@@ -240,6 +281,7 @@ def _plan(
         "version": verdict.policy_version,
         "response": json.dumps(response),
         "team": team,
+        "owned": False,
     }
     if review_id:
         params |= {
@@ -250,6 +292,9 @@ def _plan(
     if transfer_id:
         params |= {
             "transfer_id": transfer_id,
+            "priority": priority(verdict.triggers),
+            "created_at": None,
+            "waiting": True,
             "mode": verdict.transfer_mode,
             "reason": "trigger" if any(t.hard for t in verdict.triggers) else "sync_low_confidence",
             "summary": json.dumps(package) if package is not None else None,
@@ -261,6 +306,82 @@ def _plan(
         }
     statement = statements.compose(review=review_id is not None, transfer=transfer_id is not None)
     return _Plan(statement, params, verdict.action, team, review_id, transfer_id, outbox_id)
+
+
+# A transfer's place in its team's queue; the statement fills it in while the transfer waits.
+NO_PLACE: dict[str, Any] = {
+    "queue_position": None,
+    "estimated_wait_seconds": None,
+    "wait_reason": None,
+}
+
+
+def priority(triggers: Sequence[engine.FiredTrigger]) -> int:
+    return URGENT if any(t.type == "distress" for t in triggers) else 0
+
+
+def _owned_plan(
+    body: TurnCreate,
+    verdict: engine.Decision,
+    idempotency_key: str | None,
+    reading: Reading,
+    owner: facts_.OpenTransfer,
+) -> _Plan:
+    """The turn of a conversation a person has: it joins their transfer, which is the answer.
+    The policy's triggers are kept (a distress signal raises the transfer's priority and is
+    shown to the person), its action is not acted on."""
+    triggers = [t.as_json() for t in verdict.triggers]
+    decision_id = uuid.uuid4()
+    response = {
+        "decision_id": str(decision_id),
+        "action": "transfer",
+        "triggers": [
+            {k: t[k] for k in ("type", "detail", "hard", "score", "evidence", "rule_id")}
+            for t in triggers
+        ],
+        "review": None,
+        "transfer": {
+            "id": owner.id,
+            "mode": owner.mode,
+            "team": owner.team,
+            "status": owner.status,
+            **NO_PLACE,
+            "summary": owner.summary,
+        },
+        "policy_version": verdict.policy_version,
+    }
+    params: dict[str, Any] = {
+        "channel": body.channel,
+        "conversation": body.conversation_id,
+        "customer": body.customer_id,
+        "handler": "human",
+        "owned": True,
+        "turn_id": uuid.uuid4(),
+        "key": idempotency_key,
+        "request_hash": fingerprint(body) if idempotency_key else None,
+        "message": body.message,
+        "draft": body.draft.text,
+        "confidence": body.draft.confidence,
+        "intent": body.draft.intent,
+        "topics": list(body.topics),
+        "sentiment": verdict.sentiment,
+        "scores": json.dumps(reading.stored()),
+        "locale": body.locale,
+        "metadata": json.dumps(body.metadata or {}),
+        "decision_id": decision_id,
+        "action": "transfer",
+        "triggers": json.dumps(triggers),
+        "rule_ids": list(verdict.rule_ids),
+        "version": verdict.policy_version,
+        "response": json.dumps(response),
+        "team": owner.team,
+        "transfer_id": uuid.UUID(owner.id),
+        "priority": max(owner.priority, priority(verdict.triggers)),
+        "created_at": datetime.fromisoformat(owner.created_at),
+        "waiting": owner.status != "accepted",
+    }
+    statement = statements.compose(review=False, transfer=False, owned=True)
+    return _Plan(statement, params, "transfer", owner.team, None, None, None, owned=owner)
 
 
 def _shadow(
@@ -317,6 +438,14 @@ def _effects(plan: _Plan, row: Any, body: TurnCreate) -> Effects:
         effects.deliver(plan.outbox_id)
         effects.assignments.append(plan.transfer_id)
         effects.publish("transfer.created", transfer_id=plan.transfer_id, team=plan.team)
+    if plan.owned is not None:
+        # To the person's desk (and whoever is offered it): the transfer's live transcript.
+        effects.publish(
+            "transfer.message",
+            transfer_id=plan.owned.id,
+            team=plan.team,
+            urgent=plan.params["priority"] > plan.owned.priority,
+        )
     return effects
 
 

@@ -14,6 +14,10 @@ CONVERSATION = """conv AS (
   VALUES (:channel, :conversation, :customer, :handler, 1, now())
   ON CONFLICT (channel, external_id) DO UPDATE SET turn_count = conversation.turn_count + 1,
     last_turn_at = now(), handled_by = EXCLUDED.handled_by
+  -- The owner the decision assumed must still be the owner once the row is locked (a person
+  -- took it, or handed it back, meanwhile): if not, nothing is written and the turn is decided
+  -- again on fresh facts.
+  WHERE (conversation.handled_by = 'human') = CAST(:owned AS boolean)
   RETURNING id, turn_count)"""
 
 TURN = """new_turn AS (
@@ -41,10 +45,33 @@ REVIEW = """new_review AS (
 
 TRANSFER = """new_transfer AS (
   INSERT INTO transfer (id, conversation_id, turn_id, channel, mode, team, reason, status, summary,
-                        triggers)
+                        triggers, priority)
   SELECT :transfer_id, new_turn.conversation_id, new_turn.id, :channel, :mode, :team, :reason,
-         'created', CAST(:summary AS jsonb), CAST(:triggers AS jsonb)
+         'created', CAST(:summary AS jsonb), CAST(:triggers AS jsonb), :priority
   FROM new_turn RETURNING id)"""
+
+# While a person has the conversation: the customer's message joins their transfer, with the
+# AI's draft kept for the person (never sent), and a person at risk moves it up the queue.
+OWNED_MESSAGE = """new_message AS (
+  INSERT INTO transfer_message (transfer_id, sender, text, turn_id, draft_text, triggers)
+  SELECT :transfer_id, 'customer', :message, new_turn.id, :draft, CAST(:triggers AS jsonb)
+  FROM new_turn RETURNING id)"""
+
+OWNED_PRIORITY = """raised AS (
+  UPDATE transfer SET priority = :priority, version = transfer.version + 1
+  FROM new_turn WHERE transfer.id = :transfer_id AND transfer.priority < :priority
+  RETURNING transfer.id)"""
+
+# The transfer's place in its team's queue while it waits (transfer_wait, migration 0006).
+PLACE = """place AS (
+  SELECT jsonb_build_object(
+    'queue_position', w.queue_position, 'estimated_wait_seconds', w.estimated_wait_seconds,
+    'wait_reason', CASE WHEN w.online = 0 THEN 'nobody of team ' || CAST(:team AS text)
+                                               || ' is online' END) AS value
+  FROM new_turn, transfer_wait(CAST(:team AS text), CAST(:priority AS integer),
+                               COALESCE(CAST(:created_at AS timestamptz), now()),
+                               CAST(:transfer_id AS uuid)) w
+  WHERE CAST(:waiting AS boolean))"""
 
 TRANSFER_OUTBOX = """new_outbox AS (
   INSERT INTO outbox_event (id, dedupe_key, channel, event_type, payload, status)
@@ -65,17 +92,23 @@ AUDIT = """audit AS (
   FROM new_turn)"""
 
 
-def decision(with_review: bool) -> str:
-    # The stored answer carries the review's deadline, which only the database clock knows.
+def decision(with_review: bool, with_place: bool) -> str:
+    # The stored answer carries what only the database knows: the review's deadline (its
+    # clock), the transfer's place in the queue (the other transfers).
+    response, sources = "CAST(:response AS jsonb)", "new_turn"
     if with_review:
-        response = "jsonb_set(CAST(:response AS jsonb), '{review,deadline}', to_jsonb(new_review.deadline))"
+        response = f"jsonb_set({response}, '{{review,deadline}}', to_jsonb(new_review.deadline))"
         sources = "new_turn, new_review"
-    else:
-        response, sources = "CAST(:response AS jsonb)", "new_turn"
+    if with_place:
+        response = (
+            f"jsonb_set({response}, '{{transfer}}', ({response})->'transfer' "
+            "|| COALESCE((SELECT value FROM place), '{}'::jsonb))"
+        )
     return f"""new_decision AS (
-  INSERT INTO decision (id, turn_id, action, triggers, rule_ids, policy_version, response, shadow)
+  INSERT INTO decision (id, turn_id, action, triggers, rule_ids, policy_version, response, shadow,
+                        owned)
   SELECT :decision_id, new_turn.id, :action, CAST(:triggers AS jsonb), CAST(:rule_ids AS varchar[]),
-         :version, {response}, CAST(:shadow AS jsonb)
+         :version, {response}, CAST(:shadow AS jsonb), CAST(:owned AS boolean)
   FROM {sources}
   RETURNING response)"""
 
@@ -88,12 +121,15 @@ def result(with_review: bool) -> str:
 
 
 @cache
-def compose(review: bool, transfer: bool) -> Statement:
-    """One of the four shapes of the statement, compiled once per process."""
+def compose(review: bool, transfer: bool, owned: bool = False) -> Statement:
+    """One of the shapes of the statement (send, review, a new transfer, or a turn of a
+    conversation a person has), compiled once per process."""
     parts = [CONVERSATION, TURN, SUPERSEDE]
-    if review:
+    if owned:
+        parts += [OWNED_MESSAGE, OWNED_PRIORITY, PLACE]
+    elif review:
         parts.append(REVIEW)
-    if transfer:
-        parts += [TRANSFER, TRANSFER_EVENT, TRANSFER_OUTBOX]
-    parts += [decision(with_review=review), AUDIT]
+    elif transfer:
+        parts += [TRANSFER, TRANSFER_EVENT, TRANSFER_OUTBOX, PLACE]
+    parts += [decision(with_review=review, with_place=transfer or owned), AUDIT]
     return Statement("WITH " + ",\n".join(parts) + "\n" + result(with_review=review))

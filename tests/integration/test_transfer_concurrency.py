@@ -70,7 +70,7 @@ async def test_hundred_transfers_offered_at_once_to_five_agents(
     assert not [r for r in results if isinstance(r, BaseException)], results[:3]
     rows = await db.fetch("SELECT status, assigned_to FROM transfer")
     offered = [r for r in rows if r["status"] == "offered"]
-    assert len(rows) == 100 and {r["status"] for r in rows} <= {"offered", "created"}
+    assert len(rows) == 100 and {r["status"] for r in rows} <= {"offered", "queued"}
     assert len(offered) == 20, "5 agents x capacity 4, the rest waits in the team queue"
     per_agent = await db.fetch(
         "SELECT r.active_transfers, (SELECT count(*) FROM transfer x WHERE x.assigned_to = r.id "
@@ -91,7 +91,7 @@ async def test_accept_close_and_capacity(
     async with database.transaction(engine) as conn:
         await transfers.assign(conn, first, policy)
         await transfers.assign(conn, second, policy)
-    assert await db.fetchval("SELECT status FROM transfer WHERE id = $1", second) == "created"
+    assert await db.fetchval("SELECT status FROM transfer WHERE id = $1", second) == "queued"
     async with database.transaction(engine) as conn:
         row, _ = await transfers.accept(conn, agent, first)
     assert row.status == "accepted"

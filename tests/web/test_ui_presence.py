@@ -145,6 +145,14 @@ async def test_an_explicit_away_is_kept_whatever_pages_open_or_close(
         await becomes(db, "offline", within=GRACE_SECONDS + 5)
 
 
+async def becomes_status(db: asyncpg.Connection, status: str, within: float = 10.0) -> None:
+    for _ in range(int(within / 0.05)):
+        if await db.fetchval("SELECT status FROM transfer") == status:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the transfer did not become {status} within {within} s")
+
+
 async def test_opening_a_page_gets_waiting_transfers_offered(
     server: str,
     http: httpx.AsyncClient,
@@ -168,8 +176,8 @@ async def test_opening_a_page_gets_waiting_transfers_offered(
         },
     )
     assert r.json()["action"] == "transfer", r.text
-    await asyncio.sleep(1.0)  # nobody is online: the worker has nobody to offer it to
-    assert await db.fetchval("SELECT status FROM transfer") == "created"
+    # Nobody is online: the worker has nobody to offer it to, and it waits in the queue.
+    await becomes_status(db, "queued")
     async with Desk(server) as rita:
         await rita.sign_in(EMAIL)
         async with page(server, rita):
