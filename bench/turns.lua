@@ -30,10 +30,18 @@ end
 function request()
   n = n + 1
   local m = messages[math.random(#messages)]
-  local conversation = string.format("%s-%d-%d", run, id, n // 3)
+  local conversation = string.format("%s-%d-%d", run, id, math.floor(n / 3))
   local body = string.format(
     '{"conversation_id":"%s","channel":"email","customer_id":"c-%s","message":"%s (order %d-%d)",'
       .. '"draft":{"text":"Thanks, here is what we can do.","confidence":%.2f,"intent":"%s"}}',
     conversation, conversation, m[1], id, n, m[2], m[3])
   return wrk.format("POST", "/v1/turns", headers, body)
+end
+
+local shown = false
+function response(status, headers, body)
+  if status ~= 200 and not shown then
+    shown = true
+    io.stderr:write("first non-200 answer: " .. status .. " " .. body:sub(1, 300) .. "\n")
+  end
 end

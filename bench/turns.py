@@ -166,7 +166,7 @@ def load_wrk(base_url: str, key: str, clients: int, seconds: float) -> tuple[flo
         ],
         env=os.environ | {"HITL_KEY": key, "HITL_RUN": uuid.uuid4().hex[:8]},
         check=True,
-        capture_output=True,
+        stdout=subprocess.PIPE,
         text=True,
     ).stdout
     found = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)$", out, re.M))
