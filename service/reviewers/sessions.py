@@ -86,6 +86,15 @@ class SessionStore:
         await self.redis.expire(self._key(sid), ttl)
         return session
 
+    async def alive(self, sid: str | None) -> bool:
+        """Whether the session still exists, WITHOUT restarting its idle timer: an open page
+        pushing updates is not the person doing something."""
+        return (
+            bool(sid)
+            and len(str(sid)) <= 100
+            and bool(await self.redis.exists(self._key(str(sid))))
+        )
+
     async def save(self, sid: str, session: Session) -> None:
         await self._save(sid, session)
 

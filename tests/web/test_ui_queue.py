@@ -114,6 +114,58 @@ async def test_socket_refused_without_session_or_from_another_origin(
                 pass
 
 
+async def test_supervisor_view_is_refused_to_a_reviewer(server: str, reviewer: Any) -> None:
+    await reviewer("rita@example.com")
+    await reviewer("sue@example.com", role="supervisor")
+    async with Desk(server) as rita, Desk(server) as sue:
+        await rita.sign_in("rita@example.com")
+        await sue.sign_in("sue@example.com")
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(
+                ws_url(server, "supervisor"),
+                origin=server,  # type: ignore[arg-type]
+                additional_headers={"Cookie": f"hitl_session={rita.session_cookie}"},
+            ):
+                pass
+        assert refused.value.response.status_code == 403
+        async with connect(
+            ws_url(server, "supervisor"),
+            origin=server,  # type: ignore[arg-type]
+            additional_headers={"Cookie": f"hitl_session={sue.session_cookie}"},
+        ) as ws:
+            assert "supervisor" in str(await asyncio.wait_for(ws.recv(), 5))
+
+
+async def test_pushes_do_not_keep_an_idle_session_alive(
+    server: str, http: httpx.AsyncClient, channel_key: Any, reviewer: Any, settings: Any
+) -> None:
+    """Only what the person does restarts the idle timer; an open page receiving updates
+    does not (else a desk left open on a shared screen never signs out)."""
+    import hashlib
+
+    from redis.asyncio import Redis
+
+    await reviewer("rita@example.com")
+    key = await channel_key("letters")
+    redis = Redis.from_url(settings.redis_url)
+    async with Desk(server) as rita:
+        await rita.sign_in("rita@example.com")
+        digest = hashlib.sha256(rita.session_cookie.encode()).hexdigest()
+        session_key = f"{settings.redis_prefix}:session:{digest}"
+        async with connect(
+            ws_url(server),
+            origin=server,  # type: ignore[arg-type]
+            additional_headers={"Cookie": f"hitl_session={rita.session_cookie}"},
+        ) as ws:
+            await asyncio.wait_for(ws.recv(), 5)  # opening the page is activity: renewed
+            await redis.expire(session_key, 30)  # as if the person had been idle since
+            for _ in range(3):
+                await submit(http, key, held_turn())
+                await asyncio.wait_for(ws.recv(), 5)
+            assert 0 < await redis.ttl(session_key) <= 30, "the pushes renewed the session"
+    await redis.aclose()
+
+
 async def test_socket_pushes_new_items_and_claims_within_a_second(
     server: str, http: httpx.AsyncClient, channel_key: Any, reviewer: Any
 ) -> None:

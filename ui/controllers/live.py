@@ -37,6 +37,7 @@ COALESCE_SECONDS = 0.05
 MIN_INTERVAL = 0.25
 REFUSED = 4403  # before accept: the server answers the handshake with 403
 VIEWS = frozenset({"queue", "handoffs", "supervisor", "review", "presence"})
+SUPERVISORS = ("supervisor", "admin")
 
 
 def _relevant(event: dict[str, Any], me: Caller, view: str, review_id: str | None) -> bool:
@@ -117,7 +118,7 @@ async def _pump(
         await asyncio.sleep(max(COALESCE_SECONDS, MIN_INTERVAL - (loop.time() - last_sent)))
         while not queue.empty():
             queue.get_nowait()
-        if await store.load(sid) is None:  # signed out or expired: stop serving this page
+        if not await store.alive(sid):  # signed out or expired: stop serving this page
             await socket.close(code=4401)
             return
         await socket.send_text(await _render(socket, me, view, review_id, csrf))
@@ -132,6 +133,9 @@ async def live_socket(socket: WebSocket[Any, Any, Any]) -> None:
     view = socket.query_params.get("view", "queue")
     review_id = socket.query_params.get("id")
     if me is None or session is None or not same_origin(socket.scope) or view not in VIEWS:
+        await socket.close(code=REFUSED)
+        return
+    if view == "supervisor" and me.role not in SUPERVISORS:  # the page's own guard, again
         await socket.close(code=REFUSED)
         return
     if view == "review":
@@ -178,8 +182,7 @@ async def _stay(socket: WebSocket[Any, Any, Any], me: Caller, token: str, sid: s
     store = store_of(runtime)
 
     async def still_signed_in() -> bool:
-        # Looked at, not loaded: loading restarts the idle timer, and an open page is not activity.
-        return bool(sid) and bool(await runtime.redis.exists(store._key(str(sid))))
+        return await store.alive(sid)
 
     try:
         await presence.stay(runtime, me, token, still_signed_in)
