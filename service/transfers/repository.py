@@ -118,6 +118,20 @@ async def end(
     ).first()
 
 
+async def end_offers_of(
+    conn: AsyncConnection, agent: uuid.UUID
+) -> list[tuple[uuid.UUID, datetime]]:
+    """The offers someone holds, due now: they went away or offline, so the offers move on."""
+    rows = await conn.execute(
+        text(
+            "UPDATE transfer SET offer_expires_at = now(), version = version + 1 "
+            "WHERE assigned_to = :id AND status = 'offered' RETURNING id, offer_expires_at"
+        ),
+        {"id": agent},
+    )
+    return [(r.id, r.offer_expires_at) for r in rows]
+
+
 async def queue(conn: AsyncConnection, transfer_id: uuid.UUID) -> bool:
     """Nobody could be offered it: it waits in the team's queue (True if it was just created)."""
     result = await conn.execute(

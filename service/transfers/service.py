@@ -325,7 +325,8 @@ async def _ended(
 
 
 async def set_presence(conn: AsyncConnection, caller: Caller, presence: str) -> Effects:
-    """Coming online lets the teams' waiting transfers find this person."""
+    """Coming online lets the teams' waiting transfers find this person; going away or offline
+    passes their pending offers on at once."""
     if presence not in PRESENCE:
         raise Invalid(f"presence must be one of {', '.join(PRESENCE)}", field="presence")
     await conn.execute(
@@ -335,6 +336,10 @@ async def set_presence(conn: AsyncConnection, caller: Caller, presence: str) -> 
     effects = Effects()
     if presence == "online":
         effects.assignments.extend(await repository.waiting(conn))
+    else:
+        # Nobody waits on an offer to someone who is not there, even on a team without
+        # offer_timeout: each lapses now and goes to the next person (or the queue).
+        effects.offer_deadlines.extend(await repository.end_offers_of(conn, caller.id))
     effects.publish("agent.presence", agent=caller.id, presence=presence, teams=list(caller.teams))
     return effects
 

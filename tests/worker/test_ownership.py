@@ -189,3 +189,51 @@ async def test_queue_position_and_wait_for_twenty_waiting_with_two_online(
     assert r.json()["transfer"]["id"] == ids[-1]
     assert r.json()["transfer"]["queue_position"] == 1, r.text
     assert (await place(ids[0]))["queue_position"] == 2
+
+
+async def test_an_offer_to_someone_who_goes_away_moves_on_at_once(
+    http: httpx.AsyncClient,
+    channel_key: Any,
+    reviewer: Any,
+    start_worker: Any,
+    db: asyncpg.Connection,
+) -> None:
+    """Team care has no offer_timeout: without this, the offer would wait for bob for ever."""
+    start_worker()
+    key = await channel_key("letters")
+    bob = await reviewer("bob@example.com", teams=("care",))
+    ann = await reviewer("ann@example.com", teams=("care",))
+    await http.put("/v1/me/presence", json={"presence": "online"}, headers=auth(bob))
+    r = await http.post(
+        "/v1/turns",
+        headers=auth(key),
+        json=turn("away-1", "my husband hit me again last night and I'm scared to go home"),
+    )
+    transfer = r.json()["transfer"]
+    assert transfer["team"] == "care", r.text
+
+    async def holder() -> str | None:
+        return await db.fetchval(  # type: ignore[no-any-return]
+            "SELECT a.email FROM transfer x JOIN reviewer a ON a.id = x.assigned_to "
+            "WHERE x.id = $1 AND x.status = 'offered'",
+            uuid.UUID(transfer["id"]),
+        )
+
+    for _ in range(100):
+        if await holder() == "bob@example.com":
+            break
+        await asyncio.sleep(0.05)
+    assert await holder() == "bob@example.com"
+    await http.put("/v1/me/presence", json={"presence": "online"}, headers=auth(ann))
+    gone = asyncio.get_running_loop().time()
+    await http.put("/v1/me/presence", json={"presence": "away"}, headers=auth(bob))
+    for _ in range(100):
+        if await holder() == "ann@example.com":
+            break
+        await asyncio.sleep(0.05)
+    assert await holder() == "ann@example.com"
+    assert asyncio.get_running_loop().time() - gone < 2.0
+    assert (
+        await db.fetchval("SELECT active_transfers FROM reviewer WHERE email = 'bob@example.com'")
+        == 0
+    )
