@@ -82,4 +82,9 @@ async def driver_connection(conn: AsyncConnection) -> PgConnection:
     """The asyncpg connection under a SQLAlchemy one, inside the same transaction: lets a
     use-case run the hot path's compiled statements without a second implementation."""
     raw = await conn.get_raw_connection()
+    if conn.in_transaction() and getattr(raw.dbapi_connection, "_transaction", ...) is None:
+        # SQLAlchemy's asyncpg adapter sends BEGIN with the first statement it runs itself: a
+        # driver statement before that ran outside the transaction, its row locks released at
+        # once (two concurrent offers of one transfer each reserved a slot). Begin it now.
+        await conn.exec_driver_sql("SELECT 1")
     return raw.driver_connection  # type: ignore[return-value]

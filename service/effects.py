@@ -19,6 +19,9 @@ class Effects:
     live: list[dict[str, Any]] = field(default_factory=list)
     assignments: list[uuid.UUID] = field(default_factory=list)  # transfers to offer to an agent
     offer_deadlines: list[tuple[uuid.UUID, datetime]] = field(default_factory=list)
+    # Teams whose waiting transfers should look for a person again: someone of them came online.
+    # One job walks the queue, however long it is.
+    waiting_teams: list[str] = field(default_factory=list)
 
     def deliver(self, outbox_id: uuid.UUID | None) -> None:
         if outbox_id is not None:
@@ -38,3 +41,4 @@ class Effects:
         self.live += other.live
         self.assignments += other.assignments
         self.offer_deadlines += other.offer_deadlines
+        self.waiting_teams += other.waiting_teams

@@ -36,6 +36,7 @@ DELIVER_JOB = "webhooks.deliver"
 ASSIGN_JOB = "transfers.assign"
 DEFAULT_EXPIRES_MS = 86_400_000  # arq's own default: a job not started within a day is dropped
 LAPSE_JOB = "transfers.lapse"
+ASSIGN_WAITING_JOB = "transfers.assign_waiting"
 
 
 def queue_name(settings: Settings) -> str:
@@ -123,6 +124,9 @@ class Runtime:
                 for t, e in effects.offer_deadlines
             ),
         ]
+        if effects.waiting_teams:
+            teams = ",".join(sorted(set(effects.waiting_teams)))
+            jobs.append((ASSIGN_WAITING_JOB, f"{ASSIGN_WAITING_JOB}:{uuid.uuid4()}", teams, None))
         if not jobs and not effects.live:
             return
         try:

@@ -41,14 +41,6 @@ async def queue(
     return rows, total
 
 
-async def presence_of(conn: AsyncConnection, reviewer_id: uuid.UUID) -> str | None:
-    """online, away or offline; None if there is no such person."""
-    value = await conn.scalar(
-        text("SELECT presence FROM reviewer WHERE id = :id"), {"id": reviewer_id}
-    )
-    return str(value) if value is not None else None
-
-
 async def history(conn: AsyncConnection, turn_id: uuid.UUID, limit: int = 20) -> Sequence[Row[Any]]:
     """The conversation before this turn: what the customer said and what was answered."""
     sql = """

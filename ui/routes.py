@@ -12,7 +12,8 @@ from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 
 from service.errors import DomainError
-from ui import live, presence
+from service.reviewers import presence
+from ui import live
 from ui.controllers.auth import AuthController
 from ui.controllers.dashboard import DashboardController
 from ui.controllers.handoffs import HandoffsController

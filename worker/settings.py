@@ -11,6 +11,7 @@ from arq.worker import Worker
 from service.logs import configure_logging
 from service.runtime import (
     ASSIGN_JOB,
+    ASSIGN_WAITING_JOB,
     DELIVER_JOB,
     EXPIRE_JOB,
     LAPSE_JOB,
@@ -21,7 +22,7 @@ from service.runtime import (
 from service.settings import Settings
 from worker.tasks.deadlines import expire_review
 from worker.tasks.deliveries import deliver
-from worker.tasks.handoffs import assign_transfer, lapse_offer
+from worker.tasks.handoffs import assign_transfer, assign_waiting, lapse_offer
 from worker.tasks.sweeper import sweep
 
 
@@ -41,6 +42,7 @@ def build_worker(settings: Settings, *, burst: bool = False, **overrides: Any) -
             func(deliver, name=DELIVER_JOB, max_tries=3),  # type: ignore[arg-type]
             func(assign_transfer, name=ASSIGN_JOB, max_tries=5),  # type: ignore[arg-type]
             func(lapse_offer, name=LAPSE_JOB, max_tries=5),  # type: ignore[arg-type]
+            func(assign_waiting, name=ASSIGN_WAITING_JOB, max_tries=5),  # type: ignore[arg-type]
         ],
         "cron_jobs": [
             cron(

@@ -9,9 +9,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, get, post, put
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from service.effects import Effects
+from service.reviewers import presence
 from service.reviewers.caller import Caller
 from service.runtime import Runtime
 from service.transfers import repository
@@ -111,12 +110,15 @@ class PresenceController(Controller):
     path = "/v1/me"
     tags = ["reviewer"]
 
-    @put("/presence", summary="Set whether you can be offered transfers now")
+    @put(
+        "/presence",
+        summary="Set whether you can be offered transfers now; repeat `online` to stay online",
+    )
     async def set_presence(
         self, data: PresenceIn, runtime: Runtime, caller: Caller
-    ) -> dict[str, str]:
-        async def work(conn: AsyncConnection) -> tuple[None, Effects]:
-            return None, await transfers.set_presence(conn, caller, data.presence)
-
-        await runtime.commit(work)
-        return {"presence": data.presence}
+    ) -> dict[str, Any]:
+        """`online` holds for `renew_within_seconds`: a client that stops saying so (it crashed,
+        its machine slept) goes offline, and what was offered to it moves on."""
+        await runtime.dispatch(await presence.declare(runtime, caller, data.presence))
+        renew = presence.API_LAPSE_SECONDS if data.presence == "online" else None
+        return {"presence": data.presence, "renew_within_seconds": renew}

@@ -101,7 +101,7 @@ FROM reviewer r LEFT JOIN reviewer_team t ON t.reviewer_id = r.id
 """
 
 
-def _caller(row: object) -> Caller:
+def caller_of_row(row: object) -> Caller:
     return Caller(row.id, row.email, row.display_name, row.role, tuple(row.teams))  # type: ignore[attr-defined]
 
 
@@ -117,7 +117,7 @@ async def caller_for_token(conn: AsyncConnection, token: str) -> Caller:
     ).first()
     if row is None:
         raise Unauthorized("invalid reviewer token")
-    return _caller(row)
+    return caller_of_row(row)
 
 
 async def caller_by_id(conn: AsyncConnection, reviewer_id: uuid.UUID) -> Caller | None:
@@ -126,7 +126,7 @@ async def caller_by_id(conn: AsyncConnection, reviewer_id: uuid.UUID) -> Caller 
             text(CALLER_SQL + " WHERE r.id = :id GROUP BY r.id"), {"id": reviewer_id}
         )
     ).first()
-    return _caller(row) if row else None
+    return caller_of_row(row) if row else None
 
 
 async def authenticate(conn: AsyncConnection, email: str, password: str) -> Caller | None:

@@ -188,13 +188,17 @@ async def record(
     )
 
 
-async def waiting(conn: AsyncConnection, limit: int = 200) -> list[uuid.UUID]:
+async def waiting(
+    conn: AsyncConnection, limit: int = 200, teams: Sequence[str] | None = None
+) -> list[uuid.UUID]:
+    """Transfers nobody is offered yet, most urgent first (of these teams, or of all)."""
+    where = "" if teams is None else " AND team = ANY(:teams)"
     rows = await conn.execute(
         text(
-            "SELECT id FROM transfer WHERE status IN ('created', 'queued') "
+            f"SELECT id FROM transfer WHERE status IN ('created', 'queued'){where} "
             "ORDER BY priority DESC, created_at LIMIT :n"
         ),
-        {"n": limit},
+        {"n": limit, "teams": list(teams or [])},
     )
     return [r.id for r in rows]
 

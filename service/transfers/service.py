@@ -335,7 +335,7 @@ async def set_presence(conn: AsyncConnection, caller: Caller, presence: str) -> 
     )
     effects = Effects()
     if presence == "online":
-        effects.assignments.extend(await repository.waiting(conn))
+        effects.waiting_teams.extend(caller.teams)
     else:
         # Nobody waits on an offer to someone who is not there, even on a team without
         # offer_timeout: each lapses now and goes to the next person (or the queue).

@@ -82,6 +82,40 @@ async def test_hundred_transfers_offered_at_once_to_five_agents(
     assert events == 20, "no transfer was offered twice"
 
 
+async def test_one_transfer_assigned_twenty_times_at_once_is_offered_once(
+    engine: Any, settings: Settings, db: asyncpg.Connection
+) -> None:
+    """The assignment job, the sweeper and someone coming online may all try the same transfer:
+    one offer, one slot taken (the transfer's row lock holds for the whole transaction)."""
+    policy = load_policy(settings.policy_path)
+    (transfer_id,) = await explicit_requests(settings, 1)
+    await agents(engine, 1, capacity=5)
+
+    async def assign() -> None:
+        async with database.transaction(engine) as conn:
+            await transfers.assign(conn, transfer_id, policy)
+
+    results = await asyncio.gather(*(assign() for _ in range(20)), return_exceptions=True)
+    assert not [r for r in results if isinstance(r, BaseException)], results[:3]
+    assert await db.fetchval("SELECT count(*) FROM transfer_event WHERE status = 'offered'") == 1
+    assert await db.fetchval("SELECT active_transfers FROM reviewer") == 1
+
+
+async def test_driver_statements_run_inside_the_transaction(
+    engine: Any, settings: Settings, db: asyncpg.Connection
+) -> None:
+    """A raw asyncpg statement as the first of a transaction still holds its locks until the
+    commit (SQLAlchemy's adapter sends BEGIN lazily; service.db.driver_connection begins it)."""
+    (transfer_id,) = await explicit_requests(settings, 1)
+    async with database.transaction(engine) as conn:
+        pg = await database.driver_connection(conn)
+        await pg.fetchrow("SELECT id FROM transfer WHERE id = $1 FOR UPDATE", transfer_id)
+        with pytest.raises(asyncpg.LockNotAvailableError):
+            await db.fetchrow(
+                "SELECT id FROM transfer WHERE id = $1 FOR UPDATE NOWAIT", transfer_id
+            )
+
+
 async def test_accept_close_and_capacity(
     engine: Any, settings: Settings, db: asyncpg.Connection
 ) -> None:

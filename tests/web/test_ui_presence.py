@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,8 +18,8 @@ from support import Process, free_port, process_env, wait_http_ready
 from ui_client import Desk
 from websockets.asyncio.client import ClientConnection, connect
 
+from service.reviewers.presence import GRACE_SECONDS
 from service.settings import Settings
-from ui.presence import GRACE_SECONDS
 
 EMAIL = "rita@example.com"
 
@@ -188,3 +190,68 @@ async def test_opening_a_page_gets_waiting_transfers_offered(
                 await asyncio.sleep(0.1)
             rita_id = await db.fetchval("SELECT id FROM reviewer WHERE email = $1", EMAIL)
             assert row["status"] == "offered" and row["assigned_to"] == rita_id
+
+
+async def test_a_desk_process_that_dies_leaves_its_person_offline_within_a_minute(
+    settings: Settings,
+    tmp_path: Path,
+    http: httpx.AsyncClient,
+    channel_key: Any,
+    reviewer: Any,
+    db: asyncpg.Connection,
+    start_worker: Any,
+) -> None:
+    """Rita's only page is served by a process that is killed (no socket close, no clean-up):
+    the sweeper finds her heartbeats lapsed, sets her offline, and her offer moves on to Ann.
+    Team care has no offer_timeout, so only her going offline can move it."""
+    await reviewer(EMAIL, teams=("care",))
+    ann = await reviewer("ann@example.com", teams=("care",))
+    start_worker()
+    port = free_port()
+    doomed = Process(
+        ["serve"], process_env(settings) | {"HITL_PORT": str(port)}, tmp_path / "d.log"
+    )
+    base = f"http://127.0.0.1:{port}"
+    wait_http_ready(f"{base}/readyz", doomed)
+    key = await channel_key("letters")
+    async with Desk(base) as rita:
+        await rita.sign_in(EMAIL)
+        socket = await page(base, rita)
+        await asyncio.wait_for(socket.recv(), 5)
+        await becomes(db, "online")
+        r = await http.post(
+            "/v1/turns",
+            headers={"Authorization": f"Bearer {key}"},
+            json={
+                "conversation_id": "c-dies",
+                "channel": "letters",
+                "customer_id": "cust-dies",
+                "message": "my partner hurt me again and I'm afraid to go home",
+                "draft": {"text": "I'm sorry.", "confidence": 0.9, "intent": None},
+            },
+        )
+        assert r.json()["transfer"]["team"] == "care", r.text
+        holder = "SELECT a.email FROM transfer x JOIN reviewer a ON a.id = x.assigned_to"
+        for _ in range(100):
+            if await db.fetchval(holder) == EMAIL:
+                break
+            await asyncio.sleep(0.05)
+        assert await db.fetchval(holder) == EMAIL
+        renew = await http.put(
+            "/v1/me/presence",
+            json={"presence": "online"},
+            headers={"Authorization": f"Bearer {ann}"},
+        )
+        assert renew.json()["renew_within_seconds"] == 60
+        doomed.stop(signal.SIGKILL)
+        died = time.monotonic()
+        await becomes(db, "offline", within=60)
+        offline_after = time.monotonic() - died
+        for _ in range(100):
+            if await db.fetchval(holder) == "ann@example.com":
+                break
+            await asyncio.sleep(0.05)
+        assert await db.fetchval(holder) == "ann@example.com", "the offer moved on"
+        print(f"offline {offline_after:.1f} s after the desk process died")
+        with contextlib.suppress(Exception):
+            await socket.close()

@@ -13,6 +13,7 @@ from litestar import Controller, Request, Response, get, post
 
 from service import db
 from service.errors import Conflict, Invalid
+from service.reviewers import repository as people
 from service.reviewers.caller import Caller
 from service.transfers import service as transfers
 from ui import queries, render
@@ -25,7 +26,7 @@ PRESENCE_WORDS = {"online": "Online", "away": "Away", "offline": "Offline"}
 async def handoffs_context(runtime: Any, me: Caller) -> dict[str, Any]:
     async with runtime.engine.connect() as conn:
         waiting, mine = await queries.transfers(conn, me.team_scope(), me.id)
-        presence = await queries.presence_of(conn, me.id)
+        presence = await people.presence_of(conn, me.id)
     return {
         "waiting": waiting,
         "mine": mine,

@@ -1,6 +1,6 @@
 """The one WebSocket a page holds (/ui/ws?view=...): re-rendered blocks pushed on every change.
 
-While it is open the person counts as online for transfer offers (ui/presence.py); a page with
+While it is open the person counts as online for transfer offers (service/reviewers/presence.py); a page with
 nothing live to show (view=presence) holds one for that alone.
 
 htmx's ws extension swaps each top-level element of a message into the element with the same
@@ -20,9 +20,10 @@ from typing import Any
 from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 
+from service.reviewers import presence
 from service.reviewers.caller import Caller
 from service.reviews import service as reviews
-from ui import live, presence, render, review_view
+from ui import live, render, review_view
 from ui.controllers.handoffs import handoffs_context
 from ui.controllers.queue import queue_context
 from ui.controllers.supervisor import supervisor_context

@@ -1,4 +1,5 @@
-"""transfers.assign and transfers.lapse: offers to agents, and what happens when one goes unanswered."""
+"""transfers.assign and transfers.lapse: offers to agents, and what happens when one goes
+unanswered; assign_waiting: a team's queue offered again when someone of it comes online."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from service.effects import Effects
 from service.policy.model import Policy
 from service.runtime import Runtime
+from service.transfers import repository
 from service.transfers import service as transfers
 
 Step = Callable[[AsyncConnection, uuid.UUID, Policy], Awaitable[Effects]]
@@ -37,3 +39,20 @@ async def assign_transfer(ctx: dict[str, Any], transfer_id: str) -> str:
 
 async def lapse_offer(ctx: dict[str, Any], transfer_id: str) -> str:
     return await _run(ctx, transfer_id, transfers.lapse)
+
+
+async def assign_waiting(ctx: dict[str, Any], teams: str) -> str:
+    """Someone of these teams came online: offer their waiting transfers, most urgent first,
+    until one finds nobody free (the rest would not either)."""
+    runtime: Runtime = ctx["runtime"]
+    async with runtime.engine.connect() as conn:
+        waiting = await repository.waiting(conn, teams=teams.split(","))
+    offered = 0
+    for transfer_id in waiting:
+        effects = await apply(runtime, transfers.assign, transfer_id)
+        if not effects.offer_deadlines and not any(
+            e["kind"] == "transfer.offered" for e in effects.live
+        ):
+            break
+        offered += 1
+    return f"{offered} of {len(waiting)} offered"

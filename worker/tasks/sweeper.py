@@ -1,4 +1,5 @@
-"""The sweeper: re-finds in Postgres whatever Redis lost (overdue reviews, due deliveries, leases)."""
+"""The sweeper: re-finds in Postgres whatever Redis lost (overdue reviews, due deliveries, leases),
+and sets offline the people whose heartbeats stopped."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 from service import db
 from service.channels import outbox
+from service.reviewers import presence
 from service.reviews import repository
 from service.runtime import DELIVER_JOB, Runtime, live_channel
 from service.transfers import repository as transfer_queries
@@ -32,6 +34,7 @@ async def sweep(ctx: dict[str, Any]) -> dict[str, int]:
         await runtime.redis.enqueue_job(
             DELIVER_JOB, str(event_id), _job_id=f"{DELIVER_JOB}:{event_id}:{attempts}:sweep"
         )
+    offline = await presence.sweep(runtime)  # before transfers: their offers move on now
     handed = await _sweep_transfers(runtime)
     async with db.transaction(runtime.engine) as conn:
         lapsed = await repository.return_lapsed_leases(conn)
@@ -47,15 +50,23 @@ async def sweep(ctx: dict[str, Any]) -> dict[str, int]:
                 }
             ),
         )
-    if expired or due or lapsed or handed:
+    if expired or due or lapsed or handed or offline:
         log.info(
-            "sweep: %d expired, %d deliveries queued, %d leases returned, %d transfers moved",
+            "sweep: %d expired, %d deliveries queued, %d leases returned, %d transfers moved, "
+            "%d people offline",
             expired,
             len(due),
             len(lapsed),
             handed,
+            offline,
         )
-    return {"expired": expired, "deliveries": len(due), "leases": len(lapsed), "transfers": handed}
+    return {
+        "expired": expired,
+        "deliveries": len(due),
+        "leases": len(lapsed),
+        "transfers": handed,
+        "offline": offline,
+    }
 
 
 async def _sweep_transfers(runtime: Runtime) -> int:

@@ -1,15 +1,20 @@
-"""Presence from open pages: a person with any page of the desk open is online for transfers.
+"""Presence from heartbeats: a person with a page of the desk open (or an API client that says
+so, again and again) is online for transfers; one whose heartbeats stop is not, within a minute.
 
 Every page holds one WebSocket (/ui/ws); each open socket is a member of a per-person sorted set
 in Redis, scored by the time it lapses and refreshed while the socket lives, so every `hitl
-serve` process counts the same sockets and those of a process that died age out on their own.
-Whether the person should be online is settled under a per-person Redis lock, and written to
-Postgres through the transfer use-case (service.transfers.service.set_presence), which offers
-the teams' waiting transfers to someone coming online:
+serve` process counts the same sockets. An API client's `PUT /v1/me/presence online` is a member
+too, lapsing after API_LAPSE_SECONDS unless repeated. Whether the person should be online is
+settled under a per-person Redis lock, and written to Postgres through the transfer use-case
+(service.transfers.service.set_presence), which offers the teams' waiting transfers to someone
+coming online and passes on the offers of someone leaving:
 
 - a page opens while they are offline: online;
 - their last page closes (after a short grace, so moving from one page to the next does not
   flap): offline;
+- a desk process dies, a laptop closes, a socket is lost: nobody settles at once, so the
+  worker's sweeper (sweep(), every few seconds) finds the person online in Postgres with no
+  heartbeat left in Redis, and sets them offline: at most LAPSE_SECONDS + the sweep interval;
 - someone who chose "away" (on Handoffs or through the API) stays away whatever they open or
   close; "Go online" (or the API) brings them back.
 """
@@ -26,17 +31,24 @@ from typing import Any
 from redis.exceptions import LockError
 
 from service import db
+from service.effects import Effects
+from service.reviewers import repository as people
 from service.reviewers.caller import Caller
 from service.runtime import Runtime
 from service.transfers import service as transfers
-from ui import queries
 
 log = logging.getLogger(__name__)
 
 # A live socket renews its membership every REFRESH_SECONDS; one not renewed for
-# LAPSE_SECONDS (its process died) no longer counts.
-REFRESH_SECONDS = 30.0
-LAPSE_SECONDS = 90.0
+# LAPSE_SECONDS (its process died) no longer counts. With the sweeper's 5 s, a person whose
+# desk died is offline within 45 s.
+REFRESH_SECONDS = 12.0
+LAPSE_SECONDS = 40.0
+# An API client is online for this long after each `PUT /v1/me/presence online`.
+API_LAPSE_SECONDS = 60.0
+API_MEMBER = "api"
+# The set itself outlives its longest-lived member (members carry their own lapse times).
+KEY_SECONDS = int(max(API_LAPSE_SECONDS, LAPSE_SECONDS + 3.0)) + 1
 # A page that closes still counts this long: the next page's socket opens meanwhile.
 GRACE_SECONDS = 3.0
 # Settling the last page's leaving, scheduled after the socket has gone.
@@ -52,7 +64,7 @@ async def _mark(runtime: Runtime, me: Caller, token: str, until: float) -> bool:
     key = _key(runtime, me)
     async with runtime.redis.pipeline(transaction=True) as pipe:
         pipe.zadd(key, {token: until})
-        pipe.expire(key, int(LAPSE_SECONDS + GRACE_SECONDS) + 1)
+        pipe.expire(key, KEY_SECONDS)
         added, _ = await pipe.execute()
     return bool(added)
 
@@ -66,7 +78,7 @@ async def settle(runtime: Runtime, me: Caller) -> str | None:
             await runtime.redis.zremrangebyscore(key, "-inf", time.time())
             open_pages = await runtime.redis.zcard(key)
             async with db.transaction(runtime.engine) as conn:
-                now = await queries.presence_of(conn, me.id)
+                now = await people.presence_of(conn, me.id)
                 if open_pages and now == "offline":
                     wanted = "online"
                 elif not open_pages and now == "online":
@@ -79,6 +91,32 @@ async def settle(runtime: Runtime, me: Caller) -> str | None:
     except LockError:
         log.warning("presence of %s not settled: its lock stayed busy", me.email)
         return None
+
+
+async def declare(runtime: Runtime, me: Caller, wanted: str) -> Effects:
+    """An explicit choice (the API, or Handoffs' switch), written at once. Online from the API is
+    a heartbeat: it holds for API_LAPSE_SECONDS, and the client repeats it to stay online."""
+    key = _key(runtime, me)
+    async with runtime.redis.pipeline(transaction=True) as pipe:
+        if wanted == "online":
+            pipe.zadd(key, {API_MEMBER: time.time() + API_LAPSE_SECONDS})
+            pipe.expire(key, KEY_SECONDS)
+        else:
+            pipe.zrem(key, API_MEMBER)
+        await pipe.execute()
+    async with db.transaction(runtime.engine) as conn:
+        return await transfers.set_presence(conn, me, wanted)
+
+
+async def sweep(runtime: Runtime) -> int:
+    """Everyone online in Postgres whose heartbeats have all lapsed goes offline (their desk
+    process died, their laptop closed); returns how many."""
+    async with runtime.engine.connect() as conn:
+        online = await people.online(conn)
+    gone = 0
+    for me in online:
+        gone += await settle(runtime, me) == "offline"
+    return gone
 
 
 async def arrive(runtime: Runtime, me: Caller) -> str:
