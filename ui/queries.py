@@ -81,10 +81,13 @@ async def reviewer_name(conn: AsyncConnection, reviewer_id: uuid.UUID | None) ->
 async def transfers(
     conn: AsyncConnection, teams: Sequence[str] | None, me: uuid.UUID
 ) -> tuple[Sequence[Row[Any]], Sequence[Row[Any]]]:
-    """Transfers waiting for a person of these teams, and the ones this person accepted."""
+    """Transfers waiting for a person of these teams (what is offered to this person first, then
+    the most urgent, then the oldest), and the ones this person accepted."""
     select = """
     SELECT x.id, x.mode, x.team, x.status, x.reason, x.summary, x.triggers, x.created_at,
-           x.accepted_at, x.channel, x.assigned_to, h.display_name AS assigned_name,
+           x.accepted_at, x.channel, x.assigned_to, h.display_name AS assigned_name, x.priority,
+           (SELECT count(*) FROM transfer_message m WHERE m.transfer_id = x.id
+              AND m.sender = 'customer') AS customer_messages,
            c.customer_id, c.external_id AS conversation_external_id,
            EXTRACT(EPOCH FROM now() - x.created_at) AS waiting_seconds
     FROM transfer x JOIN conversation c ON c.id = x.conversation_id
@@ -96,9 +99,10 @@ async def transfers(
                 select
                 + " WHERE x.status IN ('created', 'offered', 'queued')"
                 + _team_filter(teams, "x.team")
-                + " ORDER BY x.priority DESC, x.created_at LIMIT 200"
+                + " ORDER BY (x.status = 'offered' AND x.assigned_to = :me) DESC, "
+                "x.priority DESC, x.created_at LIMIT 200"
             ),
-            {"teams": list(teams or [])},
+            {"teams": list(teams or []), "me": me},
         )
     ).all()
     mine = (

@@ -144,16 +144,19 @@ async def test_handoffs_accept_once_and_supervisor_releases_claims(
     rita, sam = await two_desks(server, reviewer)
     async with rita, sam, Desk(server) as boss:
         await boss.sign_in("boss@example.com")
+        transfer_id = str(await db.fetchval("SELECT id FROM transfer"))
         page = await rita.get("/ui/handoffs")
+        assert f'href="/ui/handoffs/{transfer_id}"' in page.text
+        page = await rita.get(f"/ui/handoffs/{transfer_id}")
         assert (
             "I want to talk to a human agent now" in page.text and ">Accept</button>" in page.text
         )
-        transfer_id = str(await db.fetchval("SELECT id FROM transfer"))
         await sam.get("/ui/handoffs")
         assert (await rita.post(f"/ui/handoffs/{transfer_id}/accept")).status_code == 303
         await sam.post(f"/ui/handoffs/{transfer_id}/accept")
-        page = await sam.get("/ui/handoffs")
+        page = await sam.get(f"/ui/handoffs/{transfer_id}")
         assert "Cannot accept this transfer: it is accepted by rita@example.com." in page.text
+        assert ">Accept</button>" not in page.text and "Message to customer" not in page.text
         assert (await sam.post("/ui/handoffs/presence", {"presence": "online"})).status_code == 303
         assert "You are online." in (await sam.get("/ui/handoffs")).text
         assert await db.fetchval(

@@ -1,20 +1,25 @@
-"""Handoffs: transfers waiting for a person of the reviewer's teams; accept one; presence.
+"""Handoffs: the work queue of transfers waiting for a person of the reviewer's teams; one
+transfer's page (its package, the live transcript, accept, message the customer, close); presence.
 
-Accept and presence call the transfer use-cases (service.transfers.service), the same ones as
-the JSON API: a conditional UPDATE on the status decides who wins.
+Every action calls the transfer use-cases (service.transfers.service) through the unit of work,
+the same ones as the JSON API: a conditional UPDATE on the status decides who wins.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service import db
-from service.errors import Conflict, Invalid
+from service.effects import Effects
+from service.errors import Conflict, Forbidden, Invalid
 from service.reviewers import repository as people
 from service.reviewers.caller import Caller
+from service.transfers import repository
 from service.transfers import service as transfers
 from ui import queries, render
 from ui.pages import context, go, set_flash, signed_in
@@ -35,7 +40,45 @@ async def handoffs_context(runtime: Any, me: Caller) -> dict[str, Any]:
     }
 
 
+async def transfer_context(runtime: Any, me: Caller, transfer_id: uuid.UUID) -> dict[str, Any]:
+    """One transfer as its page shows it: the row, the contract's view with the messages since
+    it began, and what this person may do with it now."""
+    async with runtime.engine.connect() as conn:
+        row = await transfers.get_for_reviewer(conn, transfer_id, me)
+        said = await repository.messages(conn, transfer_id)
+    view = transfers.view(row, said)
+    offered_to_other = row.status == "offered" and row.assigned_to != me.id
+    is_mine = row.status == "accepted" and row.assigned_to == me.id
+    return {
+        "t": row,
+        "view": view,
+        "can_accept": row.status in ("created", "offered", "queued") and not offered_to_other,
+        "is_mine": is_mine,
+        "can_close": row.status == "accepted" and (is_mine or me.role in transfers.OVERSEERS),
+    }
+
+
+async def _act(
+    request: Request[Any, Any, Any],
+    transfer_id: uuid.UUID,
+    use_case: Callable[[AsyncConnection, Caller], Awaitable[tuple[Any, Effects]]],
+    done_message: str,
+    done: str | None = None,
+) -> Response[Any]:
+    """One use-case in the unit of work; its refusal (taken, not yours, empty) is the notice."""
+    runtime, me = runtime_of(request), signed_in(request)
+    page = f"/ui/handoffs/{transfer_id}"
+    try:
+        await runtime.commit(lambda conn: use_case(conn, me))
+    except (Conflict, Forbidden, Invalid) as exc:
+        await set_flash(request, _sentence(exc.detail))
+        return go(request, page)
+    await set_flash(request, done_message)
+    return go(request, done or page)
+
+
 def _sentence(detail: str) -> str:
+    detail = detail.rstrip(".")
     return detail[:1].upper() + detail[1:] + "."
 
 
@@ -48,20 +91,48 @@ class HandoffsController(Controller):
         ctx = await context(request, "handoffs") | await handoffs_context(runtime_of(request), me)
         return render.page("handoffs.html", **ctx)
 
+    @get("/{transfer_id:uuid}")
+    async def transfer(
+        self, request: Request[Any, Any, Any], transfer_id: uuid.UUID
+    ) -> Response[str]:
+        me = signed_in(request)
+        ctx = await context(request, "handoffs")
+        ctx |= await transfer_context(runtime_of(request), me, transfer_id)
+        return render.page("transfer.html", **ctx)
+
     @post("/{transfer_id:uuid}/accept")
     async def accept(
         self, request: Request[Any, Any, Any], transfer_id: uuid.UUID
     ) -> Response[Any]:
-        runtime, me = runtime_of(request), signed_in(request)
-        try:
-            async with db.transaction(runtime.engine) as conn:
-                _, effects = await transfers.accept(conn, me, transfer_id)
-        except Conflict as exc:
-            await set_flash(request, _sentence(exc.detail))
-            return go(request, "/ui/handoffs")
-        await runtime.dispatch(effects)
-        await set_flash(request, "Accepted: the conversation is yours now.")
-        return go(request, "/ui/handoffs")
+        return await _act(
+            request,
+            transfer_id,
+            lambda c, me: transfers.accept(c, me, transfer_id),
+            "Accepted: the conversation is yours now.",
+        )
+
+    @post("/{transfer_id:uuid}/reply")
+    async def reply(self, request: Request[Any, Any, Any], transfer_id: uuid.UUID) -> Response[Any]:
+        text = str((await request.form()).get("text") or "")
+        return await _act(
+            request,
+            transfer_id,
+            lambda c, me: transfers.reply(c, me, transfer_id, text[:4000]),
+            "Sent to the customer.",
+        )
+
+    @post("/{transfer_id:uuid}/close")
+    async def close(self, request: Request[Any, Any, Any], transfer_id: uuid.UUID) -> Response[Any]:
+        form = await request.form()
+        resolution = str(form.get("resolution") or "")[:2000]
+        note = str(form.get("note") or "")[:2000] or None
+        return await _act(
+            request,
+            transfer_id,
+            lambda c, me: transfers.close(c, transfer_id, resolution, caller=me, note=note),
+            "Closed: the conversation is back with the AI.",
+            done="/ui/handoffs",
+        )
 
     @post("/presence")
     async def presence(self, request: Request[Any, Any, Any]) -> Response[Any]:

@@ -24,7 +24,7 @@ from service.reviewers import presence
 from service.reviewers.caller import Caller
 from service.reviews import service as reviews
 from ui import live, render, review_view
-from ui.controllers.handoffs import handoffs_context
+from ui.controllers.handoffs import handoffs_context, transfer_context
 from ui.controllers.queue import queue_context
 from ui.controllers.supervisor import supervisor_context
 from ui.security import caller_of, same_origin, store_of
@@ -37,11 +37,12 @@ log = logging.getLogger(__name__)
 COALESCE_SECONDS = 0.05
 MIN_INTERVAL = 0.25
 REFUSED = 4403  # before accept: the server answers the handshake with 403
-VIEWS = frozenset({"queue", "handoffs", "supervisor", "review", "presence"})
+VIEWS = frozenset({"queue", "handoffs", "supervisor", "review", "transfer", "presence"})
+ONE_ITEM = frozenset({"review", "transfer"})  # views of one item, named by ?id=
 SUPERVISORS = ("supervisor", "admin")
 
 
-def _relevant(event: dict[str, Any], me: Caller, view: str, review_id: str | None) -> bool:
+def _relevant(event: dict[str, Any], me: Caller, view: str, item_id: str | None) -> bool:
     kind = str(event.get("kind", ""))
     if kind == "resync":
         return True
@@ -50,7 +51,9 @@ def _relevant(event: dict[str, Any], me: Caller, view: str, review_id: str | Non
     if kind == "agent.presence":  # your own switch on Handoffs; who is online for supervisors
         return view == "supervisor" or (view == "handoffs" and event.get("agent") == str(me.id))
     if view == "review":
-        return event.get("review_id") == review_id
+        return event.get("review_id") == item_id
+    if view == "transfer":
+        return event.get("transfer_id") == item_id
     team = event.get("team")
     if team is not None and not me.can_see(str(team)):
         return False
@@ -60,7 +63,7 @@ def _relevant(event: dict[str, Any], me: Caller, view: str, review_id: str | Non
 
 
 async def _render(
-    socket: WebSocket[Any, Any, Any], me: Caller, view: str, review_id: str | None, csrf: str
+    socket: WebSocket[Any, Any, Any], me: Caller, view: str, item_id: str | None, csrf: str
 ) -> str:
     runtime = socket.app.state.runtime
     base = {"caller": me, "csrf": csrf, "nav": view, "flash": None}
@@ -73,7 +76,10 @@ async def _render(
         return render.render(
             "supervisor.html", "live", **base, **await supervisor_context(runtime, me)
         )
-    rid = uuid.UUID(str(review_id))
+    if view == "transfer":
+        page = base | await transfer_context(runtime, me, uuid.UUID(str(item_id)))
+        return "".join(render.render("transfer.html", b, **page) for b in ("status", "transcript"))
+    rid = uuid.UUID(str(item_id))
     async with runtime.engine.connect() as conn:
         await reviews.get_for_reviewer(conn, rid, me)
         ctx = await review_view.load(conn, rid, me)
@@ -96,7 +102,7 @@ async def _pump(
     reader: asyncio.Task[None],
     me: Caller,
     view: str,
-    review_id: str | None,
+    item_id: str | None,
     sid: str | None,
     csrf: str,
 ) -> None:
@@ -106,7 +112,7 @@ async def _pump(
         await reader
         return
     # Anything that changed between the page's render and the subscription is caught here.
-    await socket.send_text(await _render(socket, me, view, review_id, csrf))
+    await socket.send_text(await _render(socket, me, view, item_id, csrf))
     loop, last_sent = asyncio.get_running_loop(), 0.0
     while not reader.done():
         getter = asyncio.ensure_future(queue.get())
@@ -114,7 +120,7 @@ async def _pump(
         if not getter.done():
             getter.cancel()
             return
-        if not _relevant(getter.result(), me, view, review_id):
+        if not _relevant(getter.result(), me, view, item_id):
             continue
         await asyncio.sleep(max(COALESCE_SECONDS, MIN_INTERVAL - (loop.time() - last_sent)))
         while not queue.empty():
@@ -122,7 +128,7 @@ async def _pump(
         if not await store.alive(sid):  # signed out or expired: stop serving this page
             await socket.close(code=4401)
             return
-        await socket.send_text(await _render(socket, me, view, review_id, csrf))
+        await socket.send_text(await _render(socket, me, view, item_id, csrf))
         last_sent = loop.time()
 
 
@@ -132,16 +138,16 @@ async def live_socket(socket: WebSocket[Any, Any, Any]) -> None:
     sid = socket.scope.get("state", {}).get("session_id")
     session = socket.scope.get("state", {}).get("session")
     view = socket.query_params.get("view", "queue")
-    review_id = socket.query_params.get("id")
+    item_id = socket.query_params.get("id")
     if me is None or session is None or not same_origin(socket.scope) or view not in VIEWS:
         await socket.close(code=REFUSED)
         return
     if view == "supervisor" and me.role not in SUPERVISORS:  # the page's own guard, again
         await socket.close(code=REFUSED)
         return
-    if view == "review":
+    if view in ONE_ITEM:
         try:
-            uuid.UUID(str(review_id))
+            uuid.UUID(str(item_id))
         except ValueError:
             await socket.close(code=REFUSED)
             return
@@ -161,7 +167,7 @@ async def live_socket(socket: WebSocket[Any, Any, Any]) -> None:
         if view != "presence":
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(hub.ready.wait(), 2.0)
-        await _pump(socket, queue, reader, me, view, review_id, sid, session.csrf)
+        await _pump(socket, queue, reader, me, view, item_id, sid, session.csrf)
     except (WebSocketDisconnect, RuntimeError):
         pass
     except Exception:
