@@ -56,8 +56,17 @@ triggers:
     - {{ name: legal, labels: [legal], keywords: [lawyer*, sue], transfer: warm, team: legal }}
   repeat_contact: {{ window: 72h, transfer: warm, team: general }}
   loop: {{ max_same_intent: 3, transfer: warm, team: general }}
-routing: {{ default_team: general }}
-teams: {{ general: {{ offer_timeout: 2s }}, care: {{}}, legal: {{}}, billing: {{}} }}
+routing:
+  default_team: general
+  rules:
+    - {{ when: {{ trigger: explicit_request, intent: after_hours }}, team: night }}
+    - {{ when: {{ trigger: explicit_request, intent: invoice_copy }}, team: billing }}
+teams:
+  general: {{ offer_timeout: 2s }}
+  care: {{}}
+  legal: {{}}
+  billing: {{ no_one_online: {{ after: 1s, team: general }} }}
+  night: {{ no_one_online: {{ after: 1s, holding_message: "We are closed; a person replies at 8am." }} }}
 webhooks: {{ allow_private_addresses: true }}
 """
 

@@ -27,7 +27,7 @@ STATUSES = ("created", "offered", "queued", "accepted", "closed", "cancelled")
 # While a transfer is open a person has the conversation: the AI never answers it.
 OPEN = ("created", "offered", "queued", "accepted")
 WAITING = ("created", "offered", "queued")  # not yet accepted: it has a place in the queue
-SENDERS = ("customer", "person")
+SENDERS = ("customer", "person", "system")  # system: a holding message from the policy
 REASONS = ("trigger", "sync_low_confidence", "take_over", "timeout")
 
 

@@ -54,10 +54,21 @@ class ChannelPolicy:
 
 
 @dataclass(frozen=True)
+class NoOneOnline:
+    """What a transfer does after waiting `after` while nobody of its team is online: move to
+    another team, or tell the customer (a holding message) and keep waiting."""
+
+    after: timedelta
+    team: str | None = None
+    holding_message: str | None = None
+
+
+@dataclass(frozen=True)
 class TeamPolicy:
     name: str
     offer_timeout: timedelta | None = None
     description: str | None = None
+    no_one_online: NoOneOnline | None = None
 
 
 @dataclass(frozen=True)

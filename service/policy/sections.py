@@ -14,7 +14,8 @@ CHANNEL_KEYS = ("mode", "latency_budget", "on_timeout", "webhook_url", "holding_
 ASYNC_ONLY = ("latency_budget", "on_timeout", "holding_message")
 CONFIDENCE_KEYS = ("threshold", "per_channel", "per_intent", "transfer", "team")
 TRIGGER_KEYS = ("explicit_request", "sentiment", "distress", "topics", "repeat_contact", "loop")
-TEAM_KEYS = ("offer_timeout", "description")
+TEAM_KEYS = ("offer_timeout", "description", "no_one_online")
+NO_ONE_ONLINE_KEYS = ("after", "team", "holding_message")
 
 TOPIC_KEYS = ("name", "labels", "keywords", "transfer", "team", "threshold", "examples")
 EXPLICIT_KEYS = ("enabled", "transfer", "team", "threshold", "examples")
@@ -414,8 +415,39 @@ def teams(r: Reader, node: Node) -> dict[str, m.TeamPolicy] | None:
         description = (
             r.text(e["description"][1], f"teams.{name}.description") if "description" in e else None
         )
-        out[name] = m.TeamPolicy(name=name, offer_timeout=timeout, description=description)
+        fallback = _no_one_online(r, e["no_one_online"][1], name) if "no_one_online" in e else None
+        out[name] = m.TeamPolicy(
+            name=name, offer_timeout=timeout, description=description, no_one_online=fallback
+        )
     return out
+
+
+def _no_one_online(r: Reader, node: Node, team: str) -> m.NoOneOnline | None:
+    """`no_one_online: { after: 10m, team: care }` or `{ after: 5m, holding_message: ... }`."""
+    where = f"teams.{team}.no_one_online"
+    e = r.mapping(node, where, NO_ONE_ONLINE_KEYS, required=("after",))
+    if e is None or "after" not in e:
+        return None
+    after = r.duration(e["after"][1], f"{where}.after")
+    to = r.team(e, where)
+    message = (
+        r.text(e["holding_message"][1], f"{where}.holding_message")
+        if "holding_message" in e
+        else None
+    )
+    if ("team" in e) == ("holding_message" in e):
+        r.issue(
+            node,
+            f"{where} needs exactly one fallback: another team, or a holding message",
+            'add `team: <another team>` or `holding_message: "..."`, not both',
+        )
+        return None
+    if to == team:
+        r.issue(e["team"][1], f"{where}.team is {team} itself", "name another team to move to")
+        return None
+    if after is None:
+        return None
+    return m.NoOneOnline(after=after, team=to, holding_message=message)
 
 
 def webhooks(r: Reader, node: Node) -> bool | None:

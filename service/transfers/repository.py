@@ -132,6 +132,49 @@ async def end_offers_of(
     return [(r.id, r.offer_expires_at) for r in rows]
 
 
+async def unattended(
+    conn: AsyncConnection, team: str, waited: timedelta, limit: int = 200
+) -> list[uuid.UUID]:
+    """Transfers of a team with nobody of it online that have waited this long and had no
+    fallback yet (moved from a team, or told the customer to hold)."""
+    rows = await conn.execute(
+        text(
+            "SELECT x.id FROM transfer x WHERE x.team = :team AND x.status IN ('created', 'queued') "
+            "AND x.created_at <= now() - make_interval(secs => :secs) "
+            "AND NOT EXISTS (SELECT 1 FROM reviewer r JOIN reviewer_team t ON t.reviewer_id = r.id "
+            "  WHERE t.team = :team AND r.presence = 'online') "
+            "AND NOT EXISTS (SELECT 1 FROM transfer_event e WHERE e.transfer_id = x.id "
+            "  AND e.status IN ('rerouted', 'holding')) "
+            "ORDER BY x.priority DESC, x.created_at LIMIT :n"
+        ),
+        {"team": team, "secs": waited.total_seconds(), "n": limit},
+    )
+    return [r.id for r in rows]
+
+
+async def reroute(conn: AsyncConnection, transfer_id: uuid.UUID, old: str, new: str) -> bool:
+    result = await conn.execute(
+        text(
+            "UPDATE transfer SET team = :new, version = version + 1 "
+            "WHERE id = :id AND team = :old AND status IN ('created', 'queued')"
+        ),
+        {"id": transfer_id, "old": old, "new": new},
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def add_holding(conn: AsyncConnection, transfer_id: uuid.UUID, text_: str) -> Row[Any]:
+    return (
+        await conn.execute(
+            text(
+                "INSERT INTO transfer_message (transfer_id, sender, author, text) "
+                "VALUES (:id, 'system', 'holding message', :text) RETURNING id, at"
+            ),
+            {"id": transfer_id, "text": text_},
+        )
+    ).one()
+
+
 async def queue(conn: AsyncConnection, transfer_id: uuid.UUID) -> bool:
     """Nobody could be offered it: it waits in the team's queue (True if it was just created)."""
     result = await conn.execute(

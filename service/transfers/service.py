@@ -146,6 +146,47 @@ async def assign(conn: AsyncConnection, transfer_id: uuid.UUID, policy: Policy) 
     return effects
 
 
+async def fallback(conn: AsyncConnection, transfer_id: uuid.UUID, policy: Policy) -> Effects:
+    """Nobody of the team has been online for the policy's `no_one_online.after`: the transfer
+    moves to the fallback team (and is offered there), or the customer gets the holding
+    message by webhook and it keeps waiting. Once per transfer, so never a ping-pong."""
+    row = await repository.get(conn, transfer_id)
+    team = policy.teams.get(row.team) if row is not None else None
+    rule = team.no_one_online if team is not None else None
+    if row is None or rule is None or row.status not in ("created", "queued"):
+        return Effects()
+    why = f"nobody of team {row.team} online for {int(rule.after.total_seconds())} s"
+    if rule.team is not None:
+        if not await repository.reroute(conn, transfer_id, row.team, rule.team):
+            return Effects()
+        await repository.record(
+            conn, transfer_id, "system", "rerouted", reason=why, to=rule.team, **{"from": row.team}
+        )
+        effects = Effects()
+        effects.assignments.append(transfer_id)
+        effects.publish("transfer.rerouted", transfer_id=transfer_id, team=rule.team)
+        effects.publish("transfer.rerouted", transfer_id=transfer_id, team=row.team)
+        return effects
+    assert rule.holding_message is not None
+    message = await repository.add_holding(conn, transfer_id, rule.holding_message)
+    await repository.record(conn, transfer_id, "system", "holding", reason=why)
+    return await _announce(
+        conn,
+        row.channel,
+        "transfer.message",
+        transfer_id,
+        {
+            "message_id": message.id,
+            "text": rule.holding_message,
+            "agent": None,
+            "holding": True,
+            "team": row.team,
+            "at": message.at.isoformat(),
+        },
+        dedupe=f"transfer.message:{transfer_id}:{message.id}",
+    )
+
+
 async def lapse(conn: AsyncConnection, transfer_id: uuid.UUID, policy: Policy) -> Effects:
     """An offer not accepted in time moves on to the next agent, or back to the team queue."""
     holder = await repository.lapse_offer(conn, transfer_id)

@@ -272,6 +272,40 @@ MALFORMED = [
     ("alias", "version: 1\nchannels: *c\n", 2, "aliases"),
     ("two documents", A + "---\nversion: 1\n", 13, "single document"),
     ("merge key", A.replace("  care: {}", "  care: { <<: {} }"), 12, "unknown key '<<'"),
+    # no_one_online: exactly one fallback, a real other team, a duration.
+    (
+        "no_one_online with both fallbacks",
+        A.replace(
+            "  care: {}",
+            '  care: { no_one_online: { after: 5m, team: general, holding_message: "x" } }',
+        ),
+        12,
+        "exactly one fallback",
+    ),
+    (
+        "no_one_online to itself",
+        A.replace("  care: {}", "  care: { no_one_online: { after: 5m, team: care } }"),
+        12,
+        "care itself",
+    ),
+    (
+        "no_one_online to an unknown team",
+        A.replace("  care: {}", "  care: { no_one_online: { after: 5m, team: genral } }"),
+        12,
+        "did you mean 'general'",
+    ),
+    (
+        "no_one_online without after",
+        A.replace("  care: {}", "  care: { no_one_online: { team: general } }"),
+        12,
+        "missing 'after'",
+    ),
+    (
+        "no_one_online bad duration",
+        A.replace("  care: {}", "  care: { no_one_online: { after: soon, team: general } }"),
+        12,
+        "duration",
+    ),
 ]
 
 

@@ -237,3 +237,61 @@ async def test_an_offer_to_someone_who_goes_away_moves_on_at_once(
         await db.fetchval("SELECT active_transfers FROM reviewer WHERE email = 'bob@example.com'")
         == 0
     )
+
+
+async def test_a_team_with_nobody_online_follows_its_fallback(
+    http: httpx.AsyncClient,
+    channel_key: Any,
+    reviewer: Any,
+    receiver: Receiver,
+    start_worker: Any,
+    settings: Any,
+    db: asyncpg.Connection,
+) -> None:
+    """The test policy: billing moves to general after 1 s with nobody of billing online;
+    night tells the customer to hold after 1 s. A handoff never sits silently."""
+    start_worker()
+    key = await channel_key("letters")
+    ann = await reviewer("ann@example.com", teams=("general",))
+    await http.put("/v1/me/presence", json={"presence": "online"}, headers=auth(ann))
+    moved = await http.post(
+        "/v1/turns", headers=auth(key), json=turn("nb-1", "I want a person", "invoice_copy")
+    )
+    held = await http.post(
+        "/v1/turns", headers=auth(key), json=turn("nb-2", "I want a person", "after_hours")
+    )
+    assert moved.json()["transfer"]["team"] == "billing", moved.text
+    assert held.json()["transfer"]["team"] == "night", held.text
+    assert held.json()["transfer"]["estimated_wait_seconds"] is None
+
+    def offered_to_ann() -> Any:
+        async def read() -> Any:
+            conn = await asyncpg.connect(dsn)
+            try:
+                return await conn.fetchval(
+                    "SELECT a.email FROM transfer x JOIN reviewer a ON a.id = x.assigned_to "
+                    "WHERE x.id = $1 AND x.team = 'general'",
+                    uuid.UUID(moved.json()["transfer"]["id"]),
+                )
+            finally:
+                await conn.close()
+
+        return asyncio.run(read())
+
+    dsn = await db.fetchval(
+        "SELECT 'postgresql://' || current_user || '@127.0.0.1:' || "
+        "current_setting('port') || '/' || current_database()"
+    )
+    assert await asyncio.to_thread(wait_for, offered_to_ann, 15) == "ann@example.com"
+    code, secret, _ = await cli(settings, "webhooks", "secret", "letters")
+    assert code == 0
+    holding = await asyncio.to_thread(
+        wait_for, lambda: events(receiver, secret.strip(), "transfer.message"), 15
+    )
+    assert holding[0]["data"]["text"] == "We are closed; a person replies at 8am."
+    assert holding[0]["data"]["holding"] is True
+    assert holding[0]["data"]["transfer_id"] == held.json()["transfer"]["id"]
+    await asyncio.sleep(2.5)  # a few more sweeps: once per transfer, never again
+    assert len(events(receiver, secret.strip(), "transfer.message")) == 1
+    steps = await db.fetch("SELECT status, detail FROM transfer_event WHERE status = 'rerouted'")
+    assert len(steps) == 1 and json.loads(steps[0]["detail"])["from"] == "billing"

@@ -70,12 +70,27 @@ async def sweep(ctx: dict[str, Any]) -> dict[str, int]:
 
 
 async def _sweep_transfers(runtime: Runtime) -> int:
-    """Offers whose time ran out move on; waiting transfers try again for a free agent."""
+    """Offers whose time ran out move on; transfers of a team with nobody online past its
+    `no_one_online` follow their fallback; waiting transfers try again for a free agent."""
+    policy = runtime.policies.current
     async with runtime.engine.connect() as conn:
         lapsed = await transfer_queries.lapsed_offers(conn)
+        unattended = [
+            transfer_id
+            for team in policy.teams.values()
+            if team.no_one_online is not None
+            for transfer_id in await transfer_queries.unattended(
+                conn, team.name, team.no_one_online.after
+            )
+        ]
         waiting = await transfer_queries.waiting(conn)
     moved = 0
-    for step, ids in ((transfers.lapse, lapsed), (transfers.assign, waiting)):
+    steps = (
+        (transfers.lapse, lapsed),
+        (transfers.fallback, unattended),
+        (transfers.assign, waiting),
+    )
+    for step, ids in steps:
         for transfer_id in ids:
             moved += bool((await apply(runtime, step, transfer_id)).live)
     return moved
