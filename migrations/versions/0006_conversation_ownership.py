@@ -94,6 +94,7 @@ def upgrade() -> None:
     sa.Column('text', sa.String(), nullable=False),
     sa.Column('turn_id', sa.UUID(), nullable=True),
     sa.Column('draft_text', sa.String(), nullable=True),
+    sa.Column('idempotency_key', sa.String(length=200), nullable=True),
     sa.Column('triggers', postgresql.JSONB(astext_type=sa.Text()),
               server_default=sa.text("'[]'::jsonb"), nullable=False),
     sa.CheckConstraint("sender IN ('customer', 'person', 'system')",
@@ -104,6 +105,9 @@ def upgrade() -> None:
     sa.UniqueConstraint('turn_id', name='transfer_message_one_per_turn'),
     )
     op.create_index('transfer_message_by_transfer', 'transfer_message', ['transfer_id', 'id'])
+    op.create_index('transfer_message_idempotency_key', 'transfer_message',
+                    ['transfer_id', 'idempotency_key'], unique=True,
+                    postgresql_where=sa.text('idempotency_key IS NOT NULL'))
     op.create_index('transfer_accepted_by_team', 'transfer', ['team', 'accepted_at'],
                     postgresql_where=sa.text('accepted_at IS NOT NULL'))
     op.add_column('decision', sa.Column('owned', sa.Boolean(), server_default=sa.false(),
@@ -115,6 +119,7 @@ def downgrade() -> None:
     op.execute('DROP FUNCTION transfer_wait(text, integer, timestamptz, uuid)')
     op.drop_column('decision', 'owned')
     op.drop_index('transfer_accepted_by_team', table_name='transfer')
+    op.drop_index('transfer_message_idempotency_key', table_name='transfer_message')
     op.drop_index('transfer_message_by_transfer', table_name='transfer_message')
     op.drop_table('transfer_message')
     op.drop_index('transfer_waiting_by_team', table_name='transfer')

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, get, post, put
+from litestar.params import Parameter
 
 from service.reviewers import presence
 from service.reviewers.caller import Caller
@@ -85,9 +86,19 @@ class TransferController(Controller):
         summary="Send a message to the customer (the person who accepted the transfer)",
     )
     async def reply(
-        self, transfer_id: uuid.UUID, data: ReplyIn, runtime: Runtime, caller: Caller
+        self,
+        transfer_id: uuid.UUID,
+        data: ReplyIn,
+        runtime: Runtime,
+        caller: Caller,
+        idempotency_key: Annotated[
+            str | None, Parameter(header="Idempotency-Key", required=False, max_length=200)
+        ] = None,
     ) -> dict[str, Any]:
-        message = await runtime.commit(lambda c: transfers.reply(c, caller, transfer_id, data.text))
+        """Retried with the same Idempotency-Key, the message is sent once."""
+        message = await runtime.commit(
+            lambda c: transfers.reply(c, caller, transfer_id, data.text, idempotency_key)
+        )
         return {"id": message.id, "at": message.at.isoformat(), "text": data.text}
 
     @post(

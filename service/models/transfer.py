@@ -136,6 +136,14 @@ class TransferMessage(SQLModel, table=True):
         CheckConstraint(check_in("sender", SENDERS), name="transfer_message_sender_allowed"),
         UniqueConstraint("turn_id", name="transfer_message_one_per_turn"),
         Index("transfer_message_by_transfer", "transfer_id", "id"),
+        # A reply retried with the same Idempotency-Key is sent once.
+        Index(
+            "transfer_message_idempotency_key",
+            "transfer_id",
+            "idempotency_key",
+            unique=True,
+            postgresql_where=text("idempotency_key IS NOT NULL"),
+        ),
     )
     id: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(), primary_key=True))
     transfer_id: uuid.UUID = Field(
@@ -149,4 +157,5 @@ class TransferMessage(SQLModel, table=True):
         default=None, sa_column=Column(UUID(as_uuid=True), ForeignKey("turn.id"), nullable=True)
     )
     draft_text: str | None = None  # the AI's draft for a customer message
+    idempotency_key: str | None = Field(default=None, max_length=200)
     triggers: list[dict[str, Any]] = jsonb_field("'[]'::jsonb")

@@ -175,6 +175,22 @@ async def add_holding(conn: AsyncConnection, transfer_id: uuid.UUID, text_: str)
     ).one()
 
 
+async def end_offers_to_absent(conn: AsyncConnection, limit: int = 200) -> list[uuid.UUID]:
+    """Offers held by someone who is not online (away, offline, or set so by the sweeper):
+    due now, so the sweeper moves them on."""
+    rows = await conn.execute(
+        text(
+            "UPDATE transfer SET offer_expires_at = now(), version = version + 1 WHERE id IN ("
+            "  SELECT x.id FROM transfer x JOIN reviewer r ON r.id = x.assigned_to"
+            "  WHERE x.status = 'offered' AND r.presence <> 'online'"
+            "    AND (x.offer_expires_at IS NULL OR x.offer_expires_at > now())"
+            "  LIMIT :n) RETURNING id"
+        ),
+        {"n": limit},
+    )
+    return [r.id for r in rows]
+
+
 async def queue(conn: AsyncConnection, transfer_id: uuid.UUID) -> bool:
     """Nobody could be offered it: it waits in the team's queue (True if it was just created)."""
     result = await conn.execute(
@@ -201,17 +217,32 @@ async def messages(conn: AsyncConnection, transfer_id: uuid.UUID) -> Sequence[Ro
 
 
 async def add_reply(
-    conn: AsyncConnection, transfer_id: uuid.UUID, author: str, text_: str
-) -> Row[Any]:
-    return (
+    conn: AsyncConnection, transfer_id: uuid.UUID, author: str, text_: str, key: str | None
+) -> tuple[Row[Any], bool]:
+    """The reply, and whether it is new (False: this Idempotency-Key sent it before)."""
+    row = (
         await conn.execute(
             text(
-                "INSERT INTO transfer_message (transfer_id, sender, author, text) "
-                "VALUES (:id, 'person', :author, :text) RETURNING id, at"
+                "INSERT INTO transfer_message (transfer_id, sender, author, text, idempotency_key) "
+                "VALUES (:id, 'person', :author, :text, :key) "
+                "ON CONFLICT (transfer_id, idempotency_key) WHERE idempotency_key IS NOT NULL "
+                "DO NOTHING RETURNING id, at, text"
             ),
-            {"id": transfer_id, "author": author, "text": text_},
+            {"id": transfer_id, "author": author, "text": text_, "key": key},
+        )
+    ).first()
+    if row is not None:
+        return row, True
+    first = (
+        await conn.execute(
+            text(
+                "SELECT id, at, text FROM transfer_message "
+                "WHERE transfer_id = :id AND idempotency_key = :key"
+            ),
+            {"id": transfer_id, "key": key},
         )
     ).one()
+    return first, False
 
 
 async def record(

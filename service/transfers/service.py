@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from service.channels import outbox
 from service.db import driver_connection
 from service.effects import Effects
-from service.errors import Conflict, Forbidden, Invalid, NotFound
+from service.errors import Conflict, Forbidden, Invalid, KeyReused, NotFound
 from service.policy.model import Policy
 from service.reviewers.caller import Caller
 from service.transfers import assignment, handback, repository
@@ -294,10 +294,15 @@ def _may_end(row: Row[Any], caller: Caller, action: str) -> None:
 
 
 async def reply(
-    conn: AsyncConnection, caller: Caller, transfer_id: uuid.UUID, text_: str
+    conn: AsyncConnection,
+    caller: Caller,
+    transfer_id: uuid.UUID,
+    text_: str,
+    idempotency_key: str | None = None,
 ) -> tuple[Row[Any], Effects]:
     """The person's message to the customer: stored with the transfer and sent to the channel
-    as a signed `transfer.message` webhook (through the outbox, like every event)."""
+    as a signed `transfer.message` webhook (through the outbox, like every event). Retried with
+    the same Idempotency-Key it is sent once; the key with another text is refused (422)."""
     row = await get_for_reviewer(conn, transfer_id, caller)
     text_ = text_.strip()
     if not text_:
@@ -308,7 +313,17 @@ async def reply(
         )
     if row.assigned_to != caller.id:
         raise Forbidden(f"only {row.assigned_email}, who accepted this transfer, can reply")
-    message = await repository.add_reply(conn, transfer_id, caller.email, text_)
+    message, new = await repository.add_reply(
+        conn, transfer_id, caller.email, text_, idempotency_key
+    )
+    if not new:
+        if message.text != text_:
+            raise KeyReused(
+                f"Idempotency-Key {idempotency_key!r} already sent another reply; "
+                "use a new key for a new message",
+                field="Idempotency-Key",
+            )
+        return message, Effects()
     effects = await _announce(
         conn,
         row.channel,

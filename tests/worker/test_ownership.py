@@ -90,12 +90,22 @@ async def test_a_person_has_the_conversation_until_they_hand_it_back(
         f"/v1/transfers/{transfer['id']}/reply", json={"text": "x"}, headers=auth(ann)
     )
     assert early.status_code == 403, "only the person who accepted it replies"
-    r = await http.post(
+    sent = []
+    for _ in range(2):  # a retry with the same Idempotency-Key sends it once
+        r = await http.post(
+            f"/v1/transfers/{transfer['id']}/reply",
+            json={"text": "Hi, I'm Bob. I've issued the refund for order 5521."},
+            headers=auth(bob) | {"Idempotency-Key": "reply-1"},
+        )
+        assert r.status_code == 201, r.text
+        sent.append(r.json()["id"])
+    assert sent[0] == sent[1]
+    other = await http.post(
         f"/v1/transfers/{transfer['id']}/reply",
-        json={"text": "Hi, I'm Bob. I've issued the refund for order 5521."},
-        headers=auth(bob),
+        json={"text": "something else"},
+        headers=auth(bob) | {"Idempotency-Key": "reply-1"},
     )
-    assert r.status_code == 201, r.text
+    assert other.status_code == 422 and "Idempotency-Key" in other.text
     for who in (ann, key):
         r = await http.post(
             f"/v1/transfers/{transfer['id']}/close", json={"resolution": "x"}, headers=auth(who)
@@ -118,6 +128,8 @@ async def test_a_person_has_the_conversation_until_they_hand_it_back(
         wait_for, lambda: events(receiver, secret.strip(), "transfer.message"), 10
     )
     assert replies[0]["data"]["text"] == "Hi, I'm Bob. I've issued the refund for order 5521."
+    await asyncio.sleep(0.5)
+    assert len(events(receiver, secret.strip(), "transfer.message")) == 1, "sent once"
     assert replies[0]["data"]["agent"] == "bob@example.com"
     closed = await asyncio.to_thread(
         wait_for, lambda: events(receiver, secret.strip(), "transfer.closed"), 10
@@ -295,3 +307,37 @@ async def test_a_team_with_nobody_online_follows_its_fallback(
     assert len(events(receiver, secret.strip(), "transfer.message")) == 1
     steps = await db.fetch("SELECT status, detail FROM transfer_event WHERE status = 'rerouted'")
     assert len(steps) == 1 and json.loads(steps[0]["detail"])["from"] == "billing"
+
+
+async def test_the_sweeper_moves_on_offers_held_by_someone_not_online(
+    http: httpx.AsyncClient,
+    channel_key: Any,
+    reviewer: Any,
+    start_worker: Any,
+    db: asyncpg.Connection,
+) -> None:
+    """However someone came to be offline while holding an offer (a crash between two writes, a
+    database restored from before this rule), the sweeper passes the offer on."""
+    start_worker()
+    key = await channel_key("letters")
+    bob = await reviewer("bob@example.com", teams=("care",))
+    ann = await reviewer("ann@example.com", teams=("care",))
+    await http.put("/v1/me/presence", json={"presence": "online"}, headers=auth(bob))
+    r = await http.post(
+        "/v1/turns",
+        headers=auth(key),
+        json=turn("absent-1", "my ex is outside my door with a knife"),
+    )
+    assert r.json()["transfer"]["team"] == "care", r.text
+    holder = "SELECT a.email FROM transfer x JOIN reviewer a ON a.id = x.assigned_to"
+    for _ in range(100):
+        if await db.fetchval(holder) == "bob@example.com":
+            break
+        await asyncio.sleep(0.05)
+    await http.put("/v1/me/presence", json={"presence": "online"}, headers=auth(ann))
+    await db.execute("UPDATE reviewer SET presence = 'offline' WHERE email = 'bob@example.com'")
+    for _ in range(200):
+        if await db.fetchval(holder) == "ann@example.com":
+            break
+        await asyncio.sleep(0.05)
+    assert await db.fetchval(holder) == "ann@example.com"

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service import db
 from service.effects import Effects
-from service.errors import Conflict, Forbidden, Invalid
+from service.errors import Conflict, Forbidden, Invalid, KeyReused
 from service.reviewers import repository as people
 from service.reviewers.caller import Caller
 from service.transfers import repository
@@ -54,6 +54,7 @@ async def transfer_context(runtime: Any, me: Caller, transfer_id: uuid.UUID) -> 
         "view": view,
         "can_accept": row.status in ("created", "offered", "queued") and not offered_to_other,
         "is_mine": is_mine,
+        "reply_key": uuid.uuid4().hex,
         "can_close": row.status == "accepted" and (is_mine or me.role in transfers.OVERSEERS),
     }
 
@@ -70,7 +71,7 @@ async def _act(
     page = f"/ui/handoffs/{transfer_id}"
     try:
         await runtime.commit(lambda conn: use_case(conn, me))
-    except (Conflict, Forbidden, Invalid) as exc:
+    except (Conflict, Forbidden, Invalid, KeyReused) as exc:
         await set_flash(request, _sentence(exc.detail))
         return go(request, page)
     await set_flash(request, done_message)
@@ -113,11 +114,12 @@ class HandoffsController(Controller):
 
     @post("/{transfer_id:uuid}/reply")
     async def reply(self, request: Request[Any, Any, Any], transfer_id: uuid.UUID) -> Response[Any]:
-        text = str((await request.form()).get("text") or "")
+        form = await request.form()
+        text, key = str(form.get("text") or ""), str(form.get("key") or "")[:200] or None
         return await _act(
             request,
             transfer_id,
-            lambda c, me: transfers.reply(c, me, transfer_id, text[:4000]),
+            lambda c, me: transfers.reply(c, me, transfer_id, text[:4000], key),
             "Sent to the customer.",
         )
 

@@ -70,9 +70,11 @@ async def sweep(ctx: dict[str, Any]) -> dict[str, int]:
 
 
 async def _sweep_transfers(runtime: Runtime) -> int:
-    """Offers whose time ran out move on; transfers of a team with nobody online past its
+    """Offers whose time ran out, or held by someone no longer online, move on; transfers of a team with nobody online past its
     `no_one_online` follow their fallback; waiting transfers try again for a free agent."""
     policy = runtime.policies.current
+    async with db.transaction(runtime.engine) as conn:
+        await transfer_queries.end_offers_to_absent(conn)  # due now: lapsed below
     async with runtime.engine.connect() as conn:
         lapsed = await transfer_queries.lapsed_offers(conn)
         unattended = [
