@@ -109,6 +109,10 @@ def serve(workers: int) -> None:
         log_config=None,
         access_log=False,
         lifespan="on",
+        # Forwarded headers only from the proxies named in HITL_TRUSTED_PROXIES (uvicorn would
+        # otherwise believe any client on 127.0.0.1, which is every client of `hitl up`).
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=settings.trusted_proxies or None,
     )
 
 

@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = 10.0
     review_lease_seconds: int = 120
     db_pool_size: int = 20
+    # Addresses (or CIDRs, comma-separated; "*" for any) of reverse proxies whose
+    # X-Forwarded-For and X-Forwarded-Proto are believed: the client's address for the sign-in
+    # limit, https for Secure cookies, HSTS and the WebSocket's Origin check. None by default.
+    trusted_proxies: str = ""
 
     @property
     def services_dir(self) -> Path:

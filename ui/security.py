@@ -37,6 +37,9 @@ PAGE_HEADERS = [
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"same-origin"),
 ]
+# Only over HTTPS (directly, or from a proxy named in HITL_TRUSTED_PROXIES): browsers then
+# refuse plain HTTP to this host for a year.
+HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 
 
 class NotSignedIn(Exception):
@@ -141,6 +144,7 @@ def session_middleware(app: ASGIApp) -> ASGIApp:
                 message["headers"] = [
                     *message.get("headers", []),
                     *PAGE_HEADERS,
+                    *([HSTS] if scope.get("scheme") == "https" else []),
                     (b"cache-control", b"no-store"),
                     (b"server-timing", timing.encode()),
                 ]

@@ -114,7 +114,8 @@ class SessionStore:
 
 
 class SignInLimiter:
-    """Counts failed sign-ins per account and per address in fixed windows."""
+    """Counts sign-in attempts per account and per address in fixed windows; a success clears
+    the account's count and is not charged to the address."""
 
     def __init__(self, redis: Redis, prefix: str) -> None:
         self.redis = redis
@@ -127,26 +128,36 @@ class SignInLimiter:
             f"{self.prefix}:signin:address:{address}",
         )
 
-    async def retry_after(self, email: str, address: str) -> int | None:
-        """Seconds to wait if either limit is reached, else None."""
+    async def attempt(self, email: str, address: str) -> int | None:
+        """Counts this attempt against both limits in one atomic step, before the password is
+        checked: parallel attempts cannot all pass a check and count afterwards. Seconds to
+        wait when either limit is exceeded, else None."""
         account_key, address_key = self._keys(email, address)
-        counts: list[Any] = await self.redis.mget([account_key, address_key])
-        account, addr = (int(c or 0) for c in counts)
-        key = (
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.incr(account_key)
+            pipe.expire(account_key, WINDOW_SECONDS, nx=True)
+            pipe.incr(address_key)
+            pipe.expire(address_key, WINDOW_SECONDS, nx=True)
+            account, _, addr, _ = await pipe.execute()
+        over = (
             account_key
-            if account >= ACCOUNT_FAILURES
-            else (address_key if addr >= ADDRESS_FAILURES else None)
+            if account > ACCOUNT_FAILURES
+            else (address_key if addr > ADDRESS_FAILURES else None)
         )
-        if key is None:
+        if over is None:
             return None
-        return max(int(await self.redis.ttl(key)), 1)
-
-    async def failed(self, email: str, address: str) -> None:
-        for key in self._keys(email, address):
-            pipe = self.redis.pipeline(transaction=False)
-            pipe.incr(key)
-            pipe.expire(key, WINDOW_SECONDS, nx=True)
-            await pipe.execute()
+        # A refused attempt is not counted: the counts stay the attempts that were checked.
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.decr(account_key)
+            pipe.decr(address_key)
+            pipe.ttl(over)
+            *_, ttl = await pipe.execute()
+        return max(int(ttl), 1)
 
     async def succeeded(self, email: str, address: str) -> None:
-        await self.redis.delete(self._keys(email, address)[0])
+        """The right password: the account starts afresh, and the address is not charged."""
+        account_key, address_key = self._keys(email, address)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(account_key)
+            pipe.decr(address_key)
+            await pipe.execute()

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import html
 import json
+import re
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
+from support import Process, free_port, process_env, wait_http_ready
 from ui_client import PASSWORD, Desk
 
 from service.reviewers.sessions import ABSOLUTE_SECONDS, IDLE_SECONDS
@@ -132,3 +137,75 @@ async def test_ui_routes_stay_out_of_the_api_schema(http: httpx.AsyncClient) -> 
     assert r.status_code == 200
     assert not [p for p in r.json()["paths"] if p.startswith("/ui")]
     assert "/v1/reviews/next" in r.json()["paths"]
+
+
+async def test_parallel_wrong_passwords_are_limited_atomically(server: str, reviewer: Any) -> None:
+    """Twenty attempts at once on one account: exactly five reach the password check (the
+    count is taken before the check, in one atomic step), the rest wait."""
+    await reviewer("max@example.com")
+    desks = [Desk(server) for _ in range(20)]
+    for desk in desks:
+        await desk.__aenter__()
+        await desk.get("/ui/login")
+    try:
+        answers = await asyncio.gather(
+            *(d.post("/ui/login", {"email": "max@example.com", "password": "wrong"}) for d in desks)
+        )
+    finally:
+        for desk in desks:
+            await desk.__aexit__()
+    codes = sorted(r.status_code for r in answers)
+    assert codes.count(401) == 5 and codes.count(429) == 15, codes
+
+
+async def _through_proxy(
+    client: httpx.AsyncClient, email: str, password: str = PASSWORD
+) -> httpx.Response:
+    """Sign in as a browser behind the TLS proxy would: its cookie is Secure (https), so it is
+    sent back by hand over this plain-HTTP test connection."""
+    page = await client.get("/ui/login")
+    sid = re.search(r"hitl_session=([^;]+)", page.headers["set-cookie"])
+    csrf = re.search(r'name="_csrf" value="([^"]+)"', page.text)
+    assert sid and csrf, page.text[:300]
+    return await client.post(
+        "/ui/login",
+        data={"email": email, "password": password, "_csrf": html.unescape(csrf.group(1))},
+        headers={"Cookie": f"hitl_session={sid.group(1)}"},
+    )
+
+
+async def test_forwarded_headers_only_from_trusted_proxies(
+    server: str, settings: Any, reviewer: Any, tmp_path: Path
+) -> None:
+    """Behind a TLS-terminating proxy named in HITL_TRUSTED_PROXIES: https for the cookie's
+    Secure flag and HSTS, the client's own address for the sign-in limit. From anyone else the
+    same headers change nothing."""
+    await reviewer("ida@example.com")
+    forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.7"}
+    async with httpx.AsyncClient(base_url=server, headers=forwarded) as plain:
+        r = await plain.get("/ui/login")
+        assert "strict-transport-security" not in r.headers
+        assert "secure" not in r.headers["set-cookie"].lower()
+    port = free_port()
+    env = process_env(settings) | {"HITL_PORT": str(port), "HITL_TRUSTED_PROXIES": "127.0.0.1"}
+    proxied = Process(["serve"], env, tmp_path / "proxied.log")
+    base = f"http://127.0.0.1:{port}"
+    # A browser behind the proxy sends the https origin it sees.
+    forwarded["Origin"] = f"https://127.0.0.1:{port}"
+    try:
+        wait_http_ready(f"{base}/readyz", proxied)
+        async with httpx.AsyncClient(base_url=base, headers=forwarded) as browser:
+            r = await browser.get("/ui/login")
+            assert r.headers["strict-transport-security"].startswith("max-age=31536000")
+            r = await _through_proxy(browser, "ida@example.com")
+            assert r.status_code == 303, r.text[:300]
+            assert "secure" in r.headers["set-cookie"].lower()
+            # The address limit is per client behind the proxy, not one for everyone.
+            for n in range(31):
+                r = await _through_proxy(browser, f"nobody{n}@example.com", "wrong")
+            assert r.status_code == 429, "the 31st attempt from one address waits"
+            browser.headers["X-Forwarded-For"] = "198.51.100.9"
+            r = await _through_proxy(browser, "ida@example.com")
+            assert r.status_code == 303, "another client behind the same proxy is not locked out"
+    finally:
+        proxied.stop()

@@ -84,7 +84,7 @@ class AuthController(Controller):
                 error=error,
             )
 
-        wait = await limiter.retry_after(email, address)
+        wait = await limiter.attempt(email, address)
         if wait is not None:
             minutes = max(1, round(wait / 60))
             return again(
@@ -96,7 +96,6 @@ class AuthController(Controller):
         async with runtime.engine.connect() as conn:
             caller = await accounts.authenticate(conn, email, password)
         if caller is None:
-            await limiter.failed(email, address)
             return again(401, "That email and password do not match an account.")
         await limiter.succeeded(email, address)
         new_sid, _ = await store_of(runtime).sign_in(sid, caller.id)
