@@ -19,9 +19,19 @@ def create_engine(settings: Settings, *, pool_size: int | None = None) -> AsyncE
         pool_size=pool_size or settings.db_pool_size,
         max_overflow=10,
         pool_pre_ping=False,
+        pool_timeout=settings.db_acquire_timeout_seconds,
         # asyncpg caches prepared statements per connection; our statements are few and fixed.
-        connect_args={"server_settings": {"application_name": "hitl"}},
+        connect_args={
+            "server_settings": {"application_name": "hitl", **_timeouts(settings)},
+            "command_timeout": settings.db_statement_timeout_seconds + 2,
+        },
     )
+
+
+def _timeouts(settings: Settings) -> dict[str, str]:
+    """The server cancels a statement past the timeout (QueryCanceledError); the client gives
+    up 2 s later (command_timeout) if the server itself stopped answering."""
+    return {"statement_timeout": str(int(settings.db_statement_timeout_seconds * 1000))}
 
 
 @asynccontextmanager
@@ -68,7 +78,8 @@ async def create_pool(settings: Settings, size: int = 10) -> asyncpg.Pool:
         to_libpq_url(settings.database_url or ""),
         min_size=2,
         max_size=size,
-        server_settings={"application_name": "hitl-turns"},
+        server_settings={"application_name": "hitl-turns", **_timeouts(settings)},
+        command_timeout=settings.db_statement_timeout_seconds + 2,
         # The hot path sets no session state: skip asyncpg's RESET ALL round trip per release.
         reset=_keep_session,
     )

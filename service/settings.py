@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = 10.0
     review_lease_seconds: int = 120
     db_pool_size: int = 20
+    # A slow database fails a request (503 with Retry-After) instead of hanging it: no statement
+    # runs longer than this, and no request waits longer than that for a pooled connection.
+    db_statement_timeout_seconds: float = Field(default=10.0, gt=0)
+    db_acquire_timeout_seconds: float = Field(default=5.0, gt=0)
     # Addresses (or CIDRs, comma-separated; "*" for any) of reverse proxies whose
     # X-Forwarded-For and X-Forwarded-Proto are believed: the client's address for the sign-in
     # limit, https for Secure cookies, HSTS and the WebSocket's Origin check. None by default.

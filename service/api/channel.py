@@ -51,7 +51,9 @@ class ChannelController(Controller):
         policy = runtime.policies.current
         try:
             # No explicit transaction: the decision is written by one statement, atomic by itself.
-            async with runtime.pg.acquire() as conn:
+            async with runtime.pg.acquire(
+                timeout=runtime.settings.db_acquire_timeout_seconds
+            ) as conn:
                 outcome = await turns.decide(
                     conn,
                     policy,
@@ -62,7 +64,9 @@ class ChannelController(Controller):
                     shadow=runtime.shadow.current if runtime.shadow else None,
                 )
         except turns.DuplicateRequest:
-            async with runtime.pg.acquire() as conn:
+            async with runtime.pg.acquire(
+                timeout=runtime.settings.db_acquire_timeout_seconds
+            ) as conn:
                 answer = await turns.replay(conn, key_channel, idempotency_key or "", data)
                 return Response(answer)
         if outcome.replayed:

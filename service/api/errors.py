@@ -67,7 +67,7 @@ def unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[Any
     return Response(
         {
             "status_code": 503,
-            "detail": "a dependency (PostgreSQL or Redis) is unreachable; retry shortly",
+            "detail": "a dependency (PostgreSQL or Redis) is unreachable or too slow; retry shortly",
             "extra": None,
         },
         status_code=503,
@@ -88,9 +88,12 @@ def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[
     return _body(500, "internal error")
 
 
-# What a stopped or restarting server looks like from here.
+# What a stopped, restarting or stalled server looks like from here.
 UNREACHABLE: tuple[type[BaseException], ...] = (
     ConnectionError,  # refused, reset: the socket itself
+    TimeoutError,  # asyncpg's pool acquire and command timeouts
+    asyncpg.exceptions.QueryCanceledError,  # statement_timeout
+    sqlalchemy.exc.TimeoutError,  # SQLAlchemy's pool checkout
     asyncpg.PostgresConnectionError,
     asyncpg.exceptions.OperatorInterventionError,  # shutting down, cannot connect now
     asyncpg.exceptions.ConnectionDoesNotExistError,

@@ -9,7 +9,6 @@ import secrets
 import time
 import uuid
 from dataclasses import asdict, dataclass
-from typing import Any
 
 from redis.asyncio import Redis
 

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
+from support import Process, free_port, process_env, wait_http_ready
+
+DSN = (
+    "SELECT 'postgresql://' || current_user || '@127.0.0.1:' || "
+    "current_setting('port') || '/' || current_database()"
+)
 
 
 def turn(**overrides: Any) -> dict[str, Any]:
@@ -241,3 +249,41 @@ async def test_a_reused_idempotency_key_with_another_body_is_422(
     again = await http.post("/v1/turns", json=turn(conversation_id="c-r1"), headers=headers)
     assert again.status_code == 200 and again.json() == first.json()
     assert await db.fetchval("SELECT count(*) FROM turn") == 1
+
+
+async def test_a_stalled_database_fails_fast_with_503(
+    settings: Any, channel_key: Any, db: asyncpg.Connection, tmp_path: Path
+) -> None:
+    """A table locked by someone else (a migration, a stuck transaction): the turn gives up at
+    the statement timeout with a 503 and Retry-After, instead of hanging; then all is well."""
+    key = await channel_key("email")
+    port = free_port()
+    env = process_env(settings) | {"HITL_PORT": str(port), "HITL_DB_STATEMENT_TIMEOUT_SECONDS": "1"}
+    proc = Process(["serve"], env, tmp_path / "slow.log")
+    base = f"http://127.0.0.1:{port}"
+    body = {
+        "conversation_id": "stalled-1",
+        "channel": "email",
+        "customer_id": "cust-stalled",
+        "message": "Where is my parcel?",
+        "draft": {"text": "On its way.", "confidence": 0.9, "intent": "order_status"},
+    }
+    try:
+        wait_http_ready(f"{base}/readyz", proc)
+        async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+            headers = {"Authorization": f"Bearer {key}"}
+            locker = await asyncpg.connect(await db.fetchval(DSN))
+            try:
+                async with locker.transaction():
+                    await locker.execute("LOCK TABLE conversation IN ACCESS EXCLUSIVE MODE")
+                    started = time.monotonic()
+                    r = await client.post("/v1/turns", json=body, headers=headers)
+                    took = time.monotonic() - started
+            finally:
+                await locker.close()
+            assert r.status_code == 503 and r.headers["retry-after"] == "5", r.text
+            assert took < 4.0, f"the turn hung for {took:.1f} s"
+            r = await client.post("/v1/turns", json=body, headers=headers)
+            assert r.status_code == 200, r.text
+    finally:
+        proc.stop()
