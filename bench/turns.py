@@ -210,6 +210,7 @@ def main() -> None:
             "HITL_DATABASE_URL": database_url,
             "HITL_REDIS_URL": redis_url,
             "HITL_PORT": str(port),
+            "HITL_SECRET_KEY": "bench-secret",
             "HITL_REDIS_PREFIX": f"bench-{uuid.uuid4().hex[:6]}",
             "HITL_POLICY_PATH": str(ROOT / "policies" / "default.yaml"),
         }

@@ -36,6 +36,17 @@ def settings_with_services() -> Settings:
     )
 
 
+def require_secret_key(configured: Settings) -> None:
+    """Outside the embedded default (a database of one's own), sessions must be signed with a
+    key the operator chose and keeps: a generated one would differ per machine and replica."""
+    if configured.database_url and not configured.secret_key:
+        raise click.ClickException(
+            "HITL_SECRET_KEY is not set: with HITL_DATABASE_URL set it is required (it signs "
+            "the desk's session cookies; use the same value on every replica), e.g. "
+            "HITL_SECRET_KEY=$(python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+        )
+
+
 def run_with_engine(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
     from service import db
 
@@ -96,6 +107,7 @@ def serve(workers: int) -> None:
     """Run the HTTP API and the reviewer UI (one process; run several to scale out)."""
     import uvicorn
 
+    require_secret_key(Settings())
     settings = settings_with_services()
     load_policy_or_exit(settings)  # refuse to start on an invalid policy, with its messages
     os.environ["HITL_DATABASE_URL"] = settings.database_url or ""
@@ -132,7 +144,9 @@ def up() -> None:
     """Everything for a local start: embedded services if needed, migrations, demo data, serve, worker."""
     from service.stack import run_stack
 
-    sys.exit(run_stack(Settings()))
+    settings = Settings()
+    require_secret_key(settings)
+    sys.exit(run_stack(settings))
 
 
 @cli.group()

@@ -63,6 +63,7 @@ class Runtime:
     shadow: PolicyHolder | None = None
     keys: KeyCache = field(default_factory=KeyCache)
     detector_: LiveDetector | None = None
+    secret_key: str = ""  # HITL_SECRET_KEY, or the one generated for the embedded default
     _watcher: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @classmethod
@@ -80,7 +81,14 @@ class Runtime:
             detector = LiveDetector()
             await detector.start()
         runtime = cls(
-            settings, db.create_engine(settings), redis, holder, pg, shadow, detector_=detector
+            settings,
+            db.create_engine(settings),
+            redis,
+            holder,
+            pg,
+            shadow,
+            detector_=detector,
+            secret_key=settings.resolved_secret_key(),
         )
         if detector is not None:
             await detector.prepare(holder.current)

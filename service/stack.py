@@ -52,6 +52,9 @@ def run_stack(settings: Settings) -> int:
         env = os.environ | {
             "HITL_DATABASE_URL": settings.database_url or "",
             "HITL_REDIS_URL": settings.redis_url or "",
+            # The configured key, or the one generated into the state folder for the embedded
+            # default: the serve process gets it explicitly.
+            "HITL_SECRET_KEY": settings.resolved_secret_key(),
         }
         for command in ("serve", "worker"):
             children.append(

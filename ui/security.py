@@ -14,7 +14,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.reviewers import accounts
 from service.reviewers.caller import Caller
-from service.reviewers.sessions import COOKIE, Session, SessionStore, SignInLimiter
+from service.reviewers.sessions import COOKIE, Session, SessionStore, SignInLimiter, unseal
 from service.runtime import Runtime
 
 CSRF_HEADER = "x-csrf-token"
@@ -114,7 +114,7 @@ def session_middleware(app: ASGIApp) -> ASGIApp:
             return
         started = time.perf_counter()
         runtime: Runtime = scope["app"].state.runtime
-        sid = _cookie(scope, COOKIE)
+        sid = unseal(_cookie(scope, COOKIE), runtime.secret_key)
         session = await store_of(runtime).load(sid) if sid else None
         state = scope.setdefault("state", {})
         state["session_id"], state["session"] = (sid if session else None), session

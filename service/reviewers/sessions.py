@@ -46,6 +46,22 @@ def ttl_left(created: float, now: float) -> int:
     return int(min(IDLE_SECONDS, created + ABSOLUTE_SECONDS - now))
 
 
+def seal(sid: str, key: str) -> str:
+    """The cookie's value: the session id and its HMAC under HITL_SECRET_KEY, so a cookie that
+    was not issued by this service (or was issued under a key since rotated) is refused before
+    Redis is asked. Rotating the key signs everyone out."""
+    mac = hmac.new(key.encode(), sid.encode(), hashlib.sha256).hexdigest()[:32]
+    return f"{sid}.{mac}"
+
+
+def unseal(value: str | None, key: str) -> str | None:
+    """The session id of a cookie sealed with this key, else None."""
+    if not value or len(value) > 200 or "." not in value:
+        return None
+    sid, _, mac = value.rpartition(".")
+    return sid if hmac.compare_digest(seal(sid, key), value) and mac else None
+
+
 class SessionStore:
     """Session ids live only in the cookie; Redis keys hold their SHA-256, so a copy of Redis
     cannot be replayed as cookies."""

@@ -63,6 +63,7 @@ def test_postgres_down_is_503_and_the_pool_recovers(
         HITL_REDIS_URL=addresses.redis_url,
         HITL_STATE_DIR=str(tmp_path / "state"),
         HITL_PORT=str(port),
+        HITL_SECRET_KEY="outage-test-secret",
     )
     hitl(env, "migrate")
     key = hitl(env, "keys", "create", "email")

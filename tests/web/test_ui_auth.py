@@ -7,6 +7,8 @@ import hashlib
 import html
 import json
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -119,7 +121,7 @@ async def test_sessions_time_out_when_idle_and_after_twelve_hours(
     await reviewer("rita@example.com")
     async with Desk(server) as desk:
         await desk.sign_in("rita@example.com")
-        sid = desk.session_cookie or ""
+        sid = (desk.session_cookie or "").rpartition(".")[0]  # the cookie is sid.hmac
         key = f"{settings.redis_prefix}:session:{hashlib.sha256(sid.encode()).hexdigest()}"
         assert sid not in str(await redis_client.keys(f"{settings.redis_prefix}:session:*"))
         assert 0 < await redis_client.ttl(key) <= IDLE_SECONDS  # idle timer, renewed on use
@@ -209,3 +211,36 @@ async def test_forwarded_headers_only_from_trusted_proxies(
             assert r.status_code == 303, "another client behind the same proxy is not locked out"
     finally:
         proxied.stop()
+
+
+async def test_session_cookies_are_signed_with_the_secret_key(server: str, reviewer: Any) -> None:
+    """The cookie is the session id and its HMAC under HITL_SECRET_KEY: the bare id, a wrong
+    MAC or one made under another key is not a session, even though Redis holds the id."""
+    from service.reviewers.sessions import seal
+
+    await reviewer("rita@example.com")
+    async with Desk(server) as desk:
+        await desk.sign_in("rita@example.com")
+        cookie = desk.session_cookie or ""
+        sid = cookie.rpartition(".")[0]
+        assert sid and cookie == seal(sid, "test-secret-key")
+        for forged in (sid, f"{sid}.{'0' * 32}", seal(sid, "another-key")):
+            async with httpx.AsyncClient(base_url=server, cookies={"hitl_session": forged}) as c:
+                r = await c.get("/ui/queue")
+                assert r.status_code == 303 and "/ui/login" in r.headers["location"], forged
+        assert (await desk.get("/ui/queue")).status_code == 200
+
+
+def test_serve_refuses_to_start_without_a_secret_key_on_a_configured_database(
+    settings: Any,
+) -> None:
+    env = process_env(settings)
+    env.pop("HITL_SECRET_KEY", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "service", "serve"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0 and "HITL_SECRET_KEY is not set" in done.stderr, done.stderr

@@ -9,7 +9,7 @@ from litestar.datastructures import Cookie
 from litestar.response import Redirect
 
 from service.reviewers import accounts
-from service.reviewers.sessions import ABSOLUTE_SECONDS, COOKIE
+from service.reviewers.sessions import ABSOLUTE_SECONDS, COOKIE, seal
 from ui import render
 from ui.security import (
     caller_of,
@@ -33,7 +33,7 @@ def safe_next(value: str | None) -> str:
 def session_cookie(request: Request[Any, Any, Any], sid: str, max_age: int) -> Cookie:
     return Cookie(
         key=COOKIE,
-        value=sid,
+        value=seal(sid, runtime_of(request).secret_key),
         path="/",
         httponly=True,
         samesite="lax",
