@@ -28,7 +28,7 @@ class InsightsController(Controller):
         except ValueError as err:
             raise Invalid(f"since: {err}", field="since") from err
         async with runtime.engine.connect() as conn:
-            result = await shadow.compare(conn, period)
+            result = await shadow.compare(conn, period, teams=caller.team_scope())
         result["live_policy"] = runtime.policies.current.version
         result["shadow_policy"] = runtime.shadow.current.version if runtime.shadow else None
         return result

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -21,16 +22,33 @@ SELECT c.external_id AS conversation_id, c.channel, t.seq, t.message, d.action A
 FROM decision d JOIN turn t ON t.id = d.turn_id JOIN conversation c ON c.id = t.conversation_id
 WHERE d.shadow IS NOT NULL AND d.created_at >= now() - make_interval(secs => :secs)
   AND (d.action <> d.shadow->>'action' OR to_jsonb(d.rule_ids) <> d.shadow->'rule_ids')
+  {scope}
 ORDER BY d.created_at DESC LIMIT :n
 """
 
+# A supervisor reads the customer's words only of turns their teams had or would have had:
+# the live decision's review or transfer, or the shadow policy's team.
+TEAM_SCOPE = """
+  AND (d.shadow->>'team' = ANY(:teams)
+       OR EXISTS (SELECT 1 FROM review r WHERE r.turn_id = t.id AND r.team = ANY(:teams))
+       OR EXISTS (SELECT 1 FROM transfer x WHERE x.turn_id = t.id AND x.team = ANY(:teams)))
+"""
 
-async def compare(conn: AsyncConnection, since: timedelta, limit: int = 100) -> dict[str, Any]:
-    params = {"secs": since.total_seconds(), "n": limit}
+
+async def compare(
+    conn: AsyncConnection,
+    since: timedelta,
+    limit: int = 100,
+    teams: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """The agreement over every turn (counts only), and the differing turns themselves, with
+    the customer's message, of these teams only (None: an admin, every team)."""
+    params = {"secs": since.total_seconds(), "n": limit, "teams": list(teams or [])}
     matrix = (await conn.execute(text(SUMMARY), params)).all()
     turns = sum(r.n for r in matrix)
     agreed = sum(r.n for r in matrix if r.live == r.shadow)
-    differing = (await conn.execute(text(DIFFERING), params)).all()
+    scope = "" if teams is None else TEAM_SCOPE
+    differing = (await conn.execute(text(DIFFERING.format(scope=scope)), params)).all()
     return {
         "since_seconds": since.total_seconds(),
         "turns": turns,

@@ -398,7 +398,9 @@ def _shadow(
             "action": verdict.action,
             "triggers": [t.type for t in verdict.triggers],
             "rule_ids": list(verdict.rule_ids),
-            "team": verdict.team,
+            # Whose work it would have been (a review's team too): scopes who may read it.
+            "team": (verdict.team if verdict.action == "transfer" else verdict.review_team)
+            or shadow.default_team,
         }
     )
 

@@ -42,6 +42,7 @@ async def test_shadow_decisions_are_stored_and_compared(
     key = await channel_key("letters")
     boss = await reviewer("boss@example.com", role="supervisor")
     plain = await reviewer("plain@example.com")
+    elsewhere = await reviewer("bill@example.com", teams=("billing",), role="supervisor")
     async with httpx.AsyncClient(base_url=shadowed_server) as http:
         for n, confidence in enumerate((0.95, 0.8, 0.75, 0.5)):
             r = await http.post(
@@ -66,6 +67,11 @@ async def test_shadow_decisions_are_stored_and_compared(
         assert summary["turns"] == 4 and summary["same_action"] == 2 and summary["agreement"] == 0.5
         assert {d["conversation_id"] for d in summary["differing"]} == {"s-1", "s-2"}
         assert all(d["shadow"]["action"] == "review" for d in summary["differing"])
+        # A supervisor of another team sees the agreement, not general's customers' words.
+        other = await http.get(
+            "/v1/shadow?since=1h", headers={"Authorization": f"Bearer {elsewhere}"}
+        )
+        assert other.json()["turns"] == 4 and other.json()["differing"] == []
         denied = await http.get("/v1/shadow", headers={"Authorization": f"Bearer {plain}"})
         assert denied.status_code == 403
         bad = await http.get("/v1/shadow?since=soon", headers={"Authorization": f"Bearer {boss}"})
