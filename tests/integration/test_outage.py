@@ -16,8 +16,7 @@ import httpx
 import pytest
 from support import ROOT, Process, environ, free_port, wait_for, wait_http_ready
 
-from service import embedded
-from service.embedded import EmbeddedServices
+from service.embedded import EmbeddedServices, postgres
 from service.settings import to_libpq_url
 
 
@@ -76,10 +75,10 @@ def test_postgres_down_is_503_and_the_pool_recovers(
         assert acknowledged[0].status_code == 200
 
         pg = services._pg_context()
-        pid = embedded._read_postmaster(pg.pgdata)
+        pid = postgres.read_postmaster(pg.pgdata)
         assert pid is not None
         db_port = int(addresses.database_url.rsplit(":", 1)[1].split("/")[0])
-        embedded._stop_postgres(pg, pid.pid)
+        postgres.stop_postgres(pg, pid.pid)
 
         down = httpx.post(f"{base}/v1/turns", json=turn(), headers=headers, timeout=30)
         assert down.status_code == 503, down.text
@@ -88,7 +87,7 @@ def test_postgres_down_is_503_and_the_pool_recovers(
         assert httpx.get(f"{base}/readyz", timeout=10).status_code == 503
 
         code, out = pg.run(
-            "pg_ctl", "-l", str(pg.log), "-w", "-o", embedded._server_options(pg, db_port), "start"
+            "pg_ctl", "-l", str(pg.log), "-w", "-o", postgres._server_options(pg, db_port), "start"
         )
         assert code == 0, out
 
