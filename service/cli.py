@@ -28,12 +28,7 @@ def settings_with_services() -> Settings:
             "no database configured: set HITL_DATABASE_URL and HITL_REDIS_URL, "
             "or start `hitl up` in this folder first"
         )
-    return settings.model_copy(
-        update={
-            "database_url": settings.database_url or found.database_url,
-            "redis_url": settings.redis_url or found.redis_url,
-        }
-    )
+    return settings.with_services(found.database_url, found.redis_url)
 
 
 def require_secret_key(configured: Settings) -> None:

@@ -49,6 +49,15 @@ class Settings(BaseSettings):
         """Where `hitl up` keeps its embedded PostgreSQL and Redis, and other commands find them."""
         return self.state_dir / "services"
 
+    def with_services(self, database_url: str, redis_url: str) -> Settings:
+        """These settings, with the embedded servers' URLs for whatever was not configured."""
+        return self.model_copy(
+            update={
+                "database_url": self.database_url or database_url,
+                "redis_url": self.redis_url or redis_url,
+            }
+        )
+
     def async_database_url(self) -> str:
         """The URL in the form SQLAlchemy's asyncpg dialect expects."""
         if not self.database_url:

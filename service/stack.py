@@ -42,12 +42,7 @@ def run_stack(settings: Settings) -> int:
             )
             embedded = EmbeddedServices(settings.services_dir)
             found = embedded.start()
-            settings = settings.model_copy(
-                update={
-                    "database_url": settings.database_url or found.database_url,
-                    "redis_url": settings.redis_url or found.redis_url,
-                }
-            )
+            settings = settings.with_services(found.database_url, found.redis_url)
         demo = _prepare(settings)
         env = os.environ | {
             "HITL_DATABASE_URL": settings.database_url or "",
