@@ -6,12 +6,13 @@ import time
 import uuid
 from typing import Annotated, Any
 
-from litestar import Controller, Response, get, post
+from litestar import Controller, Response
 from litestar.background_tasks import BackgroundTask
 from litestar.params import Parameter
 from sqlalchemy import text
 
 from service import audit, db
+from service.api.routes import get, post
 from service.errors import Invalid, NotFound
 from service.metrics import prom
 from service.reviewers.caller import Caller

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from litestar import Controller, get
+from litestar import Controller
+from litestar.params import Parameter
 
+from service.api.routes import DURATION, get
 from service.errors import Forbidden, Invalid
 from service.metrics import calibration, shadow
 from service.policy.durations import parse_duration
@@ -19,7 +21,10 @@ class InsightsController(Controller):
 
     @get("/shadow", summary="How the shadow policy would have decided, against the live one")
     async def shadow_comparison(
-        self, runtime: Runtime, caller: Caller, since: str = "24h"
+        self,
+        runtime: Runtime,
+        caller: Caller,
+        since: Annotated[str, Parameter(pattern=DURATION, description="e.g. 24h, 7d")] = "24h",
     ) -> dict[str, Any]:
         if caller.role not in ("supervisor", "admin"):
             raise Forbidden("supervisors and admins only")
@@ -35,7 +40,11 @@ class InsightsController(Controller):
 
     @get("/calibration", summary="Confidence against review outcomes; a threshold for a target")
     async def calibration(
-        self, runtime: Runtime, caller: Caller, since: str = "30d", target: float = 0.05
+        self,
+        runtime: Runtime,
+        caller: Caller,
+        since: Annotated[str, Parameter(pattern=DURATION, description="e.g. 30d")] = "30d",
+        target: Annotated[float, Parameter(gt=0, lt=1)] = 0.05,
     ) -> dict[str, Any]:
         if caller.role not in ("supervisor", "admin"):
             raise Forbidden("supervisors and admins only")

@@ -6,10 +6,11 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
-from litestar import Controller, Response, get, post
+from litestar import Controller, Response
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from service.api.routes import NOTHING_WAITING, get, post
 from service.effects import Effects
 from service.metrics import prom
 from service.models.review import ENDED
@@ -41,7 +42,11 @@ class ReviewerController(Controller):
             rows = await repository.list_open(conn, caller.team_scope())
         return [reviews.reviewer_view(r) for r in rows]
 
-    @post("/next", summary="Claim the most urgent open review of the caller's teams")
+    @post(
+        "/next",
+        summary="Claim the most urgent open review of the caller's teams",
+        responses=NOTHING_WAITING,
+    )
     async def claim_next(self, runtime: Runtime, caller: Caller) -> Response[Any]:
         lease = runtime.settings.review_lease_seconds
         row = await runtime.commit(lambda c: reviews.claim_next(c, caller, lease))

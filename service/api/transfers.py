@@ -8,9 +8,10 @@ import uuid
 from typing import Annotated, Any, Literal
 
 import msgspec
-from litestar import Controller, get, post, put
+from litestar import Controller
 from litestar.params import Parameter
 
+from service.api.routes import get, post, put
 from service.reviewers import presence
 from service.reviewers.caller import Caller
 from service.runtime import Runtime
