@@ -8,6 +8,7 @@ from typing import Any
 
 import asyncpg
 import pytest
+from sqlalchemy import text as sa_text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from support import decide_all
 
@@ -109,3 +110,86 @@ async def test_postgres_refuses_broken_invariants(
     with pytest.raises(asyncpg.IntegrityConstraintViolationError):
         async with db.transaction():
             await db.execute(sql)
+
+
+async def test_reviewers_and_the_deadline_race_for_each_review_and_one_wins(
+    engine: AsyncEngine, settings: Settings, db: asyncpg.Connection
+) -> None:
+    """Per review, 2 to 10 reviewers act at once (approve, edit or take over) right at its
+    deadline, while the expiry fires: exactly one outcome each, one audit row of it, one
+    review.completed webhook, at most one transfer. 300 reviews, ten at a time, each group
+    raced from a little before to a little after its deadline."""
+    import random
+
+    from service.policy.loader import load_policy
+
+    trials = 300
+    rng = random.Random(20261201)
+    policy = load_policy(settings.policy_path)
+    items = [uuid.UUID(i) for i in await hold(settings, trials)]
+    people = []
+    async with database.transaction(engine) as conn:
+        for n in range(10):
+            rid = await accounts.create_user(
+                conn, f"p{n}@example.com", "reviewer", ["general"], None
+            )
+            people.append(await accounts.caller_by_id(conn, rid))
+
+    async def act(caller: Any, review_id: uuid.UUID, kind: int) -> bool:
+        try:
+            async with database.transaction(engine) as conn:
+                if kind == 0:
+                    await reviews.approve(conn, caller, review_id)
+                elif kind == 1:
+                    await reviews.edit(conn, caller, review_id, "Yes, it is covered.")
+                else:
+                    await reviews.take_over(conn, caller, review_id, policy)
+            return True
+        except Conflict:
+            return False
+
+    async def expiry(review_id: uuid.UUID) -> bool:
+        while True:  # fires from the deadline on, until it or a reviewer has finished it
+            async with database.transaction(engine) as conn:
+                if (await reviews.expire(conn, review_id, policy)).deliveries:
+                    return True
+                status = await conn.scalar(
+                    sa_text("SELECT status FROM review WHERE id = :id"), {"id": review_id}
+                )
+            if status not in ("pending", "claimed"):
+                return False
+            await asyncio.sleep(0.005)
+
+    results = []
+    for start in range(0, trials, 10):  # ten reviews at a time, each group at its deadline
+        group = items[start : start + 10]
+        await db.execute(
+            "UPDATE review SET deadline = clock_timestamp() + interval '60 milliseconds' "
+            "WHERE id = ANY($1)",
+            group,
+        )
+        await asyncio.sleep(rng.uniform(0.03, 0.09))  # before, at or after the deadline
+        races = [
+            asyncio.gather(
+                *(act(p, r, rng.randrange(3)) for p in rng.sample(people, rng.randint(2, 10))),
+                expiry(r),
+            )
+            for r in group
+        ]
+        results += await asyncio.gather(*races)
+    assert all(sum(r) == 1 for r in results), "exactly one winner per review"
+    statuses = await db.fetch("SELECT status, count(*) AS n FROM review GROUP BY 1")
+    assert sum(r["n"] for r in statuses) == trials
+    assert {r["status"] for r in statuses} <= {"approved", "edited", "taken_over", "expired"}
+    per_review = await db.fetch(
+        "SELECT r.id, (SELECT count(*) FROM audit_event a WHERE a.subject_id = r.id::text "
+        "  AND a.kind LIKE 'review.%') AS audits, "
+        "(SELECT count(*) FROM outbox_event o WHERE o.dedupe_key = 'review.completed:' || r.id) "
+        "  AS completed, "
+        "(SELECT count(*) FROM transfer x WHERE x.review_id = r.id) AS transfers FROM review r"
+    )
+    assert all(r["audits"] == 1 and r["completed"] == 1 for r in per_review)
+    assert all(r["transfers"] <= 1 for r in per_review)
+    print("outcomes:", {r["status"]: r["n"] for r in statuses})
+    won_by = {r["status"] for r in statuses}
+    assert "expired" in won_by and won_by - {"expired"}, won_by  # both sides won some

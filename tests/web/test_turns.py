@@ -123,11 +123,12 @@ async def test_concurrent_retries_create_one_turn(
     body = turn(draft={"text": "Maybe?", "confidence": 0.3})
     headers = auth(key) | {"Idempotency-Key": "race-1"}
     answers = await asyncio.gather(
-        *[http.post("/v1/turns", json=body, headers=headers) for _ in range(8)]
+        *[http.post("/v1/turns", json=body, headers=headers) for _ in range(50)]
     )
     assert {r.status_code for r in answers} == {200}
-    assert len({r.json()["decision_id"] for r in answers}) == 1
-    assert await db.fetchval("SELECT count(*) FROM turn") == 1
+    assert len({r.text for r in answers}) == 1, "50 identical answers, deadline included"
+    for table in ("turn", "decision", "review"):
+        assert await db.fetchval(f"SELECT count(*) FROM {table}") == 1, table
 
 
 async def test_new_turn_supersedes_the_open_review(
