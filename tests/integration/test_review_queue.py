@@ -117,13 +117,13 @@ async def test_reviewers_and_the_deadline_race_for_each_review_and_one_wins(
 ) -> None:
     """Per review, 2 to 10 reviewers act at once (approve, edit or take over) right at its
     deadline, while the expiry fires: exactly one outcome each, one audit row of it, one
-    review.completed webhook, at most one transfer. 300 reviews, ten at a time, each group
+    review.completed webhook, at most one transfer. 1,000 reviews, ten at a time, each group
     raced from a little before to a little after its deadline."""
     import random
 
     from service.policy.loader import load_policy
 
-    trials = 300
+    trials = 1000
     rng = random.Random(20261201)
     policy = load_policy(settings.policy_path)
     items = [uuid.UUID(i) for i in await hold(settings, trials)]

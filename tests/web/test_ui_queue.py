@@ -232,3 +232,35 @@ async def test_live_updates_cross_serve_processes(
                 assert f'data-review-id="{review_id}"' in pushed
     finally:
         other.stop()
+
+
+async def test_customer_and_ai_text_is_inert_on_the_handoffs_pages(
+    server: str, http: httpx.AsyncClient, channel_key: Any, reviewer: Any
+) -> None:
+    """The same hostile text in a transfer: the work queue, the transfer page and the live
+    transcript show it as text, inside containers htmx leaves alone."""
+    await reviewer("rita@example.com")
+    key = await channel_key("letters")
+    base = held_turn(customer_id='"><b>cust</b>', draft={"text": XSS_DRAFT, "confidence": 0.9})
+    r = await http.post(
+        "/v1/turns",
+        json=base | {"message": "I want to talk to a person. " + XSS_MESSAGE},
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    transfer_id = r.json()["transfer"]["id"]
+    r = await http.post(  # while a person has it: into the transfer's transcript
+        "/v1/turns",
+        json=base | {"message": XSS_MESSAGE},
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    assert r.json()["transfer"]["id"] == transfer_id
+    async with Desk(server) as desk:
+        await desk.sign_in("rita@example.com")
+        for path in ("/ui/handoffs", f"/ui/handoffs/{transfer_id}"):
+            page = (await desk.get(path)).text
+            assert "<script>alert" not in page and "<img src=x" not in page, path
+            assert '<div hx-get="/ui/logout"' not in page and "<b>cust</b>" not in page, path
+            assert "&lt;script&gt;" in page or "&lt;b&gt;cust" in page, path
+        page = (await desk.get(f"/ui/handoffs/{transfer_id}")).text
+        assert 'id="transfer-transcript"' in page and "hx-disable" in page
+        assert 'id="handoffs-live" hx-disable' in (await desk.get("/ui/handoffs")).text
