@@ -1,0 +1,263 @@
+"""The transfer and ownership lifecycle as a hypothesis state machine on real PostgreSQL: random
+turns (calm, a request for a person, distress), offers, lapses, accepts, replies, closes, cancels
+and presence changes by three people, in any order. After every step Postgres must agree with
+itself: one open transfer per conversation at most, the owner column set exactly when one is
+open, every person's load equal to what they hold, and nothing offered to someone away."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import asyncpg
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+from sqlalchemy import text
+
+from service import db as database
+from service.detection.live import LiveDetector
+from service.errors import DomainError
+from service.policy.loader import load_policy
+from service.reviewers import accounts
+from service.settings import Settings
+from service.transfers import service as transfers
+from service.turns import service as turns
+from service.turns.schemas import DraftIn, TurnCreate
+
+MESSAGES = (
+    "what are your opening hours on Sunday?",
+    "I want to talk to a real person",
+    "I can't do this anymore, I don't see the point of going on",
+)
+CONVERSATIONS = 4
+PEOPLE = 3
+SEEN: dict[str, int] = {"steps": 0}  # what the runs did, so a run that did nothing fails
+TABLES = "transfer_message, transfer_event, transfer, review, decision, turn, conversation"
+
+
+class World:
+    """What the machine drives: one event loop, the turn path's pool and detector, an engine."""
+
+    def __init__(self, configured: Settings) -> None:
+        self.settings = configured
+        self.loop = asyncio.new_event_loop()
+        self.policy = load_policy(configured.policy_path)
+        self.detector = LiveDetector()
+        self.run(self.detector.start())
+        self.pool = self.run(database.create_pool(configured, size=2))
+        self.engine = database.create_engine(configured, pool_size=2)
+        self.people: list[Any] = self.run(self._people())
+
+    def run(self, work: Any) -> Any:
+        return self.loop.run_until_complete(work)
+
+    async def _people(self) -> list[Any]:
+        conn = await asyncpg.connect(self.settings.database_url)
+        await conn.execute("TRUNCATE reviewer_team, reviewer, team RESTART IDENTITY CASCADE")
+        await conn.close()
+        found = []
+        async with database.transaction(self.engine) as c:
+            for n in range(PEOPLE):
+                rid = await accounts.create_user(
+                    c, f"m{n}@example.com", "reviewer", ["general", "care"], None
+                )
+                found.append(await accounts.caller_by_id(c, rid))
+        return found
+
+    def close(self) -> None:
+        self.run(self.pool.close())
+        self.run(self.engine.dispose())
+        self.run(self.detector.close())
+        self.loop.close()
+
+
+@pytest.fixture(scope="module")
+def world(settings: Settings) -> Any:
+    made = World(settings)
+    yield made
+    made.close()
+
+
+def test_the_lifecycle_keeps_its_invariants(world: World) -> None:
+    class Lifecycle(RuleBasedStateMachine):
+        def __init__(self) -> None:
+            super().__init__()
+            self.run = world.run
+            self.run(self._reset())
+
+        async def _reset(self) -> None:
+            async with database.transaction(world.engine) as conn:
+                await conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+                await conn.execute(
+                    text("UPDATE reviewer SET active_transfers = 0, presence = 'offline'")
+                )
+
+        def _open(self, held_by: Any = None) -> list[uuid.UUID]:
+            """Open transfers, oldest first; or the ones this person accepted."""
+            where = "status <> ALL('{closed,cancelled}')"
+            if held_by is not None:
+                where = "status = 'accepted' AND assigned_to = :me"
+
+            async def read() -> list[uuid.UUID]:
+                async with world.engine.connect() as conn:
+                    sql = f"SELECT id FROM transfer WHERE {where} ORDER BY created_at"
+                    me = held_by.id if held_by is not None else None
+                    return [r.id for r in await conn.execute(text(sql), {"me": me})]
+
+            return self.run(read())  # type: ignore[no-any-return]
+
+        def _commit(self, work: Any) -> None:
+            async def go() -> None:
+                try:
+                    async with database.transaction(world.engine) as conn:
+                        await work(conn)
+                except DomainError:
+                    pass  # refused (taken, not yours, over capacity): a legal outcome
+
+            self.run(go())
+
+        @rule(conversation=st.integers(0, CONVERSATIONS - 1), message=st.sampled_from(MESSAGES))
+        def turn(self, conversation: int, message: str) -> None:
+            body = TurnCreate(
+                conversation_id=f"m-{conversation}",
+                channel="chat",
+                customer_id=f"c-{conversation}",
+                message=message,
+                draft=DraftIn(text="Sure!", confidence=0.95, intent=None),
+            )
+
+            async def go() -> dict[str, Any]:
+                async with world.pool.acquire() as conn:
+                    out = await turns.decide(
+                        conn, world.policy, "chat", body, None, detector=world.detector
+                    )
+                return out.response
+
+            answer = self.run(go())
+            assert answer["action"] in ("send", "transfer")
+
+        @rule(person=st.integers(0, PEOPLE - 1), presence=st.sampled_from(["online", "away"]))
+        def presence(self, person: int, presence: str) -> None:
+            me = world.people[person]
+            self._commit(lambda c: transfers.set_presence(c, me, presence))
+
+        @rule(pick=st.integers(0, 9))
+        def assign(self, pick: int) -> None:
+            found = self._open()
+            if found:
+                t = found[pick % len(found)]
+                self._commit(lambda c: transfers.assign(c, t, world.policy))
+
+        @rule(pick=st.integers(0, 9))
+        def lapse(self, pick: int) -> None:
+            found = self._open()
+            if not found:
+                return
+            t = found[pick % len(found)]
+
+            async def work(c: Any) -> None:
+                await c.execute(
+                    text(
+                        "UPDATE transfer SET offer_expires_at = now() WHERE id = :id AND status = 'offered'"
+                    ),
+                    {"id": t},
+                )
+                await transfers.lapse(c, t, world.policy)
+
+            self._commit(work)
+
+        @rule(person=st.integers(0, PEOPLE - 1), pick=st.integers(0, 9))
+        def accept(self, person: int, pick: int) -> None:
+            found = self._open()
+            if found:
+                t, me = found[pick % len(found)], world.people[person]
+                self._commit(lambda c: transfers.accept(c, me, t))
+
+        @rule(person=st.integers(0, PEOPLE - 1), pick=st.integers(0, 9))
+        def reply(self, person: int, pick: int) -> None:
+            found = self._open()
+            if found:
+                t, me = found[pick % len(found)], world.people[person]
+                self._commit(lambda c: transfers.reply(c, me, t, "hello from a person"))
+
+        @rule(person=st.integers(0, PEOPLE - 1), own=st.booleans(), pick=st.integers(0, 9))
+        def close(self, person: int, own: bool, pick: int) -> None:
+            """Mostly a person closing their own; sometimes someone else trying to."""
+            me = world.people[person]
+            found = self._open(held_by=me) if own else self._open()
+            if found:
+                t = found[pick % len(found)]
+                self._commit(lambda c: transfers.close(c, t, "done", caller=me))
+
+        @rule(pick=st.integers(0, 9))
+        def customer_leaves(self, pick: int) -> None:
+            found = self._open()
+            if found:
+                t = found[pick % len(found)]
+                self._commit(lambda c: transfers.cancel(c, t, channel="chat"))
+
+        @invariant()
+        def postgres_agrees_with_itself(self) -> None:
+            async def check() -> None:
+                async with world.engine.connect() as conn:
+                    one = await conn.scalar(
+                        text(
+                            "SELECT count(*) FROM (SELECT conversation_id FROM transfer "
+                            "WHERE status IN ('created','offered','queued','accepted') "
+                            "GROUP BY 1 HAVING count(*) > 1) x"
+                        )
+                    )
+                    assert one == 0, "two open transfers in one conversation"
+                    owner = await conn.scalar(
+                        text(
+                            "SELECT count(*) FROM conversation c WHERE (c.handled_by = 'human') <> "
+                            "EXISTS (SELECT 1 FROM transfer x WHERE x.conversation_id = c.id "
+                            "AND x.status IN ('created','offered','queued','accepted'))"
+                        )
+                    )
+                    assert owner == 0, "the owner column disagrees with the open transfers"
+                    load = await conn.scalar(
+                        text(
+                            "SELECT count(*) FROM reviewer r WHERE r.active_transfers <> "
+                            "(SELECT count(*) FROM transfer x WHERE x.assigned_to = r.id "
+                            "AND x.status IN ('offered','accepted'))"
+                        )
+                    )
+                    assert load == 0, "someone's load is not what they hold"
+                    stale = await conn.scalar(
+                        text(
+                            "SELECT count(*) FROM transfer x JOIN reviewer r ON r.id = x.assigned_to "
+                            "WHERE x.status = 'offered' AND r.presence <> 'online' "
+                            "AND (x.offer_expires_at IS NULL OR x.offer_expires_at > now())"
+                        )
+                    )
+                    assert stale == 0, "an offer waits for someone who is not online"
+                    # (their offers are due at once: the worker's lapse moves them on)
+
+            self.run(check())
+            SEEN["steps"] += 1
+
+        def teardown(self) -> None:
+            async def count() -> None:
+                async with world.engine.connect() as conn:
+                    for status in ("accepted", "closed", "cancelled", "offered", "queued"):
+                        n = await conn.scalar(
+                            text("SELECT count(*) FROM transfer_event WHERE status = :s"),
+                            {"s": status},
+                        )
+                        SEEN[status] = SEEN.get(status, 0) + int(n or 0)
+
+            self.run(count())
+
+    Lifecycle.TestCase.settings = settings(
+        max_examples=30,
+        stateful_step_count=25,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+    Lifecycle.TestCase().runTest()
+    # The machine reached every part of the lifecycle, not only the calm turns.
+    assert all(SEEN.get(s, 0) > 0 for s in ("accepted", "closed", "cancelled", "offered")), SEEN
