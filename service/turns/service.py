@@ -235,10 +235,7 @@ def _plan(
     response = {
         "decision_id": str(decision_id),
         "action": verdict.action,
-        "triggers": [
-            {k: t[k] for k in ("type", "detail", "hard", "score", "evidence", "rule_id")}
-            for t in triggers
-        ],
+        "triggers": _answered(triggers),
         "review": {"id": str(review_id), "status": "pending", "deadline": None}
         if review_id
         else None,
@@ -257,32 +254,18 @@ def _plan(
         "policy_version": verdict.policy_version,
     }
     budget = policy.channels[body.channel].latency_budget
-    params: dict[str, Any] = {
-        "channel": body.channel,
-        "conversation": body.conversation_id,
-        "customer": body.customer_id,
-        "handler": {"send": "ai", "review": "review", "transfer": "human"}[verdict.action],
-        "turn_id": uuid.uuid4(),
-        "key": idempotency_key,
-        "request_hash": fingerprint(body) if idempotency_key else None,
-        "message": body.message,
-        "draft": body.draft.text,
-        "confidence": body.draft.confidence,
-        "intent": body.draft.intent,
-        "topics": list(body.topics),
-        "sentiment": verdict.sentiment,
-        "scores": json.dumps(reading.stored()),
-        "locale": body.locale,
-        "metadata": json.dumps(body.metadata or {}),
-        "decision_id": decision_id,
-        "action": verdict.action,
-        "triggers": json.dumps(triggers),
-        "rule_ids": list(verdict.rule_ids),
-        "version": verdict.policy_version,
-        "response": json.dumps(response),
-        "team": team,
-        "owned": False,
-    }
+    params = _turn_params(
+        body,
+        verdict,
+        idempotency_key,
+        reading,
+        triggers=triggers,
+        decision_id=decision_id,
+        action=verdict.action,
+        response=response,
+        team=team,
+        owned=False,
+    )
     if review_id:
         params |= {
             "review_id": review_id,
@@ -335,10 +318,7 @@ def _owned_plan(
     response = {
         "decision_id": str(decision_id),
         "action": "transfer",
-        "triggers": [
-            {k: t[k] for k in ("type", "detail", "hard", "score", "evidence", "rule_id")}
-            for t in triggers
-        ],
+        "triggers": _answered(triggers),
         "review": None,
         "transfer": {
             "id": owner.id,
@@ -350,12 +330,54 @@ def _owned_plan(
         },
         "policy_version": verdict.policy_version,
     }
-    params: dict[str, Any] = {
+    params = _turn_params(
+        body,
+        verdict,
+        idempotency_key,
+        reading,
+        triggers=triggers,
+        decision_id=decision_id,
+        action="transfer",
+        response=response,
+        team=owner.team,
+        owned=True,
+    ) | {
+        "transfer_id": uuid.UUID(owner.id),
+        "priority": max(owner.priority, priority(verdict.triggers)),
+        "created_at": datetime.fromisoformat(owner.created_at),
+        "waiting": owner.status != "accepted",
+    }
+    statement = statements.compose(review=False, transfer=False, owned=True)
+    return _Plan(statement, params, "transfer", owner.team, None, None, None, owned=owner)
+
+
+def _answered(triggers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The trigger objects of the answer (CONTRACT section 4), from the stored ones."""
+    keys = ("type", "detail", "hard", "score", "evidence", "rule_id")
+    return [{k: t[k] for k in keys} for t in triggers]
+
+
+def _turn_params(
+    body: TurnCreate,
+    verdict: engine.Decision,
+    idempotency_key: str | None,
+    reading: Reading,
+    *,
+    triggers: list[dict[str, Any]],
+    decision_id: uuid.UUID,
+    action: str,
+    response: dict[str, Any],
+    team: str,
+    owned: bool,
+) -> dict[str, Any]:
+    """What every shape of the decision's statement writes: the conversation, the turn, the
+    decision and its audit row. The owner follows the action (a person owns a transfer)."""
+    return {
         "channel": body.channel,
         "conversation": body.conversation_id,
         "customer": body.customer_id,
-        "handler": "human",
-        "owned": True,
+        "handler": {"send": "ai", "review": "review", "transfer": "human"}[action],
+        "owned": owned,
         "turn_id": uuid.uuid4(),
         "key": idempotency_key,
         "request_hash": fingerprint(body) if idempotency_key else None,
@@ -369,19 +391,13 @@ def _owned_plan(
         "locale": body.locale,
         "metadata": json.dumps(body.metadata or {}),
         "decision_id": decision_id,
-        "action": "transfer",
+        "action": action,
         "triggers": json.dumps(triggers),
         "rule_ids": list(verdict.rule_ids),
         "version": verdict.policy_version,
         "response": json.dumps(response),
-        "team": owner.team,
-        "transfer_id": uuid.UUID(owner.id),
-        "priority": max(owner.priority, priority(verdict.triggers)),
-        "created_at": datetime.fromisoformat(owner.created_at),
-        "waiting": owner.status != "accepted",
+        "team": team,
     }
-    statement = statements.compose(review=False, transfer=False, owned=True)
-    return _Plan(statement, params, "transfer", owner.team, None, None, None, owned=owner)
 
 
 def _shadow(

@@ -37,6 +37,20 @@ def turn(conversation: str, message: str, intent: str | None = None) -> dict[str
     }
 
 
+async def offered_to(
+    db: asyncpg.Connection, email: str, transfer_id: str, within: float = 10.0
+) -> None:
+    """Waits until the transfer is offered to this person (the worker offers it)."""
+    sql = (
+        "SELECT a.email FROM transfer x JOIN reviewer a ON a.id = x.assigned_to "
+        "WHERE x.id = $1 AND x.status = 'offered'"
+    )
+    deadline = asyncio.get_running_loop().time() + within
+    while (now := await db.fetchval(sql, uuid.UUID(transfer_id))) != email:
+        assert asyncio.get_running_loop().time() < deadline, f"offered to {now}, not {email}"
+        await asyncio.sleep(0.05)
+
+
 def events(receiver: Receiver, secret: str, kind: str) -> list[dict[str, Any]]:
     """The channel's webhooks of one type, each verified with the reference library."""
     hook = Webhook(secret)
@@ -224,26 +238,11 @@ async def test_an_offer_to_someone_who_goes_away_moves_on_at_once(
     transfer = r.json()["transfer"]
     assert transfer["team"] == "care", r.text
 
-    async def holder() -> str | None:
-        return await db.fetchval(  # type: ignore[no-any-return]
-            "SELECT a.email FROM transfer x JOIN reviewer a ON a.id = x.assigned_to "
-            "WHERE x.id = $1 AND x.status = 'offered'",
-            uuid.UUID(transfer["id"]),
-        )
-
-    for _ in range(100):
-        if await holder() == "bob@example.com":
-            break
-        await asyncio.sleep(0.05)
-    assert await holder() == "bob@example.com"
+    await offered_to(db, "bob@example.com", transfer["id"])
     await http.put("/v1/me/presence", json={"presence": "online"}, headers=auth(ann))
     gone = asyncio.get_running_loop().time()
     await http.put("/v1/me/presence", json={"presence": "away"}, headers=auth(bob))
-    for _ in range(100):
-        if await holder() == "ann@example.com":
-            break
-        await asyncio.sleep(0.05)
-    assert await holder() == "ann@example.com"
+    await offered_to(db, "ann@example.com", transfer["id"])
     assert asyncio.get_running_loop().time() - gone < 2.0
     assert (
         await db.fetchval("SELECT active_transfers FROM reviewer WHERE email = 'bob@example.com'")
@@ -329,15 +328,7 @@ async def test_the_sweeper_moves_on_offers_held_by_someone_not_online(
         json=turn("absent-1", "my ex is outside my door with a knife"),
     )
     assert r.json()["transfer"]["team"] == "care", r.text
-    holder = "SELECT a.email FROM transfer x JOIN reviewer a ON a.id = x.assigned_to"
-    for _ in range(100):
-        if await db.fetchval(holder) == "bob@example.com":
-            break
-        await asyncio.sleep(0.05)
+    await offered_to(db, "bob@example.com", r.json()["transfer"]["id"])
     await http.put("/v1/me/presence", json={"presence": "online"}, headers=auth(ann))
     await db.execute("UPDATE reviewer SET presence = 'offline' WHERE email = 'bob@example.com'")
-    for _ in range(200):
-        if await db.fetchval(holder) == "ann@example.com":
-            break
-        await asyncio.sleep(0.05)
-    assert await db.fetchval(holder) == "ann@example.com"
+    await offered_to(db, "ann@example.com", r.json()["transfer"]["id"])
