@@ -58,5 +58,10 @@ class InsightsController(Controller):
         async_channels = [c.name for c in policy.channels.values() if c.mode == "async"]
         async with runtime.engine.connect() as conn:
             return await calibration.calibrate(
-                conn, period, target, async_channels, policy.threshold_for("", None)
+                conn,
+                period,
+                target,
+                async_channels,
+                policy.threshold_for("", None),
+                teams=caller.team_scope(),
             )

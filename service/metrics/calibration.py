@@ -19,8 +19,10 @@ OUTCOMES = """
 SELECT r.channel, t.intent, t.confidence, r.status FROM review r JOIN turn t ON t.id = r.turn_id
 WHERE r.outcome_by = 'reviewer' AND r.status IN ('approved', 'edited', 'taken_over')
   AND r.decided_at >= now() - make_interval(secs => :secs)
+  AND (CAST(:teams AS text[]) IS NULL OR r.team = ANY(:teams))
 """
-# Turns a threshold could send to review: async channels, no hard trigger fired.
+# Turns a threshold could send to review: async channels, no hard trigger fired. The volume is
+# the whole traffic's, whoever asks: the threshold is one for every team, and it is counts only.
 VOLUME = """
 SELECT t.confidence FROM decision d JOIN turn t ON t.id = d.turn_id
 WHERE d.created_at >= now() - make_interval(secs => :secs) AND t.channel = ANY(:channels)
@@ -90,9 +92,12 @@ async def calibrate(
     target: float,
     async_channels: Sequence[str],
     current: float,
+    teams: Sequence[str] | None = None,
 ) -> dict[str, Any]:
+    """The fit on the review outcomes of these teams (None: an admin, every team)."""
     secs = since.total_seconds()
-    rows = (await conn.execute(text(OUTCOMES), {"secs": secs})).all()
+    scope = None if teams is None else list(teams)
+    rows = (await conn.execute(text(OUTCOMES), {"secs": secs, "teams": scope})).all()
     groups: dict[tuple[str, str | None], list[Reviewed]] = {}
     for r in rows:
         groups.setdefault((r.channel, r.intent), []).append(
@@ -105,6 +110,7 @@ async def calibrate(
     ]
     overall = recommend(everything, target)
     return {
+        "teams": None if scope is None else sorted(scope),
         "target": target,
         "reviewed": len(everything),
         "current_threshold": current,

@@ -4,6 +4,7 @@ after escalation, queue load and budget breaches. Every rate carries its denomin
 from __future__ import annotations
 
 import difflib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -26,45 +27,62 @@ PERIODS = {
 }
 OUTCOMES = ("approved", "edited", "taken_over", "expired", "superseded")
 
+# A supervisor sees the escalations that reached their teams (a review or a transfer of theirs);
+# :teams is NULL for an admin. The turns the AI sent are no team's: they stay the denominator.
+TO_TEAMS = """(CAST(:teams AS text[]) IS NULL
+  OR EXISTS (SELECT 1 FROM review r WHERE r.turn_id = d.turn_id AND r.team = ANY(:teams))
+  OR EXISTS (SELECT 1 FROM transfer x WHERE x.turn_id = d.turn_id AND x.team = ANY(:teams)))"""
+OF_TEAMS = "(CAST(:teams AS text[]) IS NULL OR team = ANY(:teams))"
+
 # Every bucket of the period, empty ones included, so time reads evenly along the axis.
-DECISIONS = """
-SELECT b AS bucket, count(d.id) AS decisions, count(d.id) FILTER (WHERE d.action <> 'send') AS escalated
+DECISIONS = f"""
+SELECT b AS bucket, count(d.id) AS decisions,
+  count(d.id) FILTER (WHERE d.action <> 'send' AND {TO_TEAMS}) AS escalated
 FROM generate_series(date_trunc(:unit, now() - make_interval(secs => :secs)),
                      date_trunc(:unit, now()), CAST('1 ' || :unit AS interval)) b
 LEFT JOIN decision d ON date_trunc(:unit, d.created_at) = b
   AND d.created_at >= now() - make_interval(secs => :secs)
 GROUP BY b ORDER BY b
 """
-BY_TRIGGER = """
+BY_TRIGGER = f"""
 SELECT date_trunc(:unit, d.created_at) AS bucket, t.type, count(DISTINCT d.id) AS n
 FROM decision d, LATERAL (SELECT DISTINCT x->>'type' AS type FROM jsonb_array_elements(d.triggers) x) t
-WHERE d.created_at >= now() - make_interval(secs => :secs) AND d.action <> 'send'
+WHERE d.created_at >= now() - make_interval(secs => :secs) AND d.action <> 'send' AND {TO_TEAMS}
 GROUP BY 1, 2 ORDER BY 1
 """
-REVIEW_OUTCOMES = """
+REVIEW_OUTCOMES = f"""
 SELECT status, count(*) AS n FROM review
-WHERE decided_at >= now() - make_interval(secs => :secs) AND status = ANY(:ended) GROUP BY 1
+WHERE decided_at >= now() - make_interval(secs => :secs) AND status = ANY(:ended) AND {OF_TEAMS}
+GROUP BY 1
 """
-EDITS = """
+EDITS = f"""
 SELECT draft_text, final_text FROM review
-WHERE status = 'edited' AND decided_at >= now() - make_interval(secs => :secs)
+WHERE status = 'edited' AND decided_at >= now() - make_interval(secs => :secs) AND {OF_TEAMS}
 ORDER BY decided_at DESC LIMIT 2000
 """
-CSAT = """
+# Conversations that were not escalated are the baseline every team compares against.
+CSAT = f"""
 WITH escalated AS (
   SELECT DISTINCT t.conversation_id, x->>'type' AS type
   FROM decision d JOIN turn t ON t.id = d.turn_id, jsonb_array_elements(d.triggers) x
+  WHERE d.action <> 'send' AND d.created_at >= now() - make_interval(secs => :secs) AND {TO_TEAMS}),
+any_escalation AS (
+  SELECT DISTINCT t.conversation_id FROM decision d JOIN turn t ON t.id = d.turn_id
   WHERE d.action <> 'send' AND d.created_at >= now() - make_interval(secs => :secs))
 SELECT COALESCE(e.type, 'not escalated') AS type, avg(c.csat)::float AS csat, count(*) AS n
 FROM conversation c LEFT JOIN escalated e ON e.conversation_id = c.id
 WHERE c.csat IS NOT NULL AND c.outcome_at >= now() - make_interval(secs => :secs)
+  AND (e.type IS NOT NULL
+       OR NOT EXISTS (SELECT 1 FROM any_escalation a WHERE a.conversation_id = c.id))
 GROUP BY 1 ORDER BY 1
 """
-QUEUE = """
+QUEUE = f"""
 SELECT b AS bucket,
-  (SELECT count(*) FROM review WHERE date_trunc(:unit, created_at) = b) AS arrived,
-  (SELECT count(*) FROM review WHERE date_trunc(:unit, decided_at) = b AND outcome_by = 'reviewer') AS by_people,
-  (SELECT count(*) FROM review WHERE date_trunc(:unit, decided_at) = b AND status = 'expired') AS breached
+  (SELECT count(*) FROM review WHERE date_trunc(:unit, created_at) = b AND {OF_TEAMS}) AS arrived,
+  (SELECT count(*) FROM review WHERE date_trunc(:unit, decided_at) = b AND outcome_by = 'reviewer'
+     AND {OF_TEAMS}) AS by_people,
+  (SELECT count(*) FROM review WHERE date_trunc(:unit, decided_at) = b AND status = 'expired'
+     AND {OF_TEAMS}) AS breached
 FROM generate_series(date_trunc(:unit, now() - make_interval(secs => :secs)),
                      date_trunc(:unit, now()), CAST('1 ' || :unit AS interval)) b
 """
@@ -90,8 +108,15 @@ def shares(counts: dict[str, int], keys: tuple[str, ...]) -> list[dict[str, Any]
     ]
 
 
-async def figures(conn: AsyncConnection, period: Period) -> dict[str, Any]:
-    p = {"unit": period.bucket, "secs": period.length.total_seconds()}
+async def figures(
+    conn: AsyncConnection, period: Period, teams: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """The period's figures, of these teams' escalations (None: an admin, every team)."""
+    p = {
+        "unit": period.bucket,
+        "secs": period.length.total_seconds(),
+        "teams": None if teams is None else list(teams),
+    }
     decisions = (await conn.execute(text(DECISIONS), p)).all()
     by_trigger = (await conn.execute(text(BY_TRIGGER), p)).all()
     outcomes = {
@@ -109,6 +134,7 @@ async def figures(conn: AsyncConnection, period: Period) -> dict[str, Any]:
     ended = sum(outcomes.values())
     return {
         "period": period.name,
+        "teams": None if teams is None else sorted(teams),
         "decisions": total,
         "escalated": escalated,
         "escalation_rate": escalated / total if total else None,

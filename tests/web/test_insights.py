@@ -54,5 +54,12 @@ async def test_calibration_from_review_outcomes(
     )
     assert body["recommended"] is None, "four drafts are not evidence enough for any threshold"
     assert body["review_volume"]["at_current"] == 4
+    assert body["teams"] == ["general"]
+    care = await reviewer("carla@example.com", teams=("care",), role="supervisor")
+    theirs = (await http.get("/v1/calibration?since=1h", headers=auth(care))).json()
+    assert theirs["reviewed"] == 0 and theirs["teams"] == ["care"], "general's reviews, not care's"
+    admin = await reviewer("ada@example.com", teams=(), role="admin")
+    every = (await http.get("/v1/calibration?since=1h", headers=auth(admin))).json()
+    assert every["reviewed"] == 4 and every["teams"] is None
     bad = await http.get("/v1/calibration?target=2", headers=auth(boss))
     assert bad.status_code == 400 and "target" in bad.json()["detail"]

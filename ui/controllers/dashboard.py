@@ -12,7 +12,7 @@ from service.errors import Invalid
 from service.metrics import calibration, dashboard, shadow
 from ui import charts, render
 from ui.controllers.supervisor import supervisors_only
-from ui.pages import context
+from ui.pages import context, signed_in
 from ui.security import runtime_of
 
 LABELS = {
@@ -43,12 +43,22 @@ class DashboardController(Controller):
         runtime = runtime_of(request)
         policy = runtime.policies.current
         async_channels = [c.name for c in policy.channels.values() if c.mode == "async"]
+        teams = signed_in(request).team_scope()
         async with runtime.engine.connect() as conn:
-            data = await dashboard.figures(conn, chosen)
+            data = await dashboard.figures(conn, chosen, teams)
             fit = await calibration.calibrate(
-                conn, chosen.length, 0.05, async_channels, policy.threshold_for("", None)
+                conn,
+                chosen.length,
+                0.05,
+                async_channels,
+                policy.threshold_for("", None),
+                teams=teams,
             )
-            twin = await shadow.compare(conn, chosen.length, limit=20) if runtime.shadow else None
+            twin = (
+                await shadow.compare(conn, chosen.length, limit=20, teams=teams)
+                if runtime.shadow
+                else None
+            )
         ctx = await context(request, "dashboard")
         graphs = _charts(data, chosen.bucket) | {"calibration": _calibration_chart(fit)}
         ctx |= {
