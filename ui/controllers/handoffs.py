@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service import db
 from service.effects import Effects
-from service.errors import Conflict, Forbidden, Invalid, KeyReused
+from service.errors import Conflict, Invalid, KeyReused
 from service.reviewers import repository as people
 from service.reviewers.caller import Caller
 from service.transfers import repository
@@ -66,12 +66,13 @@ async def _act(
     done_message: str,
     done: str | None = None,
 ) -> Response[Any]:
-    """One use-case in the unit of work; its refusal (taken, not yours, empty) is the notice."""
+    """One use-case in the unit of work; its refusal (taken, empty) is the notice. Not being
+    allowed at all (another team's, someone else's) is a 403, as on every page of the desk."""
     runtime, me = runtime_of(request), signed_in(request)
     page = f"/ui/handoffs/{transfer_id}"
     try:
         await runtime.commit(lambda conn: use_case(conn, me))
-    except (Conflict, Forbidden, Invalid, KeyReused) as exc:
+    except (Conflict, Invalid, KeyReused) as exc:
         await set_flash(request, _sentence(exc.detail))
         return go(request, page)
     await set_flash(request, done_message)
