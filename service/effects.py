@@ -15,6 +15,9 @@ from typing import Any
 @dataclass
 class Effects:
     deliveries: list[uuid.UUID] = field(default_factory=list)
+    # Deliveries a person retried after they gave up: (id, attempts so far), so that the job id
+    # names this attempt and is not mistaken for the first one arq may still remember.
+    redeliveries: list[tuple[uuid.UUID, int]] = field(default_factory=list)
     deadlines: list[tuple[uuid.UUID, datetime]] = field(default_factory=list)
     live: list[dict[str, Any]] = field(default_factory=list)
     assignments: list[uuid.UUID] = field(default_factory=list)  # transfers to offer to an agent
@@ -37,6 +40,7 @@ class Effects:
 
     def extend(self, other: Effects) -> None:
         self.deliveries += other.deliveries
+        self.redeliveries += other.redeliveries
         self.deadlines += other.deadlines
         self.live += other.live
         self.assignments += other.assignments

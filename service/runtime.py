@@ -124,6 +124,10 @@ class Runtime:
             *((EXPIRE_JOB, f"{EXPIRE_JOB}:{r}", str(r), d) for r, d in effects.deadlines),
             *((DELIVER_JOB, f"{DELIVER_JOB}:{o}:0", str(o), None) for o in effects.deliveries),
             *(
+                (DELIVER_JOB, f"{DELIVER_JOB}:{o}:{n}:retry", str(o), None)
+                for o, n in effects.redeliveries
+            ),
+            *(
                 (ASSIGN_JOB, f"{ASSIGN_JOB}:{t}:{uuid.uuid4()}", str(t), None)
                 for t in effects.assignments
             ),

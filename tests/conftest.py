@@ -173,8 +173,9 @@ def start_worker(settings: Settings, tmp_path: Path) -> Iterator[Any]:
     """Starts real `hitl worker` processes; every one is stopped after the test."""
     started: list[Process] = []
 
-    def start() -> Process:
-        proc = Process(["worker"], process_env(settings), tmp_path / f"worker{len(started)}.log")
+    def start(**env: str) -> Process:
+        log = tmp_path / f"worker{len(started)}.log"
+        proc = Process(["worker"], process_env(settings) | env, log)
         started.append(proc)
         return proc
 

@@ -54,6 +54,7 @@ class Receiver:
     port: int
     requests: list[Received] = field(default_factory=list)
     failures_left: dict[str, int] = field(default_factory=dict)  # path -> failures to answer
+    answer: dict[str, int] = field(default_factory=dict)  # path -> status to answer, until cleared
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def url(self, path: str) -> str:
@@ -70,6 +71,7 @@ class Receiver:
         with self.lock:
             self.requests.clear()
             self.failures_left.clear()
+            self.answer.clear()
 
 
 def start_receiver() -> tuple[Receiver, ThreadingHTTPServer]:
@@ -91,7 +93,8 @@ def start_receiver() -> tuple[Receiver, ThreadingHTTPServer]:
                 failing = receiver.failures_left.get(self.path, 0)
                 if failing:
                     receiver.failures_left[self.path] = failing - 1
-            self.send_response(500 if failing else 200)
+                status = receiver.answer.get(self.path, 500 if failing else 200)
+            self.send_response(status)
             self.end_headers()
 
         def log_message(self, *args: Any) -> None:

@@ -50,7 +50,8 @@ class Delivery:
     event_type: str
     body: str
     attempts: int
-    created_at: datetime
+    since: datetime  # the retry window counts from here: created, or retried by a supervisor
+    disabled: str | None  # why the channel's endpoint is switched off (410 Gone), if it is
 
 
 async def claim(conn: AsyncConnection, event_id: uuid.UUID) -> Delivery | None:
@@ -62,14 +63,19 @@ async def claim(conn: AsyncConnection, event_id: uuid.UUID) -> Delivery | None:
                 f"locked_until = now() + interval '{LOCK_SECONDS} seconds' "
                 "WHERE id = :id AND status = 'pending' AND next_attempt_at <= now() "
                 "AND (locked_until IS NULL OR locked_until < now()) "
-                "RETURNING id, channel, event_type, payload::text AS body, attempts, created_at"
+                "RETURNING id, channel, event_type, payload::text AS body, attempts, "
+                "COALESCE(retried_at, created_at) AS since, "
+                "(SELECT reason FROM webhook_endpoint_disabled d "
+                " WHERE d.channel = outbox_event.channel) AS disabled"
             ),
             {"id": event_id},
         )
     ).first()
     if row is None:
         return None
-    return Delivery(row.id, row.channel, row.event_type, row.body, row.attempts, row.created_at)
+    return Delivery(
+        row.id, row.channel, row.event_type, row.body, row.attempts, row.since, row.disabled
+    )
 
 
 async def mark_delivered(conn: AsyncConnection, event_id: uuid.UUID) -> None:
@@ -102,6 +108,87 @@ async def mark_retry(
     return row.next_attempt_at  # type: ignore[no-any-return]
 
 
+async def disable_endpoint(conn: AsyncConnection, channel: str, reason: str) -> int:
+    """The receiver said its endpoint is gone (410): stop sending to it. Every delivery still
+    waiting for it gives up now, so supervisors see them all, with a retry, at once."""
+    await conn.execute(
+        text(
+            "INSERT INTO webhook_endpoint_disabled (channel, reason) VALUES (:c, :r) "
+            "ON CONFLICT (channel) DO NOTHING"
+        ),
+        {"c": channel, "r": reason[:500]},
+    )
+    done = await conn.execute(
+        text(
+            "UPDATE outbox_event SET status = 'failed', locked_until = NULL, "
+            "last_error = 'not sent: the endpoint is disabled (' || :r || ')' "
+            "WHERE channel = :c AND status = 'pending'"
+        ),
+        {"c": channel, "r": reason[:400]},
+    )
+    return int(done.rowcount or 0)
+
+
+@dataclass(frozen=True)
+class GaveUp:
+    """A delivery that will not be attempted again unless someone retries it."""
+
+    id: uuid.UUID
+    channel: str
+    event_type: str
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+
+
+async def given_up(conn: AsyncConnection, limit: int = 100) -> tuple[list[GaveUp], int]:
+    """The newest deliveries that gave up, and how many there are in all."""
+    rows = await conn.execute(
+        text(
+            "SELECT id, channel, event_type, attempts, last_error, created_at, "
+            "count(*) OVER () AS total FROM outbox_event WHERE status = 'failed' "
+            "ORDER BY created_at DESC LIMIT :n"
+        ),
+        {"n": limit},
+    )
+    found = rows.all()
+    total = int(found[0].total) if found else 0
+    return [
+        GaveUp(r.id, r.channel, r.event_type, r.attempts, r.last_error, r.created_at) for r in found
+    ], total
+
+
+async def disabled_endpoints(conn: AsyncConnection) -> list[tuple[str, str, datetime]]:
+    rows = await conn.execute(
+        text("SELECT channel, reason, disabled_at FROM webhook_endpoint_disabled ORDER BY channel")
+    )
+    return [(r.channel, r.reason, r.disabled_at) for r in rows]
+
+
+async def retry(
+    conn: AsyncConnection, *, event_id: uuid.UUID | None = None, channel: str | None = None
+) -> list[tuple[uuid.UUID, int]]:
+    """Give deliveries that gave up (one, or all of a channel) another full retry window from
+    now, and switch their channel's endpoint back on. Returns (id, attempts) of each."""
+    if event_id is None and channel is None:
+        raise ValueError("retry one delivery or one channel's, never all at once by accident")
+    rows = await conn.execute(
+        text(
+            "UPDATE outbox_event SET status = 'pending', retried_at = now(), "
+            "next_attempt_at = now(), locked_until = NULL "
+            "WHERE status = 'failed' AND (CAST(:id AS uuid) IS NULL OR id = :id) "
+            "AND (CAST(:c AS text) IS NULL OR channel = :c) RETURNING id, channel, attempts"
+        ),
+        {"id": event_id, "c": channel},
+    )
+    again = rows.all()
+    channels = sorted({r.channel for r in again} | ({channel} if channel else set()))
+    await conn.execute(
+        text("DELETE FROM webhook_endpoint_disabled WHERE channel = ANY(:c)"), {"c": channels}
+    )
+    return [(r.id, r.attempts) for r in again]
+
+
 async def due(conn: AsyncConnection, limit: int = 500) -> list[tuple[uuid.UUID, int]]:
     rows = await conn.execute(
         text(
@@ -111,6 +198,20 @@ async def due(conn: AsyncConnection, limit: int = 500) -> list[tuple[uuid.UUID, 
         {"n": limit},
     )
     return [(r.id, r.attempts) for r in rows]
+
+
+def next_attempt_in(
+    attempts: int,
+    age_seconds: float,
+    base: float,
+    cap: float,
+    retry_for: float,
+    rng: random.Random | None = None,
+) -> float | None:
+    """Seconds until the next attempt after `attempts` failed ones, `age_seconds` into the
+    delivery's retry window; None when that would fall past the window (it gives up)."""
+    delay = backoff_delay(attempts, base, cap, rng)
+    return None if age_seconds + delay > retry_for else delay
 
 
 def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random | None = None) -> float:

@@ -1,7 +1,12 @@
 """SQLModel tables, one module per aggregate; importing this package registers them all."""
 
 from service.models.audit import AuditEvent
-from service.models.channel import ChannelKey, ChannelSecret, OutboxEvent
+from service.models.channel import (
+    ChannelKey,
+    ChannelSecret,
+    OutboxEvent,
+    WebhookEndpointDisabled,
+)
 from service.models.conversation import Conversation, Decision, Turn
 from service.models.review import Review
 from service.models.reviewer import Reviewer, ReviewerTeam, ReviewerToken, Team
@@ -23,4 +28,5 @@ __all__ = [
     "TransferEvent",
     "TransferMessage",
     "Turn",
+    "WebhookEndpointDisabled",
 ]

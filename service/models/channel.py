@@ -46,6 +46,7 @@ class OutboxEvent(SQLModel, table=True):
             "next_attempt_at",
             postgresql_where=text("status = 'pending'"),
         ),
+        Index("outbox_failed", "created_at", postgresql_where=text("status = 'failed'")),
     )
     id: uuid.UUID = id_field()
     # Makes each side effect happen once: e.g. "review.completed:<review id>".
@@ -63,3 +64,15 @@ class OutboxEvent(SQLModel, table=True):
     last_error: str | None = None
     created_at: datetime | None = created_at_field()
     delivered_at: datetime | None = tz_field()
+    # A supervisor's retry gives a delivery the whole retry window again, from then.
+    retried_at: datetime | None = tz_field()
+
+
+class WebhookEndpointDisabled(SQLModel, table=True):
+    """A channel whose receiver answered 410 Gone: nothing is sent to it until a supervisor
+    retries its deliveries, which removes the row."""
+
+    __tablename__ = "webhook_endpoint_disabled"
+    channel: str = Field(primary_key=True)
+    reason: str
+    disabled_at: datetime | None = created_at_field()

@@ -10,6 +10,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from service.channels import outbox, signing
 from service.db import named
+from service.settings import Settings
 
 
 @pytest.mark.parametrize(
@@ -56,3 +57,42 @@ def test_named_parameters_become_positional(
     sql: str, expected: str, names: tuple[str, ...]
 ) -> None:
     assert named(sql) == (expected, names)
+
+
+def _simulate(down_for: float, seed: int) -> tuple[str, float, int]:
+    """A receiver down for `down_for` seconds, on a simulated clock, with the shipped defaults
+    (first retry after 2 s, doubling up to an hour, for 26 hours)."""
+    defaults = Settings()
+    rng, now, attempts = random.Random(seed), 0.0, 0
+    while True:
+        attempts += 1
+        if now >= down_for:
+            return "delivered", now, attempts
+        wait = outbox.next_attempt_in(
+            attempts,
+            now,
+            defaults.webhook_backoff_base_seconds,
+            defaults.webhook_backoff_max_seconds,
+            defaults.webhook_retry_for_seconds,
+            rng,
+        )
+        if wait is None:
+            return "gave up", now, attempts
+        now += wait
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_a_receiver_down_for_hours_gets_the_delivery_within_an_hour_of_coming_back(
+    seed: int,
+) -> None:
+    for hours in (0.01, 1, 6, 20):
+        result, at, attempts = _simulate(hours * 3600, seed)
+        assert result == "delivered", (hours, attempts)
+        assert at - hours * 3600 <= 3600, "never more than the cap between attempts"
+        assert attempts <= 12 + 2 * hours, "backs off: 30 to 60 min apart once the outage is long"
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_a_receiver_gone_for_more_than_the_window_is_given_up_inside_it(seed: int) -> None:
+    result, at, _ = _simulate(40 * 3600, seed)
+    assert result == "gave up" and at <= 26 * 3600

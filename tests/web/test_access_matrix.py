@@ -13,6 +13,7 @@ channel), so one cell's action never decides the next one's answer. Outcomes:
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -141,6 +142,8 @@ TABLE: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/ui/handoffs/{transfer_id:uuid}"): desk_page(**TEAM_FORM),
     ("POST", "/ui/supervisor/reassign/{review_id:uuid}"): desk_form(**SUPERVISOR_ONLY),
     ("POST", "/ui/supervisor/release/{review_id:uuid}"): desk_form(**SUPERVISOR_ONLY),
+    ("POST", "/ui/supervisor/deliveries/{event_id:uuid}/retry"): desk_form(**SUPERVISOR_ONLY),
+    ("POST", "/ui/supervisor/deliveries/retry"): desk_form(**SUPERVISOR_ONLY),
     ("GET", "/ui/supervisor"): desk_page(**SUPERVISOR_ONLY),
     ("GET", "/ui/dashboard"): desk_page(**SUPERVISOR_ONLY),
     ("GET", "/ui/replay"): desk_page(**SUPERVISOR_ONLY),
@@ -256,6 +259,7 @@ BODIES: dict[str, Callable[[Items], dict[str, Any]]] = {
     "/ui/handoffs/{transfer_id:uuid}/reply": lambda _: {"text": "Hello, I am here."},
     "/ui/handoffs/presence": lambda _: {"presence": "online"},
     "/ui/replay": lambda _: {"sample": "none", "policy": ""},
+    "/ui/supervisor/deliveries/retry": lambda _: {"channel": "letters"},
 }
 NEEDS_ACCEPTED = ("/close", "/reply")
 
@@ -265,6 +269,7 @@ def concrete(path: str, items: Items) -> str:
         path.replace("{review_id:uuid}", items.review)
         .replace("{transfer_id:uuid}", items.transfer)
         .replace("{conversation_id:str}", items.conversation)
+        .replace("{event_id:uuid}", str(uuid.uuid4()))  # none gave up: a 409 notice
         .replace("{file_path:path}", "htmx.min.js")
         .replace("{path:str}", "swagger")
     )

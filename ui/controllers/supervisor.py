@@ -1,4 +1,5 @@
-"""The supervisor's view: per-team health, who holds what; releasing or reassigning a claim."""
+"""The supervisor's view: per-team health, who holds what (release, reassign), and webhook deliveries
+that gave up (retry)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
 from service import db
+from service.channels import deliveries
 from service.errors import Conflict, Forbidden
 from service.reviewers.caller import Caller
 from service.reviews import supervision
@@ -30,6 +32,7 @@ async def supervisor_context(runtime: Any, me: Caller) -> dict[str, Any]:
             "teams": await queries.team_health(conn, me.team_scope()),
             "holds": await queries.holds(conn, me.team_scope()),
             "people": await queries.people(conn, me.team_scope()),
+            "stuck": await deliveries.stuck(conn, me),
         }
 
 
@@ -78,4 +81,30 @@ class SupervisorController(Controller):
             return go(request, "/ui/supervisor")
         await runtime.dispatch(effects)
         await set_flash(request, "Reassigned.")
+        return go(request, "/ui/supervisor")
+
+    @post("/deliveries/{event_id:uuid}/retry")
+    async def retry_delivery(
+        self, request: Request[Any, Any, Any], event_id: uuid.UUID
+    ) -> Response[Any]:
+        """One webhook delivery that gave up, attempted again (its endpoint switched back on)."""
+        runtime, me = runtime_of(request), signed_in(request)
+        try:
+            await runtime.commit(lambda c: deliveries.retry(c, me, event_id=event_id))
+        except Conflict as exc:
+            await set_flash(request, exc.detail)
+            return go(request, "/ui/supervisor")
+        await set_flash(request, "Retrying the delivery now.")
+        return go(request, "/ui/supervisor")
+
+    @post("/deliveries/retry")
+    async def retry_channel(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        """Every delivery of one channel that gave up: for when its receiver is fixed."""
+        runtime, me = runtime_of(request), signed_in(request)
+        channel = str((await request.form()).get("channel") or "")[:200]
+        if channel not in runtime.policies.current.channels:
+            await set_flash(request, "Choose a channel of the policy.")
+            return go(request, "/ui/supervisor")
+        n = await runtime.commit(lambda c: deliveries.retry(c, me, channel=channel))
+        await set_flash(request, f"Retrying {n} deliveries of {channel} now.")
         return go(request, "/ui/supervisor")

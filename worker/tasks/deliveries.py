@@ -21,6 +21,9 @@ from service.runtime import DELIVER_JOB, Runtime
 
 log = logging.getLogger(__name__)
 
+# Standard Webhooks: a receiver answers 410 Gone to say the endpoint no longer exists.
+GONE = "HTTP 410 Gone"
+
 
 async def deliver(ctx: dict[str, Any], outbox_id: str) -> str:
     runtime: Runtime = ctx["runtime"]
@@ -34,8 +37,11 @@ async def deliver(ctx: dict[str, Any], outbox_id: str) -> str:
     policy = runtime.policies.current
     channel = policy.channels.get(delivery.channel)
     url = channel.webhook_url if channel else None
-    if not url:
-        error: str | None = f"channel {delivery.channel!r} has no webhook_url in the policy"
+    error: str | None
+    if delivery.disabled:  # added after the receiver said 410: not sent until a retry
+        error = f"not sent: the endpoint is disabled ({delivery.disabled})"
+    elif not url:
+        error = f"channel {delivery.channel!r} has no webhook_url in the policy"
     else:
         target = await pin(url, policy.allow_private_webhooks)
         if isinstance(target, str):
@@ -107,6 +113,8 @@ async def _post(
         return f"{type(exc).__name__}: {exc}"
     if 200 <= response.status_code < 300:
         return None
+    if response.status_code == 410:
+        return GONE
     return f"HTTP {response.status_code}"
 
 
@@ -117,16 +125,24 @@ async def _record(runtime: Runtime, delivery: outbox.Delivery, error: str | None
             await outbox.mark_delivered(conn, delivery.id)
             prom.WEBHOOKS.labels("delivered").inc()
             return "delivered"
-        age = (datetime.now(UTC) - delivery.created_at).total_seconds()
-        delay = outbox.backoff_delay(
+        in_ = outbox.next_attempt_in(
             delivery.attempts,
+            (datetime.now(UTC) - delivery.since).total_seconds(),
             settings.webhook_backoff_base_seconds,
             settings.webhook_backoff_max_seconds,
+            settings.webhook_retry_for_seconds,
         )
-        give_up = age + delay > settings.webhook_retry_for_seconds or "private address" in error
+        # Retrying cannot help: an address we may not call, an endpoint its owner removed.
+        hopeless = "private address" in error or error == GONE or delivery.disabled is not None
+        give_up = hopeless or in_ is None
+        delay = in_ or 0.0
         next_at = await outbox.mark_retry(
             conn, delivery.id, delay_seconds=delay, error=error, give_up=give_up
         )
+        if error == GONE:
+            await outbox.disable_endpoint(
+                conn, delivery.channel, f"{GONE} at {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+            )
     prom.WEBHOOKS.labels("failed" if give_up else "retry").inc()
     log.warning("webhook attempt %s of %s failed: %s", delivery.attempts, delivery.id, error)
     if next_at is not None:
