@@ -16,6 +16,7 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 from support import (
+    LOGS,
     ROOT,
     Process,
     Receiver,
@@ -161,6 +162,7 @@ def server(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iter
     port = free_port()
     env = process_env(settings) | {"HITL_PORT": str(port)}
     log = tmp_path_factory.mktemp("logs") / "serve.log"
+    LOGS["serve"] = log
     proc = Process(["serve"], env, log)
     base = f"http://127.0.0.1:{port}"
     wait_http_ready(f"{base}/readyz", proc)

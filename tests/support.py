@@ -39,6 +39,10 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: floa
         time.sleep(interval)
 
 
+# The log files of the session's server processes, by name ("serve"), for tests that read them.
+LOGS: dict[str, Path] = {}
+
+
 @dataclass
 class Received:
     path: str
@@ -80,7 +84,12 @@ def start_receiver() -> tuple[Receiver, ThreadingHTTPServer]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             length = int(self.headers.get("content-length", 0))
-            body = self.rfile.read(length).decode()
+            raw = self.rfile.read(length)
+            if len(raw) < length:  # the sender died mid-request: a receiver refuses it
+                self.send_response(400)
+                self.end_headers()
+                return
+            body = raw.decode()
             with receiver.lock:
                 receiver.requests.append(
                     Received(
@@ -227,3 +236,17 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+
+
+def hitl_sync(env: dict[str, str], *args: str) -> str:
+    """Runs the real `hitl` CLI to the end; its output, or the test fails with its errors."""
+    done = subprocess.run(
+        [sys.executable, "-m", "service", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()

@@ -80,7 +80,23 @@ def _lost_connection(exc: sqlalchemy.exc.DBAPIError) -> bool:
         exc.connection_invalidated
         or isinstance(exc.orig, UNREACHABLE)
         or isinstance(getattr(exc.orig, "__cause__", None), UNREACHABLE)
+        or _closed_under_us(getattr(exc.orig, "__cause__", None) or exc.orig)
     )
+
+
+def _closed_under_us(exc: BaseException | None) -> bool:
+    """asyncpg's client-side error for a connection the server closed during the request: the
+    pool has already taken it back ("released back to the pool", "connection is closed").
+    Other interface errors are our own mistakes and stay 500s."""
+    return isinstance(exc, asyncpg.exceptions.InterfaceError) and (
+        "released back to the pool" in str(exc) or "connection is closed" in str(exc)
+    )
+
+
+def interface_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if _closed_under_us(exc):
+        return unavailable(request, exc)
+    return internal_error(request, exc)
 
 
 def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
@@ -104,6 +120,7 @@ UNREACHABLE: tuple[type[BaseException], ...] = (
 HANDLERS: dict[Any, Any] = {
     **dict.fromkeys(UNREACHABLE, unavailable),
     sqlalchemy.exc.DBAPIError: unavailable,
+    asyncpg.exceptions.InterfaceError: interface_error,
     DomainError: domain_error,
     ValidationException: validation_error,
     HTTPException: http_error,
