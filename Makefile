@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint bench install browser clean
+.PHONY: run test lint bench install browser wrk clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,8 +32,15 @@ lint: install
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# wrk (C) drives bench/load.py: a Python load client would take a core from the server.
+wrk:
+	@command -v wrk >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk >/dev/null; \
+	  else echo "wrk is missing: sudo apt-get install wrk" >&2; fi; }
+
 # Figures, printed beside their floors and targets; nothing here asserts.
-bench: install browser
+bench: install browser wrk
+	$(BIN)/python bench/load.py
 	$(BIN)/python bench/turns.py
 	$(BIN)/python bench/policy.py
 	$(BIN)/python bench/encoder.py
