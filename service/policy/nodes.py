@@ -47,6 +47,13 @@ class SafeComposer(yaml.SafeLoader):
         super().__init__(stream)
         self._depth = 0
 
+    def fetch_flow_collection_start(self, token_class: Any) -> None:
+        # Refused while scanning, not only once composed: PyYAML's scanner slows down with
+        # every open bracket (5,000 of them took a third of a second before a node was made).
+        if self.flow_level >= MAX_DEPTH:
+            raise UnsafeYAML(None, None, f"nesting deeper than {MAX_DEPTH} levels", self.get_mark())
+        super().fetch_flow_collection_start(token_class)  # type: ignore[misc]
+
     def compose_node(self, parent: Node | None, index: Any) -> Node | None:
         event = self.peek_event()
         mark = event.start_mark

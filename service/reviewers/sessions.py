@@ -10,6 +10,7 @@ import time
 import uuid
 from dataclasses import asdict, dataclass
 
+from litestar.stores.redis import RedisStore
 from redis.asyncio import Redis
 
 COOKIE = "hitl_session"
@@ -63,15 +64,19 @@ def unseal(value: str | None, key: str) -> str | None:
 
 
 class SessionStore:
-    """Session ids live only in the cookie; Redis keys hold their SHA-256, so a copy of Redis
-    cannot be replayed as cookies."""
+    """Server-side sessions on Litestar's RedisStore. Session ids live only in the cookie; the
+    store's keys are their SHA-256, so a copy of Redis cannot be replayed as cookies.
+
+    Litestar's own ServerSideSessionConfig is not used: it keys Redis by the raw session id,
+    renews on every access (a socket's pushes would keep a person signed in forever) and has
+    no absolute lifetime; the store under it is."""
 
     def __init__(self, redis: Redis, prefix: str) -> None:
-        self.redis = redis
-        self.prefix = prefix
+        self.store = RedisStore(redis, namespace=f"{prefix}:session")
 
-    def _key(self, sid: str) -> str:
-        return f"{self.prefix}:session:{hashlib.sha256(sid.encode()).hexdigest()}"
+    @staticmethod
+    def _key(sid: str) -> str:
+        return hashlib.sha256(sid.encode()).hexdigest()
 
     async def create(self, reviewer_id: uuid.UUID | None = None) -> tuple[str, Session]:
         sid = secrets.token_urlsafe(32)
@@ -87,7 +92,8 @@ class SessionStore:
         """The live session for this id, its idle timer restarted; None if unknown or expired."""
         if not sid or len(sid) > 100:
             return None
-        raw = await self.redis.get(self._key(sid))
+        key = self._key(sid)
+        raw = await self.store.get(key, renew_for=IDLE_SECONDS)  # one round trip
         if raw is None:
             return None
         try:
@@ -96,19 +102,16 @@ class SessionStore:
             return None
         ttl = ttl_left(session.created, time.time())
         if ttl <= 0:
-            await self.redis.delete(self._key(sid))
+            await self.store.delete(key)
             return None
-        await self.redis.expire(self._key(sid), ttl)
+        if ttl < IDLE_SECONDS:  # the last half hour of its twelve: never renewed past them
+            await self.store.set(key, raw, expires_in=ttl)
         return session
 
     async def alive(self, sid: str | None) -> bool:
         """Whether the session still exists, WITHOUT restarting its idle timer: an open page
         pushing updates is not the person doing something."""
-        return (
-            bool(sid)
-            and len(str(sid)) <= 100
-            and bool(await self.redis.exists(self._key(str(sid))))
-        )
+        return bool(sid) and len(str(sid)) <= 100 and await self.store.exists(self._key(str(sid)))
 
     async def save(self, sid: str, session: Session) -> None:
         await self._save(sid, session)
@@ -116,11 +119,11 @@ class SessionStore:
     async def _save(self, sid: str, session: Session) -> None:
         ttl = ttl_left(session.created, time.time())
         if ttl > 0:
-            await self.redis.set(self._key(sid), json.dumps(asdict(session)), ex=ttl)
+            await self.store.set(self._key(sid), json.dumps(asdict(session)), expires_in=ttl)
 
     async def destroy(self, sid: str | None) -> None:
         if sid:
-            await self.redis.delete(self._key(sid))
+            await self.store.delete(self._key(sid))
 
     async def sign_in(self, old_sid: str | None, reviewer_id: uuid.UUID) -> tuple[str, Session]:
         """A new id and CSRF token at sign-in: a session id planted before sign-in is worthless."""
@@ -130,7 +133,9 @@ class SessionStore:
 
 class SignInLimiter:
     """Counts sign-in attempts per account and per address in fixed windows; a success clears
-    the account's count and is not charged to the address."""
+    the account's count and is not charged to the address. Hand-written on purpose: Litestar's
+    RateLimitConfig counts every request per client address, and cannot key by the account in
+    the form, nor leave out the attempts that succeeded."""
 
     def __init__(self, redis: Redis, prefix: str) -> None:
         self.redis = redis

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -383,3 +384,31 @@ def test_bad_durations(text: str) -> None:
 def test_format_duration_round_trips() -> None:
     for text in ("90s", "10m", "4h", "3d", "1h30m"):
         assert parse_duration(format_duration(parse_duration(text))) == parse_duration(text)
+
+
+HOSTILE_POLICIES = {
+    "python tag": "version: 1\nchannels: !!python/object/apply:os.system ['ls']\n",
+    "alias bomb": "a: &a [x, x, x, x, x, x, x, x, x]\n"
+    + "".join(f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}] \n" for i in range(9)),
+    "duplicate keys": VALID + "teams: {}\n",
+    "wrong types": VALID.replace("mode: sync", "mode: [1, 2]").replace("4h", "{ a: 1 }"),
+    "deep nesting": "a: " + "[" * 5000 + "]" * 5000 + "\n",
+    "1 MB of channels": "version: 1\nchannels:\n"
+    + "".join(f"  c{n}: {{ mode: sync, bogus: {n} }}\n" for n in range(30_000)),
+}
+
+
+@pytest.mark.parametrize("what", list(HOSTILE_POLICIES))
+def test_hostile_policy_files_are_refused_with_line_numbers_at_once(
+    what: str, tmp_path: Path
+) -> None:
+    """A bound, not a benchmark: a bomb that is expanded or parsed at length takes seconds."""
+    path = tmp_path / "policy.yaml"
+    path.write_text(HOSTILE_POLICIES[what])
+    started = time.perf_counter()
+    with pytest.raises(PolicyError) as caught:
+        load_policy(path)
+    took = time.perf_counter() - started
+    assert took < 0.1, f"{what}: {took * 1000:.0f} ms"
+    first = caught.value.issues[0]
+    assert first.line >= 1 and str(first).startswith(f"{path}:{first.line}:"), str(first)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from pathlib import Path
@@ -186,6 +187,15 @@ async def test_oversized_body_is_413(http: httpx.AsyncClient, channel_key: Any) 
     key = await channel_key("email")
     r = await http.post("/v1/turns", json=turn(message="x" * 300_000), headers=auth(key))
     assert r.status_code == 413, r.text
+    # Exactly at the cap (256 KiB, whitespace-padded JSON) is read; one byte over is not.
+    body = json.dumps(turn()).encode()
+    headers = auth(key) | {"content-type": "application/json"}
+    at_cap = body[:-1] + b" " * (256 * 1024 - len(body)) + b"}"
+    assert len(at_cap) == 256 * 1024
+    assert (await http.post("/v1/turns", content=at_cap, headers=headers)).status_code == 200
+    over = body[:-1] + b" " * (256 * 1024 - len(body) + 1) + b"}"
+    r = await http.post("/v1/turns", content=over, headers=headers)
+    assert r.status_code == 413 and "256 KiB" in r.json()["detail"], r.text
 
 
 async def test_auth_and_channel_errors(http: httpx.AsyncClient, channel_key: Any) -> None:
