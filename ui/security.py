@@ -182,7 +182,11 @@ async def csrf_token_of(request: Request[Any, Any, Any]) -> str | None:
 
 
 async def require_csrf(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    """Guard for every UI POST: the token of this session, in the form or the htmx header."""
+    """Guard for every UI POST: the token of this session, in the form or the htmx header.
+
+    A synchronizer token kept in the server-side session, not Litestar's CSRFConfig: that one
+    is a double-submit cookie, which a subdomain that can set cookies defeats, and its token
+    is not the one the live blocks (re-rendered for the WebSocket) must carry in their forms."""
     if not isinstance(connection, Request) or connection.method not in UNSAFE:
         return
     session = session_of(connection)[1]
