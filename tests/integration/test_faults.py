@@ -162,6 +162,10 @@ def test_postgres_restarted_under_load(
         everything = asyncio.run(stored(addresses.database_url, [k for k, *_ in results]))
         assert all(len(ids) == 1 for ids in everything.values())
         assert len(everything) == len(acknowledged) + len(refused)
+        print(
+            f"postgres restart: {len(results)} turns, {len(acknowledged)} acknowledged and stored, "
+            f"{len(refused)} refused with 503 then retried once each, slowest {slowest:.2f} s"
+        )
     finally:
         proc.stop()
 
@@ -214,6 +218,10 @@ def test_the_service_killed_with_requests_in_flight(
         assert all(retried[k] == d for k, d in answered.items()), "a retry made a second turn"
         after = asyncio.run(stored(addresses.database_url, sent))
         assert set(after) == set(sent) and all(len(ids) == 1 for ids in after.values())
+        print(
+            f"service killed: {len(sent)} sent, {len(answered)} answered 200 (all stored), "
+            f"{len(sent) - len(answered)} in flight; {len(sent)} retried: one turn per key"
+        )
     finally:
         with contextlib.suppress(Exception):
             proc.stop()
