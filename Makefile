@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint bench install browser wrk clean
+.PHONY: run test lint bench install browser wrk pgbouncer clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,13 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium is missing: sudo apt-get install chromium" >&2; fi; }
 
-test: install browser
+# PgBouncer for tests/integration/test_pgbouncer.py (our statements must work through it).
+pgbouncer:
+	@command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq pgbouncer >/dev/null; \
+	  else echo "pgbouncer is missing: sudo apt-get install pgbouncer" >&2; fi; }
+
+test: install browser pgbouncer
 	$(BIN)/pytest
 
 lint: install

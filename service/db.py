@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -14,24 +15,38 @@ from service.settings import Settings, to_libpq_url
 
 
 def create_engine(settings: Settings, *, pool_size: int | None = None) -> AsyncEngine:
+    url = settings.async_database_url()
+    connect_args: dict[str, Any] = {
+        "server_settings": _server_settings(settings, "hitl"),
+        "command_timeout": settings.db_statement_timeout_seconds + 2,
+    }
+    if settings.db_pgbouncer:
+        # A prepared statement lives on one server connection, which PgBouncer hands to another
+        # client after the transaction: none are cached, and each gets a name of its own.
+        url += ("&" if "?" in url else "?") + "prepared_statement_cache_size=0"
+        connect_args |= {
+            "statement_cache_size": 0,
+            "prepared_statement_name_func": lambda: f"__hitl_{uuid.uuid4().hex}__",
+        }
     return create_async_engine(
-        settings.async_database_url(),
+        url,
         pool_size=pool_size or settings.db_pool_size,
         max_overflow=10,
         pool_pre_ping=False,
         pool_timeout=settings.db_acquire_timeout_seconds,
         # asyncpg caches prepared statements per connection; our statements are few and fixed.
-        connect_args={
-            "server_settings": {"application_name": "hitl", **_timeouts(settings)},
-            "command_timeout": settings.db_statement_timeout_seconds + 2,
-        },
+        connect_args=connect_args,
     )
 
 
-def _timeouts(settings: Settings) -> dict[str, str]:
+def _server_settings(settings: Settings, application: str) -> dict[str, str]:
     """The server cancels a statement past the timeout (QueryCanceledError); the client gives
-    up 2 s later (command_timeout) if the server itself stopped answering."""
-    return {"statement_timeout": str(int(settings.db_statement_timeout_seconds * 1000))}
+    up 2 s later (command_timeout) if the server itself stopped answering. PgBouncer refuses
+    session settings at connect: there the role's own statement_timeout applies."""
+    if settings.db_pgbouncer:
+        return {"application_name": application}
+    timeout = str(int(settings.db_statement_timeout_seconds * 1000))
+    return {"application_name": application, "statement_timeout": timeout}
 
 
 @asynccontextmanager
@@ -78,8 +93,9 @@ async def create_pool(settings: Settings, size: int = 10) -> asyncpg.Pool:
         to_libpq_url(settings.database_url or ""),
         min_size=2,
         max_size=size,
-        server_settings={"application_name": "hitl-turns", **_timeouts(settings)},
+        server_settings=_server_settings(settings, "hitl-turns"),
         command_timeout=settings.db_statement_timeout_seconds + 2,
+        statement_cache_size=0 if settings.db_pgbouncer else 100,
         # The hot path sets no session state: skip asyncpg's RESET ALL round trip per release.
         reset=_keep_session,
     )

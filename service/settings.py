@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     # runs longer than this, and no request waits longer than that for a pooled connection.
     db_statement_timeout_seconds: float = Field(default=10.0, gt=0)
     db_acquire_timeout_seconds: float = Field(default=5.0, gt=0)
+    # The database URL is a PgBouncer in transaction mode: no prepared statements kept across
+    # transactions, no session settings at connect (set statement_timeout on the role instead:
+    # ALTER ROLE hitl SET statement_timeout = '10s'; the client still gives up 2 s after it).
+    db_pgbouncer: bool = False
     # Addresses (or CIDRs, comma-separated; "*" for any) of reverse proxies whose
     # X-Forwarded-For and X-Forwarded-Proto are believed: the client's address for the sign-in
     # limit, https for Secure cookies, HSTS and the WebSocket's Origin check. None by default.
