@@ -211,6 +211,36 @@ def keys_create(channel: str) -> None:
     click.echo(in_transaction(settings, lambda c: channel_keys.create_key(c, channel)))
 
 
+@cli.command()
+@click.option("--dry-run", is_flag=True, help="count what would be deleted; delete nothing")
+def prune(dry_run: bool) -> None:
+    """Delete what the policy's `retention` no longer keeps, in small batches (the worker also
+    does it every night)."""
+    from service import retention
+    from service.policy.durations import format_duration
+
+    settings = settings_with_services()
+    policy = load_policy_or_exit(settings)
+    if not retention.limits(policy.retention):
+        say("the policy has no retention limits: everything is kept")
+        return
+
+    async def run(engine: Any) -> None:
+        async with engine.connect() as conn:
+            due = await retention.due(conn, policy.retention)
+        for kind, n in due.items():
+            say(f"{kind}: {n:,} past {format_duration(retention.limits(policy.retention)[kind])}")
+        if dry_run or not any(due.values()):
+            return
+        with click.progressbar(length=sum(due.values()), label="pruning", file=sys.stderr) as bar:
+            pruned = await retention.prune(
+                engine, policy.retention, progress=lambda _, n: bar.update(n)
+            )
+        say(f"pruned {pruned}")
+
+    run_with_engine(settings, run)
+
+
 @cli.group()
 def webhooks() -> None:
     """Webhook signing secrets."""

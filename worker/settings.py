@@ -23,6 +23,7 @@ from service.settings import Settings
 from worker.tasks.deadlines import expire_review
 from worker.tasks.deliveries import deliver
 from worker.tasks.handoffs import assign_transfer, assign_waiting, lapse_offer
+from worker.tasks.retention import prune_old
 from worker.tasks.sweeper import sweep
 
 
@@ -52,7 +53,10 @@ def build_worker(settings: Settings, *, burst: bool = False, **overrides: Any) -
                 run_at_startup=True,  # type: ignore[arg-type]
                 unique=True,
                 timeout=60,
-            )
+            ),
+            # Once a night, off the hour (when other jobs of the world run): small batches, so
+            # it may take a while on a large database without holding anything for long.
+            cron(prune_old, name="retention", hour={3}, minute={17}, unique=True, timeout=3600),
         ],
         "queue_name": queue_name(settings),
         "redis_settings": redis_settings(settings),

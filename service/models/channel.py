@@ -47,6 +47,11 @@ class OutboxEvent(SQLModel, table=True):
             postgresql_where=text("status = 'pending'"),
         ),
         Index("outbox_failed", "created_at", postgresql_where=text("status = 'failed'")),
+        Index(
+            "outbox_finished",
+            "created_at",
+            postgresql_where=text("status IN ('delivered', 'failed')"),
+        ),
     )
     id: uuid.UUID = id_field()
     # Makes each side effect happen once: e.g. "review.completed:<review id>".

@@ -35,6 +35,7 @@ class Conversation(SQLModel, table=True):
         CheckConstraint(check_in("handled_by", HANDLERS), name="conversation_handler_allowed"),
         CheckConstraint("csat IS NULL OR csat BETWEEN 1 AND 5", name="conversation_csat_range"),
         Index("conversation_customer_recent", "customer_id", "last_turn_at"),
+        Index("conversation_last_turn", "last_turn_at"),  # retention: the oldest first
     )
     id: uuid.UUID = id_field()
     channel: str

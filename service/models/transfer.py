@@ -67,6 +67,7 @@ class Transfer(SQLModel, table=True):
         Index(
             "transfer_offers_due", "offer_expires_at", postgresql_where=text("status = 'offered'")
         ),
+        Index("transfer_by_conversation", "conversation_id"),  # deleted with its conversation
         Index(
             "transfer_load",
             "assigned_to",

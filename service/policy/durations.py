@@ -16,16 +16,18 @@ class DurationError(ValueError):
     """The text is not a duration; the message says how to write one."""
 
 
-def parse_duration(text: str) -> timedelta:
-    """Parse `4h` into a timedelta; raise DurationError with a readable reason."""
+def parse_duration(text: str, longest: int = MAX_SECONDS) -> timedelta:
+    """Parse `4h` into a timedelta; raise DurationError with a readable reason. Longer than
+    `longest` seconds (a year, unless said) is taken for a typo."""
     cleaned = text.strip().lower().replace(" ", "")
     if not _WHOLE.match(cleaned):
         raise DurationError(f"{text!r} is not a duration")
     seconds = sum(int(n) * _UNITS[unit] for n, unit in _PART.findall(cleaned))
     if seconds <= 0:
         raise DurationError(f"{text!r} is zero; a duration must be positive")
-    if seconds > MAX_SECONDS:
-        raise DurationError(f"{text!r} is longer than a year")
+    if seconds > longest:
+        limit = "a year" if longest == MAX_SECONDS else f"{longest // 86400} days"
+        raise DurationError(f"{text!r} is longer than {limit}")
     return timedelta(seconds=seconds)
 
 

@@ -24,7 +24,16 @@ from service.policy.nodes import (
 
 __all__ = ["PolicyError", "PolicyIssue", "load_policy", "parse_policy"]
 
-TOP_KEYS = ("version", "channels", "confidence", "triggers", "routing", "teams", "webhooks")
+TOP_KEYS = (
+    "version",
+    "channels",
+    "confidence",
+    "triggers",
+    "routing",
+    "teams",
+    "webhooks",
+    "retention",
+)
 ROUTING_KEYS = ("default_team", "rules", "precedence")
 RULE_KEYS = ("when", "team")
 WHEN_KEYS = ("topic", "intent", "trigger", "channel", "locale", "customer_tier")
@@ -189,6 +198,7 @@ def _build(r: Reader, root: Node, version: str) -> m.Policy | None:
     routing = _section(r, top, "routing", _routing, m.RoutingPolicy())
     teams = _section(r, top, "teams", sections.teams, {})
     allow_private = _section(r, top, "webhooks", sections.webhooks, False)
+    retention = _section(r, top, "retention", sections.retention, m.RetentionPolicy())
     _check_refs(r, channels, teams, top)
     return m.Policy(
         version=version,
@@ -200,6 +210,7 @@ def _build(r: Reader, root: Node, version: str) -> m.Policy | None:
         confidence=confidence,
         triggers=triggers,
         routing=routing,
+        retention=retention,
     )
 
 

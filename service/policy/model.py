@@ -194,6 +194,16 @@ class DetectionPolicy:
 
 
 @dataclass(frozen=True)
+class RetentionPolicy:
+    """How long finished data is kept; None keeps it for ever. `hitl prune` and the worker's
+    nightly job delete what is older, in small batches."""
+
+    conversations: timedelta | None = None  # after the last turn, once nothing is open
+    deliveries: timedelta | None = None  # webhook deliveries that arrived or gave up
+    audit: timedelta | None = None
+
+
+@dataclass(frozen=True)
 class Policy:
     version: str  # SHA-256 hex of the policy file's exact bytes
     source: str  # path it was read from
@@ -205,6 +215,7 @@ class Policy:
     triggers: TriggersPolicy = TriggersPolicy()
     routing: RoutingPolicy = RoutingPolicy()
     detection: DetectionPolicy = DetectionPolicy()
+    retention: RetentionPolicy = RetentionPolicy()
 
     def threshold_for(self, channel: str, intent: str | None) -> float:
         """The most specific threshold wins: intent, then channel, then global."""

@@ -13,7 +13,7 @@ from typing import Any, cast
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from service.policy.durations import DurationError, parse_duration
+from service.policy.durations import MAX_SECONDS, DurationError, parse_duration
 from service.policy.model import TransferMode
 
 MAX_BYTES = 256 * 1024
@@ -239,11 +239,11 @@ class Reader:
             return None
         return value
 
-    def duration(self, node: Node, where: str) -> timedelta | None:
+    def duration(self, node: Node, where: str, longest: int = MAX_SECONDS) -> timedelta | None:
         value = scalar_value(node) if isinstance(node, ScalarNode) else None
         if isinstance(node, ScalarNode) and isinstance(value, str):
             try:
-                return parse_duration(value)
+                return parse_duration(value, longest)
             except DurationError as err:
                 reason = str(err)
         else:

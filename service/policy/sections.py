@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any, cast
 from urllib.parse import urlsplit
 
@@ -455,3 +456,28 @@ def webhooks(r: Reader, node: Node) -> bool | None:
     if e is None:
         return None
     return _flag(r, e, "allow_private_addresses", "webhooks", False)
+
+
+RETAINED = ("conversations", "deliveries", "audit")
+MIN_RETENTION = timedelta(days=1)
+RETENTION_LONGEST = 100 * 366 * 86400  # records are kept for years: only a century is a typo
+
+
+def retention(r: Reader, node: Node) -> m.RetentionPolicy | None:
+    e = r.mapping(node, "retention", RETAINED)
+    if e is None:
+        return None
+    kept: dict[str, timedelta | None] = {}
+    for key in RETAINED:
+        if key not in e:
+            continue
+        value = r.duration(e[key][1], f"retention.{key}", longest=RETENTION_LONGEST)
+        if value is not None and value < MIN_RETENTION:
+            r.issue(
+                e[key][1],
+                f"retention.{key} keeps data less than a day",
+                "write at least 1d (leave the key out to keep it for ever)",
+            )
+            value = None
+        kept[key] = value
+    return m.RetentionPolicy(**kept)

@@ -412,3 +412,14 @@ def test_hostile_policy_files_are_refused_with_line_numbers_at_once(
     assert took < 0.1, f"{what}: {took * 1000:.0f} ms"
     first = caught.value.issues[0]
     assert first.line >= 1 and str(first).startswith(f"{path}:{first.line}:"), str(first)
+
+
+def test_retention_is_read_and_checked() -> None:
+    policy = parse_policy(VALID + "retention: { conversations: 400d, audit: 730d }\n", "p.yaml")
+    assert policy.retention.conversations == timedelta(days=400)
+    assert policy.retention.audit == timedelta(days=730) and policy.retention.deliveries is None
+    assert parse_policy(VALID, "p.yaml").retention.conversations is None, "kept for ever"
+    found = issues_of(VALID + "retention:\n  deliveries: 2h\n  turns: 30d\n")
+    assert any("less than a day" in m for _, m in found), found
+    assert any("turns" in m and "conversations" in m for _, m in found), found
+    assert {line for line, _ in found} == {14, 15}
