@@ -47,6 +47,7 @@ wrk:
 # Figures, printed beside their floors and targets; nothing here asserts.
 bench: install browser wrk
 	$(BIN)/python bench/load.py
+	$(BIN)/python bench/review_queue.py
 	$(BIN)/python bench/turns.py
 	$(BIN)/python bench/policy.py
 	$(BIN)/python bench/encoder.py

@@ -53,6 +53,24 @@ class Review(SQLModel, table=True):
             "deadline",
             postgresql_where=text("status IN ('pending', 'claimed')"),
         ),
+        # Claim-next: pending items in the order the queue is served, by team and across teams;
+        # and leases that ran out (claimable again before the sweeper returns them).
+        Index(
+            "review_pending_queue",
+            "team",
+            "deadline",
+            text("priority DESC"),
+            "created_at",
+            postgresql_where=text("status = 'pending'"),
+        ),
+        Index(
+            "review_pending_by_deadline",
+            "deadline",
+            text("priority DESC"),
+            "created_at",
+            postgresql_where=text("status = 'pending'"),
+        ),
+        Index("review_lapsing_leases", "lease_until", postgresql_where=text("status = 'claimed'")),
         Index("review_conversation", "conversation_id"),
     )
     id: uuid.UUID = id_field()

@@ -68,20 +68,40 @@ async def claim(
 async def claim_next(
     conn: AsyncConnection, who: uuid.UUID, teams: Sequence[str] | None, lease_seconds: int
 ) -> uuid.UUID | None:
-    """The most urgent free item of these teams; SKIP LOCKED lets reviewers claim in parallel."""
-    team_filter = "" if teams is None else "AND team = ANY(:teams)"
+    """The most urgent free item of these teams; SKIP LOCKED lets reviewers claim in parallel.
+
+    Two candidates, each from an index in the queue's order: the first pending item, and the
+    first item whose claim lapsed (few: the sweeper returns them to pending). The more urgent
+    one is taken. Pending and claimed items are never scanned together: with claimed items in
+    one index, every claim walked past all those already claimed."""
+    # One team (the common case) by equality: the planner then walks review_pending_queue in
+    # order; with ANY(...) it filters the cross-team index instead.
+    team_filter = (
+        "" if teams is None else "AND team = :team" if len(teams) == 1 else "AND team = ANY(:teams)"
+    )
+    order = "ORDER BY deadline, priority DESC, created_at"
     row = (
         await conn.execute(
             text(
-                "WITH next AS (SELECT id FROM review "
-                "WHERE (status = 'pending' OR (status = 'claimed' AND lease_until < now())) "
-                f"AND deadline > now() {team_filter} "
-                "ORDER BY deadline, priority DESC, created_at LIMIT 1 FOR UPDATE SKIP LOCKED) "
+                "WITH pending AS ("
+                f"SELECT id, deadline, priority, created_at FROM review WHERE status = 'pending' "
+                f"AND deadline > now() {team_filter} {order} LIMIT 1 FOR UPDATE SKIP LOCKED), "
+                "lapsed AS ("
+                f"SELECT id, deadline, priority, created_at FROM review WHERE status = 'claimed' "
+                f"AND lease_until < now() AND deadline > now() {team_filter} {order} LIMIT 1 "
+                "FOR UPDATE SKIP LOCKED), "
+                "next AS (SELECT id FROM (SELECT * FROM pending UNION ALL SELECT * FROM lapsed) c "
+                f"{order} LIMIT 1) "
                 "UPDATE review r SET status = 'claimed', claimed_by = :who, version = version + 1, "
                 "lease_until = now() + make_interval(secs => :lease) "
                 "FROM next WHERE r.id = next.id RETURNING r.id"
             ),
-            {"who": who, "lease": lease_seconds, "teams": list(teams or [])},
+            {
+                "who": who,
+                "lease": lease_seconds,
+                "teams": list(teams or []),
+                "team": teams[0] if teams else None,
+            },
         )
     ).first()
     return row.id if row else None
