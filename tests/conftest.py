@@ -203,6 +203,15 @@ async def redis_client(settings: Settings) -> AsyncIterator[aioredis.Redis]:
 
 
 @pytest.fixture
+async def fresh_sign_in_limits(redis_client: aioredis.Redis, settings: Settings) -> None:
+    """The sign-in limit counts per address for 15 minutes: every test's wrong passwords come
+    from 127.0.0.1. A test that counts refusals starts from none."""
+    keys = await redis_client.keys(f"{settings.redis_prefix}:signin:*")
+    if keys:
+        await redis_client.delete(*keys)
+
+
+@pytest.fixture
 async def http(server: str, receiver: Receiver) -> AsyncIterator[httpx.AsyncClient]:
     receiver.clear()
     async with httpx.AsyncClient(base_url=server, timeout=15.0) as client:

@@ -73,6 +73,7 @@ async def test_state_is_shared_across_processes(
     reviewer: Any,
     receiver: Receiver,
     db: asyncpg.Connection,
+    fresh_sign_in_limits: None,
 ) -> None:
     base = two_of_each
     receiver.clear()

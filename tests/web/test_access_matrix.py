@@ -365,6 +365,7 @@ async def world(server: str, channel_key: Any, reviewer: Any, settings: Settings
     await made.api.aclose()
 
 
+@pytest.mark.timeout(600)  # hundreds of cells, each with fresh items
 async def test_every_route_against_every_caller(world: World, settings: Settings) -> None:
     routes = app_routes(settings)
     http_routes = [r for r in routes if r[0] != "WS"]
@@ -383,6 +384,7 @@ async def test_every_route_against_every_caller(world: World, settings: Settings
     assert not wrong, f"{len(wrong)} of {checked} cells differ:\n" + "\n".join(wrong)
 
 
+@pytest.mark.timeout(600)  # hundreds of cells, each with fresh items
 async def test_the_live_socket_by_view_and_caller(world: World, settings: Settings) -> None:
     assert ("WS", "/ui/ws") in app_routes(settings)
     wrong = []
@@ -396,6 +398,7 @@ async def test_the_live_socket_by_view_and_caller(world: World, settings: Settin
     assert not wrong, "\n".join(wrong)
 
 
+@pytest.mark.timeout(600)  # hundreds of cells, each with fresh items
 async def test_every_unsafe_desk_route_needs_the_csrf_token(
     world: World, settings: Settings
 ) -> None:

@@ -70,7 +70,9 @@ async def test_sign_in_rotates_the_session_and_sign_out_ends_it(server: str, rev
         assert (await desk.get("/ui/queue")).status_code == 303
 
 
-async def test_wrong_password_then_rate_limit(server: str, reviewer: Any) -> None:
+async def test_wrong_password_then_rate_limit(
+    server: str, reviewer: Any, fresh_sign_in_limits: None
+) -> None:
     await reviewer("lou@example.com")
     async with Desk(server) as desk:
         for _ in range(5):
@@ -141,7 +143,9 @@ async def test_ui_routes_stay_out_of_the_api_schema(http: httpx.AsyncClient) -> 
     assert "/v1/reviews/next" in r.json()["paths"]
 
 
-async def test_parallel_wrong_passwords_are_limited_atomically(server: str, reviewer: Any) -> None:
+async def test_parallel_wrong_passwords_are_limited_atomically(
+    server: str, reviewer: Any, fresh_sign_in_limits: None
+) -> None:
     """Twenty attempts at once on one account: exactly five reach the password check (the
     count is taken before the check, in one atomic step), the rest wait."""
     await reviewer("max@example.com")
