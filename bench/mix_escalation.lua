@@ -6,7 +6,7 @@ local asking = {
   "I want to talk to a real person please",
   "Get me a human, this is the third time I write",
   "Can someone from your team call me back?",
-  "Agent please",
+  "Put me through to one of your staff",
 }
 local other = {
   "My bill is twice what it should be this month.",

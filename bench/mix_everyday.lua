@@ -3,7 +3,7 @@
 dofile(os.getenv("BENCH_DIR") .. "/common.lua")
 local messages = {
   "Where is my order? It should have arrived yesterday.",
-  "How do I reset my password?",
+  "How do I change my login password?",
   "Can I change the delivery address?",
   "Your app keeps crashing when I open my invoices.",
   "What are your opening hours on Sunday?",

@@ -2,7 +2,7 @@
 -- cache, three turns per conversation, one conversation per customer. HITL_KEY: a channel key.
 local messages = {
   {"Where is my order? It should have arrived yesterday.", 0.92, "order_status"},
-  {"How do I reset my password?", 0.88, "password_reset"},
+  {"How do I change my login password?", 0.88, "password_reset"},
   {"Can I change the delivery address?", 0.55, "change_address"},
   {"Your app keeps crashing when I open my invoices.", 0.61, "app_bug"},
   {"What are your opening hours on Sunday?", 0.97, "opening_hours"},

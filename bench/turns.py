@@ -32,7 +32,7 @@ from service.settings import to_libpq_url  # noqa: E402
 
 MESSAGES = [
     ("Where is my order? It should have arrived yesterday.", 0.92, "order_status"),
-    ("How do I reset my password?", 0.88, "password_reset"),
+    ("How do I change my login password?", 0.88, "password_reset"),
     ("Can I change the delivery address?", 0.55, "change_address"),
     ("Your app keeps crashing when I open my invoices.", 0.61, "app_bug"),
     ("What are your opening hours on Sunday?", 0.97, "opening_hours"),

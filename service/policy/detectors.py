@@ -110,7 +110,7 @@ def explicit_request(message: Text | str) -> Hit | None:
     text = _text(message)
     folded = text.folded
     bare_re, negation, clause, trailing, _ = _regexes(folded)
-    if len(text.words) <= 8:  # only a short message can be a bare "agent please"
+    if len(text.words) <= 8:  # only a short message can be a bare "a person please"
         bare = trailing.sub("", folded)
         if bare_re.match(bare):
             return Hit("", bare)

@@ -104,7 +104,8 @@ async def test_a_long_queue_stays_a_compact_table(
     for n in range(145):
         r = await http.post(
             "/v1/turns",
-            json=turn(f"long-{n}", "can I talk to an agent please") | {"customer_id": f"c{n}"},
+            json=turn(f"long-{n}", "could a colleague of yours take over, please")
+            | {"customer_id": f"c{n}"},
             headers={"Authorization": f"Bearer {key}"},
         )
         assert r.json()["action"] == "transfer"

@@ -28,7 +28,7 @@ MESSAGES = (
     "Where is my parcel? It was due on Monday.",
     "This is useless, I am furious and fed up with you.",
     "Terrible, awful service. I hate this.",
-    "Can I talk to a human please?",
+    "Could a real person look at this for me?",
     "My lawyer will hear about this.",
     "Thanks, that sorted it!",
     "My father passed away last week, please close his account.",
@@ -130,7 +130,9 @@ async def scripted(client: Client, run: str) -> None:
         mood, "sms", b, "Terrible service, I hate this.", draft={"intent": "refund"}
     )
     assert "sentiment" in triggers(second)
-    await client.turn(mood, "sms", b, "Can I talk to a human please?", draft={"intent": None})
+    await client.turn(
+        mood, "sms", b, "Could a real person look at this for me?", draft={"intent": None}
+    )
     await client.cancel(mood)
     await client.turn(mood, "sms", b, "My lawyer will hear about this.", sentiment=0.2)
     # A channel's own scores, topics, locale and tier; low confidence on sync and async.

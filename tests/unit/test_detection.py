@@ -91,7 +91,7 @@ CALM = [
     "can I update the emergency contact on my account?",
     # Greetings and acknowledgements open and close most chats; none asks for anyone.
     "Hi",
-    "hi there",
+    "hello again",
     "Bonjour",
     "Hallo",
     "ok",

@@ -16,7 +16,7 @@ from service.policy.model import DISTRESS_CATEGORIES
 # and text that is not ASCII (accents, ß, other scripts' digits, emoji, odd white space).
 PIECES = [
     "talk to a human",
-    "speak to someone",
+    "let me talk to someone",
     "agent",
     "call me back",
     "i want to talk to a real person",

@@ -91,7 +91,7 @@ def test_request_distress_or_topic_always_transfers(
 
 @settings(max_examples=100, deadline=None)
 @given(
-    st.sampled_from(["agent", "Representative!!", "human please", "operator"]),
+    st.sampled_from(["agent", "Representative!!", "a person now please", "operator"]),
     channels,
     confidences,
     facts,

@@ -62,7 +62,7 @@ def test_package_carries_everything_a_person_needs() -> None:
 
 def test_summary_is_extractive_and_short() -> None:
     messages = [
-        "Hi there.",
+        "Hello.",
         "My parcel 123 is lost and the tracking page says delivered.",
         "I was home all day. Nobody came. The parcel is lost, I want my money back.",
         "Thanks.",

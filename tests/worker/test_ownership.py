@@ -154,7 +154,9 @@ async def test_a_person_has_the_conversation_until_they_hand_it_back(
 
     # Handed back: the policy decides the next turn again.
     r = await http.post(
-        "/v1/turns", headers=auth(key), json=turn(conversation, "what are your opening hours?")
+        "/v1/turns",
+        headers=auth(key),
+        json=turn(conversation, "when does your shop open on Saturdays?"),
     )
     assert r.json()["action"] == "send", r.text
     owned = await db.fetch("SELECT owned FROM decision ORDER BY created_at")
@@ -186,7 +188,9 @@ async def test_queue_position_and_wait_for_twenty_waiting_with_two_online(
     ids = []
     for i in range(20):
         r = await http.post(
-            "/v1/turns", headers=auth(key), json=turn(f"q-{i}", "can I speak to an agent please")
+            "/v1/turns",
+            headers=auth(key),
+            json=turn(f"q-{i}", "could someone from your team take this, please"),
         )
         ids.append(r.json()["transfer"]["id"])
 
