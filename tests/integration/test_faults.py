@@ -91,6 +91,24 @@ async def retry_all(base: str, auth: str, keys: list[str]) -> dict[str, str]:
     return answers
 
 
+def fault_env(database_url: str, redis_url: str, tmp_path: Path, **more: str) -> dict[str, str]:
+    """The environment of this test's own `hitl` processes, migrated."""
+    env = environ(
+        HITL_DATABASE_URL=database_url,
+        HITL_REDIS_URL=redis_url,
+        HITL_STATE_DIR=str(tmp_path / "state"),
+        HITL_PORT=str(free_port()),
+        HITL_SECRET_KEY="fault-test-secret",
+        **more,
+    )
+    hitl_sync(env, "migrate")
+    return env
+
+
+def email_key(env: dict[str, str]) -> str:
+    return f"Bearer {hitl_sync(env, 'keys', 'create', 'email')}"
+
+
 def serve(env: dict[str, str], tmp_path: Path, name: str = "serve") -> tuple[Process, str]:
     proc = Process(["serve"], env, tmp_path / f"{name}.log")
     base = f"http://127.0.0.1:{env['HITL_PORT']}"
@@ -102,17 +120,14 @@ def test_postgres_restarted_under_load(
     own_services: tuple[EmbeddedServices, Any], tmp_path: Path
 ) -> None:
     services, addresses = own_services
-    env = environ(
-        HITL_DATABASE_URL=addresses.database_url,
-        HITL_REDIS_URL=addresses.redis_url,
-        HITL_STATE_DIR=str(tmp_path / "state"),
-        HITL_PORT=str(free_port()),
-        HITL_SECRET_KEY="fault-test-secret",
+    env = fault_env(
+        addresses.database_url,
+        addresses.redis_url,
+        tmp_path,
         HITL_DB_STATEMENT_TIMEOUT_SECONDS="2",
         HITL_DB_ACQUIRE_TIMEOUT_SECONDS="1",
     )
-    hitl_sync(env, "migrate")
-    auth = f"Bearer {hitl_sync(env, 'keys', 'create', 'email')}"
+    auth = email_key(env)
     proc, base = serve(env, tmp_path)
     pg = services._pg_context()
     db_port = int(addresses.database_url.rsplit(":", 1)[1].split("/")[0])
@@ -174,15 +189,8 @@ def test_the_service_killed_with_requests_in_flight(
     own_services: tuple[EmbeddedServices, Any], tmp_path: Path
 ) -> None:
     _, addresses = own_services
-    env = environ(
-        HITL_DATABASE_URL=addresses.database_url,
-        HITL_REDIS_URL=addresses.redis_url,
-        HITL_STATE_DIR=str(tmp_path / "state"),
-        HITL_PORT=str(free_port()),
-        HITL_SECRET_KEY="fault-test-secret",
-    )
-    hitl_sync(env, "migrate")
-    auth = f"Bearer {hitl_sync(env, 'keys', 'create', 'email')}"
+    env = fault_env(addresses.database_url, addresses.redis_url, tmp_path)
+    auth = email_key(env)
     proc, base = serve(env, tmp_path)
     sent: list[str] = []
     answered: dict[str, str] = {}
@@ -284,17 +292,14 @@ def test_redis_stopped_and_restarted_empty_while_reviews_wait(
     redis.start()
     policy = tmp_path / "policy.yaml"
     policy.write_text(POLICY.format(hook=receiver.url("/hooks/email")))
-    env = environ(
-        HITL_DATABASE_URL=addresses.database_url,
-        HITL_REDIS_URL=redis.url,
+    env = fault_env(
+        addresses.database_url,
+        redis.url,
+        tmp_path,
         HITL_POLICY_PATH=str(policy),
-        HITL_STATE_DIR=str(tmp_path / "state"),
-        HITL_PORT=str(free_port()),
-        HITL_SECRET_KEY="fault-test-secret",
         HITL_SWEEP_INTERVAL_SECONDS="1",
     )
-    hitl_sync(env, "migrate")
-    auth = f"Bearer {hitl_sync(env, 'keys', 'create', 'email')}"
+    auth = email_key(env)
     proc, base = serve(env, tmp_path)
     worker = Process(["worker"], env, tmp_path / "worker.log")
 

@@ -4,8 +4,6 @@ a 500; the pool recovers by itself once it is back; every acknowledged turn is i
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +12,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from support import ROOT, Process, environ, free_port, wait_for, wait_http_ready
+from support import Process, environ, free_port, hitl_sync, wait_for, wait_http_ready
 
 from service.embedded import EmbeddedServices, postgres
 from service.settings import to_libpq_url
@@ -27,19 +25,6 @@ def own_postgres(tmp_path: Path) -> Iterator[tuple[EmbeddedServices, Any]]:
     addresses = services.start()
     yield services, addresses
     services.stop()
-
-
-def hitl(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "service", *args],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
 
 
 def turn() -> dict[str, Any]:
@@ -64,8 +49,8 @@ def test_postgres_down_is_503_and_the_pool_recovers(
         HITL_PORT=str(port),
         HITL_SECRET_KEY="outage-test-secret",
     )
-    hitl(env, "migrate")
-    key = hitl(env, "keys", "create", "email")
+    hitl_sync(env, "migrate")
+    key = hitl_sync(env, "keys", "create", "email")
     proc = Process(["serve"], env, tmp_path / "serve.log")
     base = f"http://127.0.0.1:{port}"
     headers = {"Authorization": f"Bearer {key}"}

@@ -43,6 +43,16 @@ async def status_becomes(db: asyncpg.Connection, event: Any, wanted: str) -> Non
     raise AssertionError(f"delivery {event} did not become {wanted}")
 
 
+async def failed_become(db: asyncpg.Connection, wanted: int) -> None:
+    """Polls until that many deliveries have given up."""
+    for _ in range(200):
+        sql = "SELECT count(*) FROM outbox_event WHERE status = 'failed'"
+        if (n := await db.fetchval(sql)) == wanted:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{n} deliveries gave up, not {wanted}")
+
+
 async def test_a_long_outage_then_everything_arrives_once(
     http: httpx.AsyncClient,
     channel_key: Any,
@@ -87,19 +97,9 @@ async def test_410_gone_switches_the_endpoint_off_until_a_supervisor_retries(
     first = await approve_all(http, key, token, 1)
     await asyncio.to_thread(wait_for, lambda: len(receiver.on(HOOK)) == 1, 20)
 
-    async def failed() -> int:
-        return int(await db.fetchval("SELECT count(*) FROM outbox_event WHERE status = 'failed'"))
-
-    for _ in range(100):
-        if await failed() == 1:
-            break
-        await asyncio.sleep(0.1)
+    await failed_become(db, 1)
     later = await approve_all(http, key, token, 2)  # while the endpoint is off
-    for _ in range(100):
-        if await failed() == 3:
-            break
-        await asyncio.sleep(0.1)
-    assert await failed() == 3
+    await failed_become(db, 3)
     assert len(receiver.on(HOOK)) == 1, "nothing more is sent to an endpoint that said 410"
     errors = await db.fetch("SELECT last_error FROM outbox_event ORDER BY created_at")
     assert errors[0]["last_error"] == "HTTP 410 Gone"
@@ -138,12 +138,7 @@ async def test_deliveries_that_ran_out_of_time_are_retried_from_the_desk(
     await reviewer("boss@example.com", role="supervisor")
     await reviewer("rita2@example.com")
     ids = await approve_all(http, key, token, 2)
-    for _ in range(100):
-        n = await db.fetchval("SELECT count(*) FROM outbox_event WHERE status = 'failed'")
-        if n == 2:
-            break
-        await asyncio.sleep(0.1)
-    assert n == 2, "given up once the window ran out"
+    await failed_become(db, 2)  # given up once the window ran out
     tried = len(receiver.on(HOOK))
     assert tried >= 2
     event = await db.fetchval(
