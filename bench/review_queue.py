@@ -6,8 +6,8 @@ of its deadline, p99), on real PostgreSQL and Redis with real `hitl worker` proc
                                     [--workers 1]
 
 Reviews are written straight into Postgres (generate_series: a million turns over HTTP would
-take hours here), their deadline jobs rung through the service's own doorbell
-(Runtime.dispatch), as a decision does. Uses HITL_DATABASE_URL / HITL_REDIS_URL if set, else
+take hours here); the workers' deadline clocks find them there, as they find a decision's.
+Each fallback's webhook goes to a receiver in this process that answers 204 at once. Uses HITL_DATABASE_URL / HITL_REDIS_URL if set, else
 embedded servers; a fresh database each run.
 """
 
@@ -31,13 +31,12 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
+from receiver import policy_for, receiver  # noqa: E402
 from turns import fresh_database, percentile, servers  # noqa: E402
 
 from service import db as database  # noqa: E402
-from service.effects import Effects  # noqa: E402
 from service.migrate import upgrade  # noqa: E402
 from service.reviews import repository  # noqa: E402
-from service.runtime import Runtime  # noqa: E402
 from service.settings import Settings  # noqa: E402
 
 TEAMS = ("general", "billing", "care", "legal", "night")
@@ -135,20 +134,14 @@ async def claims(settings: Settings, who: list[uuid.UUID], count: int) -> dict[s
     return times
 
 
-async def expire(settings: Settings, url: str, n: int, spread: float) -> list[float]:
+async def expire(url: str, n: int, spread: float) -> list[float]:
     """n reviews whose deadlines fall within `spread` seconds from 20 s on; returns how late
     each was ended (decided_at - deadline), in seconds."""
     start = f"now() + interval '20 seconds' + random() * interval '{spread} seconds'"
     made = await fill(url, n, start, "x")
-    runtime = await Runtime.start(settings)
-    try:
-        for i in range(0, len(made), 1000):
-            await runtime.dispatch(Effects(deadlines=made[i : i + 1000]))
-    finally:
-        await runtime.close()
     last = max(d for _, d in made)
     wait = (last - datetime.now(UTC)).total_seconds() + 10
-    print(f"  {n:,} deadlines rung; waiting {wait:.0f} s for the last to pass")
+    print(f"  {n:,} deadlines set; waiting {wait:.0f} s for the last to pass")
     await asyncio.sleep(max(wait, 0))
     conn = await asyncpg.connect(url)
     try:
@@ -187,7 +180,7 @@ def main() -> None:
             database_url=url,
             redis_url=redis_url,
             redis_prefix=f"bench-{uuid.uuid4().hex[:6]}",
-            policy_path=ROOT / "policies" / "default.yaml",
+            policy_path=policy_for(receiver(), ROOT / ".hitl" / "bench" / "queue-policy.yaml"),
             secret_key="bench",
         )
         print(f"{os.cpu_count()} cores; {args.open:,} open reviews over {len(TEAMS)} teams")
@@ -224,7 +217,7 @@ def main() -> None:
         ]
         if not args.expiring:
             return
-        late = asyncio.run(expire(settings, url, args.expiring, args.spread))
+        late = asyncio.run(expire(url, args.expiring, args.spread))
         print(
             f"deadlines: {len(late):,} of {args.expiring:,} ended by the worker ({args.workers} "
             f"process), {args.expiring} due within {args.spread:.0f} s: late by p50 "

@@ -32,3 +32,29 @@ async def record(
             "data": json.dumps(data, default=str),
         },
     )
+
+
+async def record_many(
+    conn: AsyncConnection,
+    actor: str,
+    kind: str,
+    subject_type: str,
+    entries: list[tuple[object, dict[str, Any]]],
+) -> None:
+    """One row per (subject id, data), in one statement: a batch is audited like its parts."""
+    if not entries:
+        return
+    await conn.execute(
+        text(
+            "INSERT INTO audit_event (actor, kind, subject_type, subject_id, data) "
+            "SELECT :actor, :kind, :stype, sid, CAST(data AS jsonb) "
+            "FROM unnest(CAST(:sids AS text[]), CAST(:datas AS text[])) AS e(sid, data)"
+        ),
+        {
+            "actor": actor,
+            "kind": kind,
+            "stype": subject_type,
+            "sids": [str(sid) for sid, _ in entries],
+            "datas": [json.dumps(data, default=str) for _, data in entries],
+        },
+    )

@@ -1,4 +1,4 @@
-"""What a committed change asks of the outside world: deliveries to attempt, deadlines, live events.
+"""What a committed change asks of the outside world: deliveries to attempt, jobs, live events.
 
 Gathered while the transaction runs and dispatched only after it commits. Postgres stays the
 truth: if Redis is down when we dispatch, the sweeper finds the same work again.
@@ -18,7 +18,6 @@ class Effects:
     # Deliveries a person retried after they gave up: (id, attempts so far), so that the job id
     # names this attempt and is not mistaken for the first one arq may still remember.
     redeliveries: list[tuple[uuid.UUID, int]] = field(default_factory=list)
-    deadlines: list[tuple[uuid.UUID, datetime]] = field(default_factory=list)
     live: list[dict[str, Any]] = field(default_factory=list)
     assignments: list[uuid.UUID] = field(default_factory=list)  # transfers to offer to an agent
     offer_deadlines: list[tuple[uuid.UUID, datetime]] = field(default_factory=list)
@@ -41,7 +40,6 @@ class Effects:
     def extend(self, other: Effects) -> None:
         self.deliveries += other.deliveries
         self.redeliveries += other.redeliveries
-        self.deadlines += other.deadlines
         self.live += other.live
         self.assignments += other.assignments
         self.offer_deadlines += other.offer_deadlines

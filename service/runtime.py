@@ -31,7 +31,6 @@ from service.settings import Settings
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-EXPIRE_JOB = "reviews.expire"
 DELIVER_JOB = "webhooks.deliver"
 ASSIGN_JOB = "transfers.assign"
 DEFAULT_EXPIRES_MS = 86_400_000  # arq's own default: a job not started within a day is dropped
@@ -121,7 +120,6 @@ class Runtime:
         """After a commit: ring the doorbells, all in one Redis round trip. A failure here loses
         nothing (the sweeper re-finds the work in Postgres), so it is logged, not raised."""
         jobs = [
-            *((EXPIRE_JOB, f"{EXPIRE_JOB}:{r}", str(r), d) for r, d in effects.deadlines),
             *((DELIVER_JOB, f"{DELIVER_JOB}:{o}:0", str(o), None) for o in effects.deliveries),
             *(
                 (DELIVER_JOB, f"{DELIVER_JOB}:{o}:{n}:retry", str(o), None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -13,14 +14,13 @@ from service.runtime import (
     ASSIGN_JOB,
     ASSIGN_WAITING_JOB,
     DELIVER_JOB,
-    EXPIRE_JOB,
     LAPSE_JOB,
     Runtime,
     queue_name,
     redis_settings,
 )
 from service.settings import Settings
-from worker.tasks.deadlines import expire_review
+from worker.tasks.deadlines import Clock
 from worker.tasks.deliveries import deliver
 from worker.tasks.handoffs import assign_transfer, assign_waiting, lapse_offer
 from worker.tasks.retention import prune_old
@@ -31,15 +31,18 @@ def build_worker(settings: Settings, *, burst: bool = False, **overrides: Any) -
     async def startup(ctx: dict[str, Any]) -> None:
         ctx["runtime"] = await Runtime.start(settings)
         ctx["http"] = httpx.AsyncClient(follow_redirects=False)
+        # Deadlines are not jobs: every worker's clock ends what is due (worker/tasks/deadlines.py).
+        ctx["clock"] = Clock(settings, ctx["runtime"].policies)
+        ctx["clock"].start()
 
     async def shutdown(ctx: dict[str, Any]) -> None:
+        await asyncio.to_thread(ctx["clock"].stop)
         await ctx["http"].aclose()
         await ctx["runtime"].close()
 
     every = settings.sweep_interval_seconds
     options: dict[str, Any] = {
         "functions": [
-            func(expire_review, name=EXPIRE_JOB, max_tries=10),  # type: ignore[arg-type]
             func(deliver, name=DELIVER_JOB, max_tries=3),  # type: ignore[arg-type]
             func(assign_transfer, name=ASSIGN_JOB, max_tries=5),  # type: ignore[arg-type]
             func(lapse_offer, name=LAPSE_JOB, max_tries=5),  # type: ignore[arg-type]
@@ -62,7 +65,7 @@ def build_worker(settings: Settings, *, burst: bool = False, **overrides: Any) -
         "redis_settings": redis_settings(settings),
         "on_startup": startup,
         "on_shutdown": shutdown,
-        # A fallback must fire within 1 s of its deadline: poll Redis often.
+        # Offers lapse and deliveries retry on time: poll Redis often.
         "poll_delay": 0.1,
         "max_jobs": 50,
         "job_timeout": 60,

@@ -73,8 +73,8 @@ class ChannelController(Controller):
         if outcome.replayed:
             return Response(outcome.response)
         _count(outcome.response, data.channel, started)
-        # The decision is committed: answer now and ring the doorbells (deadline job, live
-        # update) just after. Should this process die in between, the sweeper finds the work.
+        # The decision is committed: answer now and ring the doorbells (deliveries, offers,
+        # live updates) just after. Should this process die in between, the sweeper finds the work.
         return Response(
             outcome.response, background=BackgroundTask(runtime.dispatch, outcome.effects)
         )

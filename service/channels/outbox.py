@@ -25,22 +25,39 @@ async def add(
     conn: AsyncConnection, *, channel: str, event_type: str, dedupe_key: str, data: dict[str, Any]
 ) -> uuid.UUID | None:
     """Queue one delivery; a repeat of the same dedupe_key adds nothing and returns None."""
-    row = (
-        await conn.execute(
-            text(
-                "INSERT INTO outbox_event (dedupe_key, channel, event_type, payload, status) "
-                "VALUES (:k, :c, :t, CAST(:p AS jsonb), 'pending') "
-                "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id"
-            ),
-            {
-                "k": dedupe_key,
-                "c": channel,
-                "t": event_type,
-                "p": json.dumps(envelope(event_type, data), default=str),
-            },
-        )
-    ).first()
-    return row.id if row else None
+    added = await add_many(conn, [Event(channel, event_type, dedupe_key, data)])
+    return added[0] if added else None
+
+
+@dataclass(frozen=True)
+class Event:
+    """A delivery to queue: the channel it goes to, its type, the key that makes it once-only."""
+
+    channel: str
+    event_type: str
+    dedupe_key: str
+    data: dict[str, Any]
+
+
+async def add_many(conn: AsyncConnection, events: list[Event]) -> list[uuid.UUID]:
+    """Queue deliveries in one statement; keys already queued add nothing and are not returned."""
+    if not events:
+        return []
+    rows = await conn.execute(
+        text(
+            "INSERT INTO outbox_event (dedupe_key, channel, event_type, payload, status) "
+            "SELECT k, c, t, CAST(p AS jsonb), 'pending' FROM unnest(CAST(:k AS text[]), "
+            "CAST(:c AS text[]), CAST(:t AS text[]), CAST(:p AS text[])) AS e(k, c, t, p) "
+            "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id"
+        ),
+        {
+            "k": [e.dedupe_key for e in events],
+            "c": [e.channel for e in events],
+            "t": [e.event_type for e in events],
+            "p": [json.dumps(envelope(e.event_type, e.data), default=str) for e in events],
+        },
+    )
+    return [r.id for r in rows]
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import text
@@ -15,7 +15,7 @@ SELECT_VIEW = """
 SELECT r.id, r.status, r.team, r.channel, r.priority, r.deadline, r.claimed_by, r.lease_until,
        r.version, r.draft_text, r.final_text, r.outcome_by, r.fallback, r.decided_by, r.decided_at,
        r.created_at, r.turn_id, r.conversation_id,
-       t.message, t.confidence, t.intent, t.topics, t.sentiment, t.locale,
+       t.message, t.confidence, t.intent, t.topics, t.sentiment, t.locale, t.metadata,
        c.external_id AS conversation_external_id, c.customer_id,
        d.triggers, d.policy_version,
        h.email AS claimed_by_email, h.display_name AS claimed_by_name
@@ -147,6 +147,46 @@ async def expire(
         {"id": review_id, "fallback": fallback, "final": final_text},
     )
     return row.first() is not None
+
+
+async def expire_due(
+    conn: AsyncConnection, plans: Mapping[str, tuple[str, str | None]], limit: int
+) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """Ends up to `limit` overdue reviews of the channels planned (channel -> (fallback, the
+    text it sends unless that is the draft)) in one statement, oldest deadline first, skipping
+    rows another worker holds. Returns (review, conversation) of each one ended."""
+    if not plans:
+        return []
+    rows = await conn.execute(
+        text(
+            "WITH due AS (SELECT id FROM review WHERE status IN ('pending', 'claimed') "
+            "AND deadline <= now() AND channel = ANY(CAST(:channels AS text[])) "
+            "ORDER BY deadline LIMIT :n FOR UPDATE SKIP LOCKED), "
+            "plan AS (SELECT * FROM unnest(CAST(:channels AS text[]), "
+            "CAST(:fallbacks AS text[]), CAST(:texts AS text[])) AS p(channel, fallback, final)) "
+            "UPDATE review r SET status = 'expired', outcome_by = 'timeout', "
+            "fallback = plan.fallback, final_text = CASE WHEN plan.fallback = 'send_draft' "
+            "THEN r.draft_text ELSE plan.final END, decided_at = now(), "
+            "version = r.version + 1, lease_until = NULL "
+            "FROM due, plan WHERE r.id = due.id AND plan.channel = r.channel "
+            "RETURNING r.id, r.conversation_id"
+        ),
+        {
+            "channels": list(plans),
+            "fallbacks": [fallback for fallback, _ in plans.values()],
+            "texts": [final for _, final in plans.values()],
+            "n": limit,
+        },
+    )
+    return [(r.id, r.conversation_id) for r in rows]
+
+
+async def get_many(conn: AsyncConnection, review_ids: Sequence[uuid.UUID]) -> Sequence[Row[Any]]:
+    return (
+        await conn.execute(
+            text(SELECT_VIEW + " WHERE r.id = ANY(CAST(:ids AS uuid[]))"), {"ids": list(review_ids)}
+        )
+    ).all()
 
 
 async def overdue(conn: AsyncConnection, limit: int = 500) -> list[uuid.UUID]:

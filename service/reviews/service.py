@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +22,7 @@ from service.reviews import repository
 from service.transfers import context
 from service.transfers import package as warm
 from service.transfers import service as transfers
+from service.transfers.opening import open_transfer
 from service.turns import facts
 
 MAX_REPLY_CHARS = 20_000
@@ -172,22 +174,25 @@ async def _finish(
     effects = Effects()
     if status == "taken_over":
         _, transfer_effects = await _transfer(
-            conn, row, "take_over", "warm", row.team, caller.id, policy
+            conn, row, "take_over", "warm", caller.actor, caller.id, policy
         )
         effects.extend(transfer_effects)
     else:
-        await _set_handler(conn, row.conversation_id, "ai")
+        await _set_handler(conn, [row.conversation_id], "ai")
     await audit.record(conn, caller.actor, f"review.{status}", "review", row.id)
     done = await _get(conn, row.id)
-    effects.extend(await _completed(conn, done, who=caller.email))
+    effects.extend(await _completed(conn, [done], who=caller.email))
     return done, effects
 
 
-async def expire(conn: AsyncConnection, review_id: uuid.UUID, policy: Policy) -> Effects:
-    """Applies the channel's on_timeout once the budget is spent; a no-op if already finished."""
+async def expire(
+    conn: AsyncConnection, review_id: uuid.UUID, policy: Policy
+) -> tuple[bool, Effects]:
+    """Applies the channel's on_timeout once the budget is spent; (False, nothing) if it was not
+    due or already finished."""
     row = await repository.get(conn, review_id)
     if row is None:
-        return Effects()
+        return False, Effects()
     channel = policy.channels.get(row.channel)
     fallback = (channel.on_timeout if channel else None) or "transfer"
     final_text = {
@@ -196,38 +201,63 @@ async def expire(conn: AsyncConnection, review_id: uuid.UUID, policy: Policy) ->
         "transfer": None,
     }[fallback]
     if not await repository.expire(conn, review_id, fallback, final_text):
-        return Effects()
+        return False, Effects()
     effects = Effects()
     if fallback == "transfer":
         mode = "warm" if row.triggers else "cold"
-        _, transfer_effects = await _transfer(conn, row, "timeout", mode, row.team, None, policy)
+        _, transfer_effects = await _transfer(conn, row, "timeout", mode, "worker", None, policy)
         effects.extend(transfer_effects)
     else:
-        await _set_handler(conn, row.conversation_id, "ai")
+        await _set_handler(conn, [row.conversation_id], "ai")
     await audit.record(conn, "worker", "review.expired", "review", review_id, fallback=fallback)
     done = await _get(conn, review_id)
-    effects.extend(await _completed(conn, done, who=None))
-    return effects
+    effects.extend(await _completed(conn, [done], who=None))
+    return True, effects
 
 
-async def _completed(conn: AsyncConnection, row: Row[Any], who: str | None) -> Effects:
-    effects = Effects()
-    data = public_view(row) | {
-        "review_id": str(row.id),
-        "conversation_id": row.conversation_external_id,
-        "outcome": row.status,
-        "by": who,
+async def expire_due(
+    conn: AsyncConnection, policy: Policy, limit: int
+) -> tuple[list[uuid.UUID], Effects]:
+    """Overdue reviews whose fallback only sends a text (the draft or a holding message), up to
+    `limit`, ended together (their ids are returned): a statement each for the reviews, their conversations, the audit
+    rows and the deliveries, however many there are. Transfers are built one by one (`expire`):
+    each warm package reads its own conversation."""
+    plans = {
+        name: (channel.on_timeout, channel.holding_message)
+        for name, channel in policy.channels.items()
+        if channel.on_timeout in ("send_draft", "holding_message")
     }
-    effects.deliver(
-        await outbox.add(
-            conn,
+    ended = await repository.expire_due(conn, plans, limit)
+    if not ended:
+        return [], Effects()
+    await _set_handler(conn, [conversation for _, conversation in ended], "ai")
+    rows = await repository.get_many(conn, [review for review, _ in ended])
+    await audit.record_many(
+        conn, "worker", "review.expired", "review", [(r.id, {"fallback": r.fallback}) for r in rows]
+    )
+    return [r.id for r in rows], await _completed(conn, rows, who=None)
+
+
+async def _completed(conn: AsyncConnection, rows: Sequence[Row[Any]], who: str | None) -> Effects:
+    effects = Effects()
+    events = [
+        outbox.Event(
             channel=row.channel,
             event_type="review.completed",
             dedupe_key=f"review.completed:{row.id}",
-            data=data,
+            data=public_view(row)
+            | {
+                "review_id": str(row.id),
+                "conversation_id": row.conversation_external_id,
+                "outcome": row.status,
+                "by": who,
+            },
         )
-    )
-    effects.publish("review.completed", review_id=row.id, team=row.team, status=row.status)
+        for row in rows
+    ]
+    effects.deliveries += await outbox.add_many(conn, events)
+    for row in rows:
+        effects.publish("review.completed", review_id=row.id, team=row.team, status=row.status)
     return effects
 
 
@@ -236,24 +266,30 @@ async def _transfer(
     row: Row[Any],
     reason: str,
     mode: str,
-    team: str,
+    actor: str,
     assigned_to: uuid.UUID | None,
     policy: Policy | None = None,
 ) -> tuple[uuid.UUID, Effects]:
-    summary = await _warm_package(conn, row, policy) if mode == "warm" else None
-    return await transfers.create(
-        conn,
-        conversation_id=row.conversation_id,
-        channel=row.channel,
+    """The review's conversation goes to a person of the review's team: the reviewer taking it
+    over (assigned_to), or whoever is offered it once the budget ran out."""
+    opening = open_transfer(
+        conversation=row.conversation_external_id,
         mode=mode,
-        team=team,
+        team=row.team,
         reason=reason,
         triggers=row.triggers,
-        summary=summary,
+        summary=await _warm_package(conn, row, policy) if mode == "warm" else None,
+        actor=actor,
+        accepted=assigned_to is not None,
+    )
+    return await transfers.create(
+        conn,
+        opening,
+        conversation_id=row.conversation_id,
+        channel=row.channel,
         turn_id=row.turn_id,
         review_id=row.id,
         assigned_to=assigned_to,
-        conversation_external_id=row.conversation_external_id,
     )
 
 
@@ -282,13 +318,19 @@ async def _warm_package(
         topics=row.topics or [],
         contacts=contacts,
         locale=row.locale,
-        tier=None,
+        tier=warm.tier_of(row.metadata),
     )
     return warm.build(situation)
 
 
-async def _set_handler(conn: AsyncConnection, conversation_id: uuid.UUID, handler: str) -> None:
+async def _set_handler(
+    conn: AsyncConnection, conversation_ids: list[uuid.UUID], handler: str
+) -> None:
+    """The review is over: its conversations pass on (unless something else took them since)."""
     await conn.execute(
-        text("UPDATE conversation SET handled_by = :h WHERE id = :id AND handled_by = 'review'"),
-        {"h": handler, "id": conversation_id},
+        text(
+            "UPDATE conversation SET handled_by = :h "
+            "WHERE id = ANY(CAST(:ids AS uuid[])) AND handled_by = 'review'"
+        ),
+        {"h": handler, "ids": conversation_ids},
     )

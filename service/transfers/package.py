@@ -184,3 +184,8 @@ def build(situation: Situation, summarize: Summarizer = extractive_summary) -> d
             for c in situation.contacts
         ],
     }
+
+
+def tier_of(metadata: dict[str, Any] | None) -> str | None:
+    """The customer's tier, as the channel sent it in a turn's metadata."""
+    return str((metadata or {}).get("customer_tier") or "") or None

@@ -20,49 +20,44 @@ from service.errors import Conflict, Forbidden, Invalid, KeyReused, NotFound
 from service.policy.model import Policy
 from service.reviewers.caller import Caller
 from service.transfers import assignment, handback, repository
+from service.transfers.opening import Opening
 
 PRESENCE = ("online", "away", "offline")
-URGENT = 100  # priority of a transfer with a distress signal: first in its team's queue
 # Who may end a transfer someone accepted besides its assignee (recorded as such).
 OVERSEERS = ("supervisor", "admin")
 
 
 async def create(
     conn: AsyncConnection,
+    opening: Opening,
     *,
     conversation_id: uuid.UUID,
     channel: str,
-    mode: str,
-    team: str,
-    reason: str,
-    triggers: list[dict[str, Any]],
-    summary: dict[str, Any] | None,
     turn_id: uuid.UUID | None = None,
     review_id: uuid.UUID | None = None,
     assigned_to: uuid.UUID | None = None,
-    conversation_external_id: str | None = None,
 ) -> tuple[uuid.UUID, Effects]:
-    """A reviewer taking over gets the transfer accepted at once; otherwise it waits for an offer.
+    """Writes what `opening` decided (the decision's statement writes the same for a turn). A
+    reviewer taking over gets the transfer accepted at once; otherwise it waits for an offer.
     A conversation has one person at a time: if it already has an open transfer, 409."""
-    status = "accepted" if assigned_to else "created"
-    urgent = any(t.get("type") == "distress" for t in triggers)
     try:
         async with conn.begin_nested():
-            row = await _insert(
+            await _insert(
                 conn,
                 {
+                    "id": opening.transfer_id,
                     "conv": conversation_id,
                     "turn": turn_id,
                     "review": review_id,
                     "channel": channel,
-                    "mode": mode,
-                    "team": team,
-                    "reason": reason,
-                    "status": status,
+                    "mode": opening.mode,
+                    "team": opening.team,
+                    "reason": opening.reason,
+                    "status": opening.status,
                     "who": assigned_to,
-                    "summary": json.dumps(summary) if summary is not None else None,
-                    "triggers": json.dumps(triggers),
-                    "priority": URGENT if urgent else 0,
+                    "summary": json.dumps(opening.summary) if opening.summary is not None else None,
+                    "triggers": json.dumps(opening.triggers),
+                    "priority": opening.priority,
                 },
             )
     except IntegrityError as exc:
@@ -75,7 +70,8 @@ async def create(
                 await repository.change_load(conn, assigned_to, +1)
         except IntegrityError as exc:
             raise Conflict("you are at your capacity of open transfers; close one first") from exc
-    await repository.record(conn, row.id, "system", status, reason=reason)
+    transfer_id = opening.transfer_id
+    await repository.record(conn, transfer_id, opening.actor, opening.status, reason=opening.reason)
     await _set_handler(conn, conversation_id, "human")
     effects = Effects()
     effects.deliver(
@@ -83,38 +79,27 @@ async def create(
             conn,
             channel=channel,
             event_type="transfer.created",
-            dedupe_key=f"transfer.created:{row.id}",
-            data={
-                "transfer_id": str(row.id),
-                "conversation_id": conversation_external_id,
-                "mode": mode,
-                "team": team,
-                "reason": reason,
-                "summary": summary,
-                "triggers": [t.get("type") for t in triggers],
-            },
+            dedupe_key=opening.outbox_key,
+            data=opening.announcement,
         )
     )
     if not assigned_to:
-        effects.assignments.append(row.id)
-    effects.publish("transfer.created", transfer_id=row.id, team=team)
-    return row.id, effects
+        effects.assignments.append(transfer_id)
+    effects.publish("transfer.created", transfer_id=transfer_id, team=opening.team)
+    return transfer_id, effects
 
 
-async def _insert(conn: AsyncConnection, values: dict[str, Any]) -> Row[Any]:
-    return (
-        await conn.execute(
-            text(
-                "INSERT INTO transfer (conversation_id, turn_id, review_id, channel, mode, team, "
-                "reason, status, assigned_to, summary, triggers, accepted_at, priority) VALUES "
-                "(:conv, :turn, :review, :channel, :mode, :team, :reason, :status, "
-                "CAST(:who AS uuid), CAST(:summary AS jsonb), CAST(:triggers AS jsonb), "
-                "CASE WHEN CAST(:who AS uuid) IS NULL THEN NULL ELSE now() END, :priority) "
-                "RETURNING id"
-            ),
-            values,
-        )
-    ).one()
+async def _insert(conn: AsyncConnection, values: dict[str, Any]) -> None:
+    await conn.execute(
+        text(
+            "INSERT INTO transfer (id, conversation_id, turn_id, review_id, channel, mode, team, "
+            "reason, status, assigned_to, summary, triggers, accepted_at, priority) VALUES "
+            "(:id, :conv, :turn, :review, :channel, :mode, :team, :reason, :status, "
+            "CAST(:who AS uuid), CAST(:summary AS jsonb), CAST(:triggers AS jsonb), "
+            "CASE WHEN CAST(:who AS uuid) IS NULL THEN NULL ELSE now() END, :priority)"
+        ),
+        values,
+    )
 
 
 async def assign(conn: AsyncConnection, transfer_id: uuid.UUID, policy: Policy) -> Effects:

@@ -7,7 +7,6 @@ import dataclasses
 import hashlib
 import json
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,6 +24,7 @@ from service.policy import engine
 from service.policy.model import Policy
 from service.transfers import context
 from service.transfers import package as warm
+from service.transfers.opening import open_transfer, priority
 from service.turns import facts as facts_
 from service.turns import statements
 from service.turns.schemas import TurnCreate
@@ -39,8 +39,6 @@ class _OwnerChanged(Exception):
     """The conversation's owner changed between reading the facts and writing the turn."""
 
 
-# A person at risk goes to the front of the team's queue (service/models/transfer.py: priority).
-URGENT = 100
 # Deciding again after the owner changed under a turn: one retry settles it unless people keep
 # taking and handing back the same conversation within milliseconds.
 ATTEMPTS = 3
@@ -211,7 +209,7 @@ async def _warm_package(
         topics=body.topics,
         contacts=facts.contacts,
         locale=body.locale,
-        tier=str((body.metadata or {}).get("customer_tier") or "") or None,
+        tier=warm.tier_of(body.metadata),
         current=current,
     )
     return warm.build(situation)
@@ -227,10 +225,23 @@ def _plan(
 ) -> _Plan:
     triggers = [t.as_json() for t in verdict.triggers]
     review_id = uuid.uuid4() if verdict.action == "review" else None
-    transfer_id = uuid.uuid4() if verdict.action == "transfer" else None
-    outbox_id = uuid.uuid4() if transfer_id else None
-    team = (verdict.team if transfer_id else verdict.review_team) or policy.default_team
-    package = warm_package
+    transfers = verdict.action == "transfer"
+    team = (verdict.team if transfers else verdict.review_team) or policy.default_team
+    opening = (
+        open_transfer(
+            conversation=body.conversation_id,
+            mode=verdict.transfer_mode or "cold",
+            team=team,
+            reason="trigger" if any(t.hard for t in verdict.triggers) else "sync_low_confidence",
+            triggers=triggers,
+            summary=warm_package,
+            actor=f"channel:{body.channel}",
+        )
+        if transfers
+        else None
+    )
+    transfer_id = opening.transfer_id if opening else None
+    outbox_id = uuid.uuid4() if opening else None
     decision_id = uuid.uuid4()
     response = {
         "decision_id": str(decision_id),
@@ -246,7 +257,7 @@ def _plan(
                 "team": team,
                 "status": "created",
                 **NO_PLACE,
-                "summary": package,
+                "summary": warm_package,
             }
             if transfer_id
             else None
@@ -272,20 +283,19 @@ def _plan(
             "priority": round((1 - body.draft.confidence) * 100),
             "budget": budget.total_seconds() if budget else 0.0,
         }
-    if transfer_id:
+    if opening:
         params |= {
-            "transfer_id": transfer_id,
-            "priority": priority(verdict.triggers),
+            "transfer_id": opening.transfer_id,
+            "priority": opening.priority,
             "created_at": None,
             "waiting": True,
-            "mode": verdict.transfer_mode,
-            "reason": "trigger" if any(t.hard for t in verdict.triggers) else "sync_low_confidence",
-            "summary": json.dumps(package) if package is not None else None,
+            "mode": opening.mode,
+            "reason": opening.reason,
+            "summary": json.dumps(opening.summary) if opening.summary is not None else None,
+            "transfer_actor": opening.actor,
             "outbox_id": outbox_id,
-            "outbox_key": f"transfer.created:{transfer_id}",
-            "outbox_payload": json.dumps(
-                _transfer_event(transfer_id, body, verdict, team, package)
-            ),
+            "outbox_key": opening.outbox_key,
+            "outbox_payload": json.dumps(envelope("transfer.created", opening.announcement)),
         }
     statement = statements.compose(review=review_id is not None, transfer=transfer_id is not None)
     return _Plan(statement, params, verdict.action, team, review_id, transfer_id, outbox_id)
@@ -297,10 +307,6 @@ NO_PLACE: dict[str, Any] = {
     "estimated_wait_seconds": None,
     "wait_reason": None,
 }
-
-
-def priority(triggers: Sequence[engine.FiredTrigger]) -> int:
-    return URGENT if any(t.type == "distress" for t in triggers) else 0
 
 
 def _owned_plan(
@@ -343,7 +349,7 @@ def _owned_plan(
         owned=True,
     ) | {
         "transfer_id": uuid.UUID(owner.id),
-        "priority": max(owner.priority, priority(verdict.triggers)),
+        "priority": max(owner.priority, priority(t.type for t in verdict.triggers)),
         "created_at": datetime.fromisoformat(owner.created_at),
         "waiting": owner.status != "accepted",
     }
@@ -421,26 +427,6 @@ def _shadow(
     )
 
 
-def _transfer_event(
-    transfer_id: uuid.UUID,
-    body: TurnCreate,
-    verdict: engine.Decision,
-    team: str,
-    package: dict[str, Any] | None,
-) -> dict[str, Any]:
-    return envelope(
-        "transfer.created",
-        {
-            "transfer_id": str(transfer_id),
-            "conversation_id": body.conversation_id,
-            "mode": verdict.transfer_mode,
-            "team": team,
-            "summary": package,
-            "triggers": [t.type for t in verdict.triggers],
-        },
-    )
-
-
 def _effects(plan: _Plan, row: Any, body: TurnCreate) -> Effects:
     effects = Effects()
     for review_id, team in zip(
@@ -448,7 +434,6 @@ def _effects(plan: _Plan, row: Any, body: TurnCreate) -> Effects:
     ):
         effects.publish("review.superseded", review_id=review_id, team=team)
     if plan.review_id is not None:
-        effects.deadlines.append((plan.review_id, row["deadline"]))
         effects.publish(
             "review.created", review_id=plan.review_id, team=plan.team, channel=body.channel
         )

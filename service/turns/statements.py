@@ -81,7 +81,7 @@ TRANSFER_OUTBOX = """new_outbox AS (
 
 TRANSFER_EVENT = """new_transfer_event AS (
   INSERT INTO transfer_event (transfer_id, actor, status, detail)
-  SELECT new_transfer.id, 'channel:' || :channel, 'created', jsonb_build_object('reason', CAST(:reason AS text))
+  SELECT new_transfer.id, :transfer_actor, 'created', jsonb_build_object('reason', CAST(:reason AS text))
   FROM new_transfer)"""
 
 AUDIT = """audit AS (

@@ -112,13 +112,15 @@ async def test_postgres_refuses_broken_invariants(
             await db.execute(sql)
 
 
+@pytest.mark.parametrize("batched", [False, True], ids=["one by one", "in batches"])
 async def test_reviewers_and_the_deadline_race_for_each_review_and_one_wins(
-    engine: AsyncEngine, settings: Settings, db: asyncpg.Connection
+    engine: AsyncEngine, settings: Settings, db: asyncpg.Connection, batched: bool
 ) -> None:
     """Per review, 2 to 10 reviewers act at once (approve, edit or take over) right at its
-    deadline, while the expiry fires: exactly one outcome each, one audit row of it, one
-    review.completed webhook, at most one transfer. 1,000 reviews, ten at a time, each group
-    raced from a little before to a little after its deadline."""
+    deadline, while the expiry fires, for one review (as for a transfer fallback) or as the
+    deadline clock's batch: exactly one outcome each, one audit row of it, one review.completed
+    webhook, at most one transfer. 1,000 reviews, ten at a time, each group raced from a little
+    before to a little after its deadline."""
     import random
 
     from service.policy.loader import load_policy
@@ -151,7 +153,8 @@ async def test_reviewers_and_the_deadline_race_for_each_review_and_one_wins(
     async def expiry(review_id: uuid.UUID) -> bool:
         while True:  # fires from the deadline on, until it or a reviewer has finished it
             async with database.transaction(engine) as conn:
-                if (await reviews.expire(conn, review_id, policy)).deliveries:
+                ended, _ = await reviews.expire(conn, review_id, policy)
+                if ended:
                     return True
                 status = await conn.scalar(
                     sa_text("SELECT status FROM review WHERE id = :id"), {"id": review_id}
@@ -160,7 +163,24 @@ async def test_reviewers_and_the_deadline_race_for_each_review_and_one_wins(
                 return False
             await asyncio.sleep(0.005)
 
-    results = []
+    async def batch_expiry(group: list[uuid.UUID]) -> set[uuid.UUID]:
+        won: set[uuid.UUID] = set()
+        while True:  # the clock ticks until reviewers or its batches have ended the group
+            async with database.transaction(engine) as conn:
+                ended, _ = await reviews.expire_due(conn, policy, 500)
+                won |= set(ended)
+                still_open = await conn.scalar(
+                    sa_text(
+                        "SELECT count(*) FROM review WHERE id = ANY(:ids) "
+                        "AND status IN ('pending', 'claimed')"
+                    ),
+                    {"ids": group},
+                )
+            if not still_open:
+                return won
+            await asyncio.sleep(0.005)
+
+    results: list[list[bool]] = []
     for start in range(0, trials, 10):  # ten reviews at a time, each group at its deadline
         group = items[start : start + 10]
         await db.execute(
@@ -169,14 +189,18 @@ async def test_reviewers_and_the_deadline_race_for_each_review_and_one_wins(
             group,
         )
         await asyncio.sleep(rng.uniform(0.03, 0.09))  # before, at or after the deadline
-        races = [
+        acts = [
             asyncio.gather(
-                *(act(p, r, rng.randrange(3)) for p in rng.sample(people, rng.randint(2, 10))),
-                expiry(r),
+                *(act(p, r, rng.randrange(3)) for p in rng.sample(people, rng.randint(2, 10)))
             )
             for r in group
         ]
-        results += await asyncio.gather(*races)
+        if batched:
+            won, *acted = await asyncio.gather(batch_expiry(group), *acts)
+            results += [[*a, r in won] for r, a in zip(group, acted, strict=True)]
+        else:
+            done = await asyncio.gather(*acts, *(expiry(r) for r in group))
+            results += [[*a, e] for a, e in zip(done[:10], done[10:], strict=True)]
     assert all(sum(r) == 1 for r in results), "exactly one winner per review"
     statuses = await db.fetch("SELECT status, count(*) AS n FROM review GROUP BY 1")
     assert sum(r["n"] for r in statuses) == trials

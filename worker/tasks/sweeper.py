@@ -14,7 +14,7 @@ from service.reviews import repository
 from service.runtime import DELIVER_JOB, Runtime, live_channel
 from service.transfers import repository as transfer_queries
 from service.transfers import service as transfers
-from worker.tasks.deadlines import expire_now
+from worker.tasks import deadlines
 from worker.tasks.handoffs import apply
 
 log = logging.getLogger(__name__)
@@ -23,12 +23,8 @@ log = logging.getLogger(__name__)
 async def sweep(ctx: dict[str, Any]) -> dict[str, int]:
     runtime: Runtime = ctx["runtime"]
     async with runtime.engine.connect() as conn:
-        overdue = await repository.overdue(conn)
         due = await outbox.due(conn)
-    expired = 0
-    for review_id in overdue:
-        if await expire_now(runtime, review_id) == "expired":
-            expired += 1
+    expired = await deadlines.tick(runtime)  # the clock's work too, should it have stalled
     for event_id, attempts in due:
         # The job id names the attempt, so a delivery already queued is not queued twice.
         await runtime.redis.enqueue_job(
