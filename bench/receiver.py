@@ -47,6 +47,11 @@ def policy_for(receiver_port: int, path: Path) -> Path:
     """The default policy with its webhooks pointed at the receiver, written to path."""
     text = (ROOT / "policies" / "default.yaml").read_text()
     text = text.replace("http://127.0.0.1:9/", f"http://127.0.0.1:{receiver_port}/")
+    for sync in ("chat", "voice"):  # transfers on live channels are announced too
+        text = text.replace(
+            f"  {sync}:\n    mode: sync\n",
+            f"  {sync}:\n    mode: sync\n    webhook_url: http://127.0.0.1:{receiver_port}/hitl/{sync}\n",
+        )
     text = text.replace("allow_private_addresses: false", "allow_private_addresses: true")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)

@@ -28,7 +28,7 @@ from service.migrate import upgrade  # noqa: E402
 from service.policy import engine  # noqa: E402
 from service.policy.loader import load_policy  # noqa: E402
 from service.settings import Settings, to_libpq_url  # noqa: E402
-from service.transfers import service as transfers  # noqa: E402
+from service.transfers import offers  # noqa: E402
 
 
 def base_url() -> tuple[str, object | None]:
@@ -90,7 +90,7 @@ async def measure(settings: Settings, count: int) -> list[float]:
         for transfer_id in ids:
             started = time.perf_counter()
             async with database.transaction(eng) as conn:
-                await transfers.assign(conn, transfer_id, policy)
+                await offers.assign(conn, transfer_id, policy)
             times.append(time.perf_counter() - started)
         return times
     finally:

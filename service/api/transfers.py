@@ -17,6 +17,7 @@ from service.reviewers.caller import Caller
 from service.runtime import Runtime
 from service.transfers import repository
 from service.transfers import service as transfers
+from service.transfers.schemas import view as transfer_view
 
 
 class CloseIn(msgspec.Struct):
@@ -43,7 +44,7 @@ class TransferController(Controller):
     ) -> list[dict[str, Any]]:
         async with runtime.engine.connect() as conn:
             rows = await repository.list_open(conn, caller.team_scope())
-        return [transfers.view(r) for r in rows]
+        return [transfer_view(r) for r in rows]
 
     @get("/{transfer_id:uuid}", summary="A transfer's status, assignee and warm summary")
     async def get_transfer(
@@ -55,14 +56,14 @@ class TransferController(Controller):
             else:
                 row = await transfers.get_for_channel(conn, transfer_id, principal)
             said = await repository.messages(conn, transfer_id)
-        return transfers.view(row, said)
+        return transfer_view(row, said)
 
     @post("/{transfer_id:uuid}/accept", status_code=200, summary="Take the conversation")
     async def accept(
         self, transfer_id: uuid.UUID, runtime: Runtime, caller: Caller
     ) -> dict[str, Any]:
         row = await runtime.commit(lambda c: transfers.accept(c, caller, transfer_id))
-        return transfers.view(row)
+        return transfer_view(row)
 
     @post(
         "/{transfer_id:uuid}/close",
@@ -79,7 +80,7 @@ class TransferController(Controller):
                 c, transfer_id, data.resolution, caller=caller, channel=channel, note=data.note
             )
         )
-        return transfers.view(row)
+        return transfer_view(row)
 
     @post(
         "/{transfer_id:uuid}/reply",
@@ -115,7 +116,7 @@ class TransferController(Controller):
         row = await runtime.commit(
             lambda c: transfers.cancel(c, transfer_id, caller=caller, channel=channel)
         )
-        return transfers.view(row)
+        return transfer_view(row)
 
 
 class PresenceController(Controller):

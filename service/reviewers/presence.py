@@ -6,7 +6,7 @@ in Redis, scored by the time it lapses and refreshed while the socket lives, so 
 serve` process counts the same sockets. An API client's `PUT /v1/me/presence online` is a member
 too, lapsing after API_LAPSE_SECONDS unless repeated. Whether the person should be online is
 settled under a per-person Redis lock, and written to Postgres through the transfer use-case
-(service.transfers.service.set_presence), which offers the teams' waiting transfers to someone
+(service.reviewers.service.set_presence), which offers the teams' waiting transfers to someone
 coming online and passes on the offers of someone leaving:
 
 - a page opens while they are offline: online;
@@ -33,9 +33,9 @@ from redis.exceptions import LockError
 from service import db
 from service.effects import Effects
 from service.reviewers import repository as people
+from service.reviewers import service as reviewers
 from service.reviewers.caller import Caller
 from service.runtime import Runtime
-from service.transfers import service as transfers
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ async def settle(runtime: Runtime, me: Caller) -> str | None:
                     wanted = "offline"
                 else:
                     return None  # already right, or they chose away (or no longer exist)
-                effects = await transfers.set_presence(conn, me, wanted)
+                effects = await reviewers.set_presence(conn, me, wanted)
             await runtime.dispatch(effects)
             return wanted
     except LockError:
@@ -105,7 +105,7 @@ async def declare(runtime: Runtime, me: Caller, wanted: str) -> Effects:
             pipe.zrem(key, API_MEMBER)
         await pipe.execute()
     async with db.transaction(runtime.engine) as conn:
-        return await transfers.set_presence(conn, me, wanted)
+        return await reviewers.set_presence(conn, me, wanted)
 
 
 async def sweep(runtime: Runtime) -> int:

@@ -1,11 +1,10 @@
-"""Transfer use-cases: create, offer to the right agent, lapse, accept, close (hand back), cancel."""
+"""Transfer use-cases: open one, and what people do with it: accept, reply, close (hand back),
+cancel. Offers to agents are in offers.py, the views in schemas.py."""
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
@@ -14,15 +13,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.channels import outbox
-from service.db import driver_connection
 from service.effects import Effects
 from service.errors import Conflict, Forbidden, Invalid, KeyReused, NotFound
-from service.policy.model import Policy
 from service.reviewers.caller import Caller
-from service.transfers import assignment, handback, repository
+from service.transfers import handback, repository
 from service.transfers.opening import Opening
+from service.transfers.schemas import view
 
-PRESENCE = ("online", "away", "offline")
 # Who may end a transfer someone accepted besides its assignee (recorded as such).
 OVERSEERS = ("supervisor", "admin")
 
@@ -102,91 +99,6 @@ async def _insert(conn: AsyncConnection, values: dict[str, Any]) -> None:
     )
 
 
-async def assign(conn: AsyncConnection, transfer_id: uuid.UUID, policy: Policy) -> Effects:
-    """Offer a waiting transfer to the best available agent of its team, or leave it queued.
-    The choice is pure (assignment.choose); Postgres settles races for an agent's last slot."""
-    effects = Effects()
-    pg = await driver_connection(conn)
-    waiting = await repository.waiting_with_agents(pg, transfer_id)
-    if waiting is None:
-        return effects
-    team_name, passed_by, agents = waiting
-    team = policy.teams.get(team_name)
-    passed = set(passed_by)
-    while (agent := assignment.choose(agents, passed)) is not None:
-        offered, expires = await repository.reserve_and_offer(
-            pg, transfer_id, agent.id, team.offer_timeout if team else None
-        )
-        if offered:
-            break
-        passed.add(agent.id)  # someone else took their last slot meanwhile: next best
-    if agent is None:
-        if await repository.queue(conn, transfer_id):
-            await repository.record(conn, transfer_id, "system", "queued", reason="nobody free")
-            effects.publish("transfer.queued", transfer_id=transfer_id, team=team_name)
-        return effects
-    if expires is not None:
-        effects.offer_deadlines.append((transfer_id, expires))
-    effects.publish("transfer.offered", transfer_id=transfer_id, team=team_name, agent=agent.id)
-    return effects
-
-
-async def fallback(conn: AsyncConnection, transfer_id: uuid.UUID, policy: Policy) -> Effects:
-    """Nobody of the team has been online for the policy's `no_one_online.after`: the transfer
-    moves to the fallback team (and is offered there), or the customer gets the holding
-    message by webhook and it keeps waiting. Once per transfer, so never a ping-pong."""
-    row = await repository.get(conn, transfer_id)
-    team = policy.teams.get(row.team) if row is not None else None
-    rule = team.no_one_online if team is not None else None
-    if row is None or rule is None or row.status not in ("created", "queued"):
-        return Effects()
-    why = f"nobody of team {row.team} online for {int(rule.after.total_seconds())} s"
-    if rule.team is not None:
-        if not await repository.reroute(conn, transfer_id, row.team, rule.team):
-            return Effects()
-        await repository.record(
-            conn, transfer_id, "system", "rerouted", reason=why, to=rule.team, **{"from": row.team}
-        )
-        effects = Effects()
-        effects.assignments.append(transfer_id)
-        effects.publish("transfer.rerouted", transfer_id=transfer_id, team=rule.team)
-        effects.publish("transfer.rerouted", transfer_id=transfer_id, team=row.team)
-        return effects
-    assert rule.holding_message is not None
-    message = await repository.add_holding(conn, transfer_id, rule.holding_message)
-    await repository.record(conn, transfer_id, "system", "holding", reason=why)
-    return await _announce(
-        conn,
-        row.channel,
-        "transfer.message",
-        transfer_id,
-        {
-            "message_id": message.id,
-            "text": rule.holding_message,
-            "agent": None,
-            "holding": True,
-            "team": row.team,
-            "at": message.at.isoformat(),
-        },
-        dedupe=f"transfer.message:{transfer_id}:{message.id}",
-    )
-
-
-async def lapse(conn: AsyncConnection, transfer_id: uuid.UUID, policy: Policy) -> Effects:
-    """An offer not accepted in time moves on to the next agent, or back to the team queue."""
-    holder = await repository.lapse_offer(conn, transfer_id)
-    if holder is None:
-        return Effects()
-    await repository.change_load(conn, holder, -1)
-    await repository.record(conn, transfer_id, "system", "offer_lapsed", agent=str(holder))
-    effects = await assign(conn, transfer_id, policy)
-    if not effects.offer_deadlines and not effects.live:
-        await repository.record(conn, transfer_id, "system", "queued", reason="no agent accepted")
-        row = await repository.get(conn, transfer_id)
-        effects.publish("transfer.queued", transfer_id=transfer_id, team=row.team if row else None)
-    return effects
-
-
 async def accept(
     conn: AsyncConnection, caller: Caller, transfer_id: uuid.UUID
 ) -> tuple[Row[Any], Effects]:
@@ -201,7 +113,7 @@ async def accept(
     if changed is None:
         raise await _conflict(conn, transfer_id, "accept")
     await repository.record(conn, transfer_id, caller.actor, "accepted")
-    effects = await _announce(
+    effects = await announce(
         conn,
         row.channel,
         "transfer.accepted",
@@ -309,7 +221,7 @@ async def reply(
                 field="Idempotency-Key",
             )
         return message, Effects()
-    effects = await _announce(
+    effects = await announce(
         conn,
         row.channel,
         "transfer.message",
@@ -346,7 +258,7 @@ async def _ended(
     await _set_handler(conn, row.conversation_id, "ai")
     effects = Effects()
     if status == "closed":
-        effects = await _announce(
+        effects = await announce(
             conn,
             row.channel,
             "transfer.closed",
@@ -363,80 +275,6 @@ async def _ended(
     done = await repository.get(conn, row.id)
     assert done is not None
     return done, effects
-
-
-async def set_presence(conn: AsyncConnection, caller: Caller, presence: str) -> Effects:
-    """Coming online lets the teams' waiting transfers find this person; going away or offline
-    passes their pending offers on at once."""
-    if presence not in PRESENCE:
-        raise Invalid(f"presence must be one of {', '.join(PRESENCE)}", field="presence")
-    await conn.execute(
-        text("UPDATE reviewer SET presence = :p, last_seen_at = now() WHERE id = :id"),
-        {"p": presence, "id": caller.id},
-    )
-    effects = Effects()
-    if presence == "online":
-        effects.waiting_teams.extend(caller.teams)
-    else:
-        # Nobody waits on an offer to someone who is not there, even on a team without
-        # offer_timeout: each lapses now and goes to the next person (or the queue).
-        effects.offer_deadlines.extend(await repository.end_offers_of(conn, caller.id))
-    effects.publish("agent.presence", agent=caller.id, presence=presence, teams=list(caller.teams))
-    return effects
-
-
-def view(row: Row[Any], messages: Sequence[Row[Any]] | None = None) -> dict[str, Any]:
-    """GET /v1/transfers/{id} as the contract promises, with a little more for people."""
-    return {
-        "id": str(row.id),
-        "mode": row.mode,
-        "team": row.team,
-        "status": row.status,
-        "assigned_to": row.assigned_email,
-        "summary": row.summary,
-        "created_at": _iso(row.created_at),
-        "reason": row.reason,
-        "conversation_id": row.conversation_external_id,
-        "customer_id": row.customer_id,
-        "offer_expires_at": _iso(row.offer_expires_at),
-        "accepted_at": _iso(row.accepted_at),
-        "closed_at": _iso(row.closed_at),
-        "resolution": row.resolution,
-        "priority": row.priority,
-        "queue_position": row.queue_position,
-        "estimated_wait_seconds": row.estimated_wait_seconds,
-        "wait_reason": (
-            f"nobody of team {row.team} is online"
-            if row.queue_position is not None and not row.team_online
-            else None
-        ),
-        **({} if messages is None else conversation(messages)),
-    }
-
-
-def conversation(messages: Sequence[Row[Any]]) -> dict[str, Any]:
-    """What was said since the transfer began: the contract's customer_messages, and the whole
-    exchange (with the AI's drafts, never sent, and the signals each message raised)."""
-    return {
-        "customer_messages": [
-            {"at": _iso(m.at), "text": m.text} for m in messages if m.sender == "customer"
-        ],
-        "messages": [
-            {
-                "at": _iso(m.at),
-                "sender": m.sender,
-                "author": m.author,
-                "text": m.text,
-                "ai_draft": m.draft_text,
-                "triggers": [t.get("type") for t in m.triggers or []],
-            }
-            for m in messages
-        ],
-    }
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
 
 
 async def get_for_reviewer(
@@ -478,7 +316,7 @@ async def _conflict(conn: AsyncConnection, transfer_id: uuid.UUID, action: str) 
     )
 
 
-async def _announce(
+async def announce(
     conn: AsyncConnection,
     channel: str,
     event: str,

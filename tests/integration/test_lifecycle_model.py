@@ -24,8 +24,10 @@ from service.detection.live import LiveDetector
 from service.errors import DomainError
 from service.policy.loader import load_policy
 from service.reviewers import accounts
+from service.reviewers import service as reviewers
 from service.reviews import service as reviews
 from service.settings import Settings
+from service.transfers import offers
 from service.transfers import service as transfers
 from service.turns import service as turns
 from service.turns.schemas import DraftIn, TurnCreate
@@ -207,14 +209,14 @@ def test_the_lifecycle_keeps_its_invariants(world: World) -> None:
         @rule(person=st.integers(0, PEOPLE - 1), presence=st.sampled_from(["online", "away"]))
         def presence(self, person: int, presence: str) -> None:
             me = world.people[person]
-            self._commit(lambda c: transfers.set_presence(c, me, presence))
+            self._commit(lambda c: reviewers.set_presence(c, me, presence))
 
         @rule(pick=st.integers(0, 9))
         def assign(self, pick: int) -> None:
             found = self._open()
             if found:
                 t = found[pick % len(found)]
-                self._commit(lambda c: transfers.assign(c, t, world.policy))
+                self._commit(lambda c: offers.assign(c, t, world.policy))
 
         @rule(pick=st.integers(0, 9))
         def lapse(self, pick: int) -> None:
@@ -230,7 +232,7 @@ def test_the_lifecycle_keeps_its_invariants(world: World) -> None:
                     ),
                     {"id": t},
                 )
-                await transfers.lapse(c, t, world.policy)
+                await offers.lapse(c, t, world.policy)
 
             self._commit(work)
 

@@ -14,6 +14,7 @@ from service import db as database
 from service.policy.loader import load_policy
 from service.reviewers import accounts
 from service.settings import Settings
+from service.transfers import offers
 from service.transfers import service as transfers
 from service.turns.schemas import DraftIn, TurnCreate
 
@@ -64,7 +65,7 @@ async def test_hundred_transfers_offered_at_once_to_five_agents(
 
     async def assign(transfer_id: uuid.UUID) -> None:
         async with database.transaction(engine) as conn:
-            await transfers.assign(conn, transfer_id, policy)
+            await offers.assign(conn, transfer_id, policy)
 
     results = await asyncio.gather(*(assign(t) for t in ids), return_exceptions=True)
     assert not [r for r in results if isinstance(r, BaseException)], results[:3]
@@ -93,7 +94,7 @@ async def test_one_transfer_assigned_twenty_times_at_once_is_offered_once(
 
     async def assign() -> None:
         async with database.transaction(engine) as conn:
-            await transfers.assign(conn, transfer_id, policy)
+            await offers.assign(conn, transfer_id, policy)
 
     results = await asyncio.gather(*(assign() for _ in range(20)), return_exceptions=True)
     assert not [r for r in results if isinstance(r, BaseException)], results[:3]
@@ -123,8 +124,8 @@ async def test_accept_close_and_capacity(
     first, second = await explicit_requests(settings, 2)
     (agent,) = await agents(engine, 1, capacity=1)
     async with database.transaction(engine) as conn:
-        await transfers.assign(conn, first, policy)
-        await transfers.assign(conn, second, policy)
+        await offers.assign(conn, first, policy)
+        await offers.assign(conn, second, policy)
     assert await db.fetchval("SELECT status FROM transfer WHERE id = $1", second) == "queued"
     async with database.transaction(engine) as conn:
         row, _ = await transfers.accept(conn, agent, first)

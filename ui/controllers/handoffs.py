@@ -18,9 +18,11 @@ from service import db
 from service.effects import Effects
 from service.errors import Conflict, Invalid, KeyReused
 from service.reviewers import repository as people
+from service.reviewers import service as reviewers
 from service.reviewers.caller import Caller
 from service.transfers import repository
 from service.transfers import service as transfers
+from service.transfers.schemas import view as transfer_view
 from ui import queries, render
 from ui.pages import context, go, set_flash, signed_in
 from ui.security import runtime_of
@@ -46,7 +48,7 @@ async def transfer_context(runtime: Any, me: Caller, transfer_id: uuid.UUID) -> 
     async with runtime.engine.connect() as conn:
         row = await transfers.get_for_reviewer(conn, transfer_id, me)
         said = await repository.messages(conn, transfer_id)
-    view = transfers.view(row, said)
+    view = transfer_view(row, said)
     offered_to_other = row.status == "offered" and row.assigned_to != me.id
     is_mine = row.status == "accepted" and row.assigned_to == me.id
     return {
@@ -144,7 +146,7 @@ class HandoffsController(Controller):
         value = str((await request.form()).get("presence") or "")
         try:
             async with db.transaction(runtime.engine) as conn:
-                effects = await transfers.set_presence(conn, me, value)
+                effects = await reviewers.set_presence(conn, me, value)
         except Invalid as exc:
             await set_flash(request, _sentence(exc.detail))
             return go(request, "/ui/handoffs")

@@ -12,8 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from service.effects import Effects
 from service.policy.model import Policy
 from service.runtime import Runtime
-from service.transfers import repository
-from service.transfers import service as transfers
+from service.transfers import offers, repository
 
 Step = Callable[[AsyncConnection, uuid.UUID, Policy], Awaitable[Effects]]
 
@@ -34,11 +33,11 @@ async def _run(ctx: dict[str, Any], transfer_id: str, step: Step) -> str:
 
 
 async def assign_transfer(ctx: dict[str, Any], transfer_id: str) -> str:
-    return await _run(ctx, transfer_id, transfers.assign)
+    return await _run(ctx, transfer_id, offers.assign)
 
 
 async def lapse_offer(ctx: dict[str, Any], transfer_id: str) -> str:
-    return await _run(ctx, transfer_id, transfers.lapse)
+    return await _run(ctx, transfer_id, offers.lapse)
 
 
 async def assign_waiting(ctx: dict[str, Any], teams: str) -> str:
@@ -49,7 +48,7 @@ async def assign_waiting(ctx: dict[str, Any], teams: str) -> str:
         waiting = await repository.waiting(conn, teams=teams.split(","))
     offered = 0
     for transfer_id in waiting:
-        effects = await apply(runtime, transfers.assign, transfer_id)
+        effects = await apply(runtime, offers.assign, transfer_id)
         if not effects.offer_deadlines and not any(
             e["kind"] == "transfer.offered" for e in effects.live
         ):

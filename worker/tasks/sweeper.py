@@ -12,8 +12,8 @@ from service.channels import outbox
 from service.reviewers import presence
 from service.reviews import repository
 from service.runtime import DELIVER_JOB, Runtime, live_channel
+from service.transfers import offers
 from service.transfers import repository as transfer_queries
-from service.transfers import service as transfers
 from worker.tasks import deadlines
 from worker.tasks.handoffs import apply
 
@@ -84,9 +84,9 @@ async def _sweep_transfers(runtime: Runtime) -> int:
         waiting = await transfer_queries.waiting(conn)
     moved = 0
     steps = (
-        (transfers.lapse, lapsed),
-        (transfers.fallback, unattended),
-        (transfers.assign, waiting),
+        (offers.lapse, lapsed),
+        (offers.fallback, unattended),
+        (offers.assign, waiting),
     )
     for step, ids in steps:
         for transfer_id in ids:

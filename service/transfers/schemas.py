@@ -1,0 +1,63 @@
+"""What a transfer looks like from outside: GET /v1/transfers/{id} and the desk's view of it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.engine import Row
+
+
+def view(row: Row[Any], messages: Sequence[Row[Any]] | None = None) -> dict[str, Any]:
+    """GET /v1/transfers/{id} as the contract promises, with a little more for people."""
+    return {
+        "id": str(row.id),
+        "mode": row.mode,
+        "team": row.team,
+        "status": row.status,
+        "assigned_to": row.assigned_email,
+        "summary": row.summary,
+        "created_at": _iso(row.created_at),
+        "reason": row.reason,
+        "conversation_id": row.conversation_external_id,
+        "customer_id": row.customer_id,
+        "offer_expires_at": _iso(row.offer_expires_at),
+        "accepted_at": _iso(row.accepted_at),
+        "closed_at": _iso(row.closed_at),
+        "resolution": row.resolution,
+        "priority": row.priority,
+        "queue_position": row.queue_position,
+        "estimated_wait_seconds": row.estimated_wait_seconds,
+        "wait_reason": (
+            f"nobody of team {row.team} is online"
+            if row.queue_position is not None and not row.team_online
+            else None
+        ),
+        **({} if messages is None else conversation(messages)),
+    }
+
+
+def conversation(messages: Sequence[Row[Any]]) -> dict[str, Any]:
+    """What was said since the transfer began: the contract's customer_messages, and the whole
+    exchange (with the AI's drafts, never sent, and the signals each message raised)."""
+    return {
+        "customer_messages": [
+            {"at": _iso(m.at), "text": m.text} for m in messages if m.sender == "customer"
+        ],
+        "messages": [
+            {
+                "at": _iso(m.at),
+                "sender": m.sender,
+                "author": m.author,
+                "text": m.text,
+                "ai_draft": m.draft_text,
+                "triggers": [t.get("type") for t in m.triggers or []],
+            }
+            for m in messages
+        ],
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None

@@ -1,0 +1,162 @@
+"""An index for every hot query (issue 13): the statements the decision, the review queue, the
+deadline clock, the deliveries and the transfer assignment run, captured as the code sends
+them, are explained with sequential scans disabled. A table that still shows a Seq Scan has no
+index that can serve that query, and only grows: the test names the query and the table.
+
+Small tables by nature (people, teams, keys, endpoints) may be scanned."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy import event
+
+from service import db as database
+from service.channels import outbox
+from service.reviews import repository as reviews
+from service.settings import Settings
+from service.transfers import context
+from service.transfers import repository as transfers
+from service.turns import facts
+
+GROWING = {
+    "review",
+    "turn",
+    "conversation",
+    "decision",
+    "transfer",
+    "transfer_event",
+    "transfer_message",
+    "outbox_event",
+    "audit_event",
+}
+
+
+class Recording:
+    """An asyncpg connection that notes each statement it is given (the raw hot path)."""
+
+    def __init__(self, conn: asyncpg.Connection, seen: list[tuple[str, tuple[Any, ...]]]) -> None:
+        self.conn, self.seen = conn, seen
+
+    async def fetch(self, sql: str, *args: Any) -> Any:
+        self.seen.append((sql, args))
+        return await self.conn.fetch(sql, *args)
+
+    async def fetchrow(self, sql: str, *args: Any) -> Any:
+        self.seen.append((sql, args))
+        return await self.conn.fetchrow(sql, *args)
+
+
+def scanned(plan: dict[str, Any]) -> set[str]:
+    found = set()
+    if plan.get("Node Type") == "Seq Scan" and plan.get("Relation Name") in GROWING:
+        found.add(plan["Relation Name"])
+    for child in plan.get("Plans", []):
+        found |= scanned(child)
+    return found
+
+
+async def turn(http: httpx.AsyncClient, key: str, channel: str, message: str, conf: float) -> Any:
+    r = await http.post(
+        "/v1/turns",
+        headers={"Authorization": f"Bearer {key}"},
+        json={
+            "conversation_id": f"p-{uuid.uuid4().hex[:8]}",
+            "channel": channel,
+            "customer_id": "cust-plans",
+            "message": message,
+            "draft": {"text": "Let me check.", "confidence": conf, "intent": "refund"},
+        },
+    )
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+@pytest.mark.timeout(300)
+async def test_every_hot_query_has_an_index(
+    http: httpx.AsyncClient,
+    channel_key: Any,
+    reviewer: Any,
+    db: asyncpg.Connection,
+    settings: Settings,
+) -> None:
+    await reviewer()
+    letters, chat = await channel_key("letters"), await channel_key("chat")
+    held = await turn(http, letters, "letters", "Is my parcel insured?", 0.3)
+    moved = await turn(http, chat, "chat", "Could I speak with a real person?", 0.9)
+    review_id = uuid.UUID(held["review"]["id"])
+    transfer_id = uuid.UUID(moved["transfer"]["id"])
+    who = await db.fetchval("SELECT id FROM reviewer LIMIT 1")
+    seen: list[tuple[str, tuple[Any, ...]]] = []
+
+    engine = database.create_engine(settings, pool_size=1)
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def note(_c: Any, _cur: Any, sql: str, params: Any, _ctx: Any, _many: bool) -> None:
+        seen.append((sql, tuple(params or ())))
+
+    plans = {"letters": ("send_draft", None)}
+    try:
+        async with engine.connect() as conn:
+            trans = await conn.begin()
+            await reviews.list_open(conn, ["general"])
+            await reviews.list_open(conn, None)
+            await reviews.get(conn, review_id)
+            await reviews.claim_next(conn, who, ["general"], 60)
+            await reviews.claim_next(conn, who, ["general", "billing"], 60)
+            await reviews.claim_next(conn, who, None, 60)
+            await reviews.overdue(conn)
+            await reviews.expire_due(conn, plans, 500)
+            await reviews.return_lapsed_leases(conn)
+            await outbox.due(conn)
+            await outbox.given_up(conn)
+            await transfers.get(conn, transfer_id)
+            await transfers.list_open(conn, ["general"])
+            await transfers.messages(conn, transfer_id)
+            await transfers.waiting(conn)
+            await transfers.waiting(conn, teams=["general"])
+            await transfers.lapsed_offers(conn)
+            await transfers.unattended(conn, "general", timedelta(minutes=5))
+            await transfers.end_offers_to_absent(conn)
+            await trans.rollback()
+    finally:
+        await engine.dispose()
+    raw = Recording(db, seen)
+    async with db.transaction():
+        await facts.load(
+            raw,  # type: ignore[arg-type]
+            channel="chat",
+            conversation=moved["decision_id"],
+            customer="cust-plans",
+            idempotency_key="k",
+            repeat_window=timedelta(hours=72),
+        )
+        await context.situation(
+            raw,  # type: ignore[arg-type]
+            channel="chat",
+            conversation="c",
+            customer_id="cust-plans",
+            triggers=[],
+            topics=[],
+            contacts=[],
+            locale=None,
+            tier=None,
+        )
+        await transfers.waiting_with_agents(raw, transfer_id)  # type: ignore[arg-type]
+
+    assert len(seen) >= 20, "the statements were captured"
+    missing = []
+    async with db.transaction():
+        await db.execute("SET LOCAL enable_seqscan = off")
+        for sql, args in seen:
+            explained = await db.fetchval(f"EXPLAIN (FORMAT JSON) {sql}", *args)
+            tables = scanned(json.loads(explained)[0]["Plan"])
+            if tables:
+                missing.append(f"{sorted(tables)} scanned by: {' '.join(sql.split())[:300]}")
+    assert not missing, "hot queries with no index to serve them:\n" + "\n".join(missing)
