@@ -132,6 +132,6 @@ class PresenceController(Controller):
     ) -> dict[str, Any]:
         """`online` holds for `renew_within_seconds`: a client that stops saying so (it crashed,
         its machine slept) goes offline, and what was offered to it moves on."""
-        await runtime.dispatch(await presence.declare(runtime, caller, data.presence))
+        await presence.declare(runtime, caller, data.presence)
         renew = presence.API_LAPSE_SECONDS if data.presence == "online" else None
         return {"presence": data.presence, "renew_within_seconds": renew}

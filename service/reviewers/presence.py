@@ -29,8 +29,8 @@ import uuid
 from typing import Any
 
 from redis.exceptions import LockError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from service import db
 from service.effects import Effects
 from service.reviewers import repository as people
 from service.reviewers import service as reviewers
@@ -77,23 +77,22 @@ async def settle(runtime: Runtime, me: Caller) -> str | None:
         async with lock:
             await runtime.redis.zremrangebyscore(key, "-inf", time.time())
             open_pages = await runtime.redis.zcard(key)
-            async with db.transaction(runtime.engine) as conn:
+
+            async def work(conn: AsyncConnection) -> tuple[str | None, Effects]:
                 now = await people.presence_of(conn, me.id)
                 if open_pages and now == "offline":
-                    wanted = "online"
-                elif not open_pages and now == "online":
-                    wanted = "offline"
-                else:
-                    return None  # already right, or they chose away (or no longer exist)
-                effects = await reviewers.set_presence(conn, me, wanted)
-            await runtime.dispatch(effects)
-            return wanted
+                    return await reviewers.set_presence(conn, me, "online")
+                if not open_pages and now == "online":
+                    return await reviewers.set_presence(conn, me, "offline")
+                return None, Effects()  # already right, or they chose away (or no longer exist)
+
+            return await runtime.commit(work)
     except LockError:
         log.warning("presence of %s not settled: its lock stayed busy", me.email)
         return None
 
 
-async def declare(runtime: Runtime, me: Caller, wanted: str) -> Effects:
+async def declare(runtime: Runtime, me: Caller, wanted: str) -> str:
     """An explicit choice (the API, or Handoffs' switch), written at once. Online from the API is
     a heartbeat: it holds for API_LAPSE_SECONDS, and the client repeats it to stay online."""
     key = _key(runtime, me)
@@ -104,8 +103,7 @@ async def declare(runtime: Runtime, me: Caller, wanted: str) -> Effects:
         else:
             pipe.zrem(key, API_MEMBER)
         await pipe.execute()
-    async with db.transaction(runtime.engine) as conn:
-        return await reviewers.set_presence(conn, me, wanted)
+    return await runtime.commit(lambda conn: reviewers.set_presence(conn, me, wanted))
 
 
 async def sweep(runtime: Runtime) -> int:

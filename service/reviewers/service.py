@@ -12,7 +12,7 @@ from service.reviewers.caller import Caller
 from service.transfers import repository as transfers
 
 
-async def set_presence(conn: AsyncConnection, caller: Caller, presence: str) -> Effects:
+async def set_presence(conn: AsyncConnection, caller: Caller, presence: str) -> tuple[str, Effects]:
     """Coming online lets the teams' waiting transfers find this person; going away or offline
     passes their pending offers on at once."""
     if presence not in PRESENCE:
@@ -29,4 +29,4 @@ async def set_presence(conn: AsyncConnection, caller: Caller, presence: str) -> 
         # offer_timeout: each lapses now and goes to the next person (or the queue).
         effects.offer_deadlines.extend(await transfers.end_offers_of(conn, caller.id))
     effects.publish("agent.presence", agent=caller.id, presence=presence, teams=list(caller.teams))
-    return effects
+    return presence, effects

@@ -189,6 +189,37 @@ async def get_many(conn: AsyncConnection, review_ids: Sequence[uuid.UUID]) -> Se
     ).all()
 
 
+async def unclaim(conn: AsyncConnection, review_id: uuid.UUID) -> bool:
+    """A held item back to the queue, whoever held it."""
+    row = await conn.execute(
+        text(
+            "UPDATE review SET status = 'pending', claimed_by = NULL, lease_until = NULL, "
+            "version = version + 1 WHERE id = :id AND status = 'claimed' RETURNING id"
+        ),
+        {"id": review_id},
+    )
+    return row.first() is not None
+
+
+async def hand_claim(
+    conn: AsyncConnection, review_id: uuid.UUID, to: uuid.UUID, lease_seconds: int
+) -> str | None:
+    """A held item to another member of its team with a fresh lease; their email, or None if
+    it is no longer held (or they are not of the team)."""
+    row = await conn.execute(
+        text(
+            "UPDATE review SET claimed_by = :to, version = version + 1, "
+            "lease_until = now() + make_interval(secs => :lease) "
+            "WHERE id = :id AND status = 'claimed' AND deadline > now() AND EXISTS ("
+            "SELECT 1 FROM reviewer_team m WHERE m.reviewer_id = :to AND m.team = review.team) "
+            "RETURNING (SELECT email FROM reviewer WHERE id = :to) AS email"
+        ),
+        {"id": review_id, "to": to, "lease": lease_seconds},
+    )
+    done = row.first()
+    return done.email if done else None
+
+
 async def overdue(conn: AsyncConnection, limit: int = 500) -> list[uuid.UUID]:
     rows = await conn.execute(
         text(

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service import audit
 from service.effects import Effects
 from service.errors import Conflict, Forbidden
 from service.reviewers.caller import Caller
+from service.reviews import repository
 from service.reviews import service as reviews
 
 
@@ -19,48 +19,32 @@ def _supervisor(me: Caller) -> None:
         raise Forbidden("only supervisors and admins can release or reassign someone's hold")
 
 
-async def release_hold(conn: AsyncConnection, me: Caller, review_id: uuid.UUID) -> Effects:
-    """A supervisor gives someone's claim back to the queue (they left, or it is stuck)."""
+async def release_hold(
+    conn: AsyncConnection, me: Caller, review_id: uuid.UUID
+) -> tuple[uuid.UUID | None, Effects]:
+    """A supervisor gives someone's claim back to the queue (they left, or it is stuck).
+    Returns who held it."""
     _supervisor(me)
     row = await reviews.get_for_reviewer(conn, review_id, me)
-    done = (
-        await conn.execute(
-            text(
-                "UPDATE review SET status = 'pending', claimed_by = NULL, lease_until = NULL, "
-                "version = version + 1 WHERE id = :id AND status = 'claimed' RETURNING id"
-            ),
-            {"id": review_id},
-        )
-    ).first()
-    if done is None:
+    if not await repository.unclaim(conn, review_id):
         raise Conflict("Nobody holds this item any more.")
     await audit.record(
         conn, me.actor, "review.released", "review", review_id, former_holder=str(row.claimed_by)
     )
     effects = Effects()
     effects.publish("review.released", review_id=review_id, team=row.team, by=me.email)
-    return effects
+    return row.claimed_by, effects
 
 
 async def reassign_hold(
     conn: AsyncConnection, me: Caller, review_id: uuid.UUID, to: uuid.UUID, lease_seconds: int
-) -> Effects:
-    """Hands someone's claim to another member of the item's team, with a fresh lease."""
+) -> tuple[str, Effects]:
+    """Hands someone's claim to another member of the item's team, with a fresh lease.
+    Returns the new holder's email."""
     _supervisor(me)
     row = await reviews.get_for_reviewer(conn, review_id, me)
-    done = (
-        await conn.execute(
-            text(
-                "UPDATE review SET claimed_by = :to, version = version + 1, "
-                "lease_until = now() + make_interval(secs => :lease) "
-                "WHERE id = :id AND status = 'claimed' AND deadline > now() AND EXISTS ("
-                "SELECT 1 FROM reviewer_team m WHERE m.reviewer_id = :to AND m.team = review.team) "
-                "RETURNING (SELECT email FROM reviewer WHERE id = :to) AS email"
-            ),
-            {"id": review_id, "to": to, "lease": lease_seconds},
-        )
-    ).first()
-    if done is None:
+    email = await repository.hand_claim(conn, review_id, to, lease_seconds)
+    if email is None:
         raise Conflict(
             "Not reassigned: the item is no longer held, or that person is not in its team."
         )
@@ -74,5 +58,5 @@ async def reassign_hold(
         holder=str(to),
     )
     effects = Effects()
-    effects.publish("review.claimed", review_id=review_id, team=row.team, by=done.email)
-    return effects
+    effects.publish("review.claimed", review_id=review_id, team=row.team, by=email)
+    return email, effects

@@ -1,5 +1,7 @@
 """Offers: a waiting transfer goes to the best available agent of its team, an offer not
-accepted in time moves on, and a team with nobody online follows its fallback."""
+accepted in time moves on, and a team with nobody online follows its fallback.
+
+Each step says what it did (its outcome) beside what it asks of the world (its effects)."""
 
 from __future__ import annotations
 
@@ -13,15 +15,20 @@ from service.policy.model import Policy
 from service.transfers import assignment, repository
 from service.transfers.service import announce
 
+# Outcomes after which the transfer is as it was.
+UNCHANGED = frozenset({"not waiting", "already queued", "not offered", "no fallback"})
 
-async def assign(conn: AsyncConnection, transfer_id: uuid.UUID, policy: Policy) -> Effects:
+
+async def assign(
+    conn: AsyncConnection, transfer_id: uuid.UUID, policy: Policy
+) -> tuple[str, Effects]:
     """Offer a waiting transfer to the best available agent of its team, or leave it queued.
     The choice is pure (assignment.choose); Postgres settles races for an agent's last slot."""
     effects = Effects()
     pg = await driver_connection(conn)
     waiting = await repository.waiting_with_agents(pg, transfer_id)
     if waiting is None:
-        return effects
+        return "not waiting", effects
     team_name, passed_by, agents = waiting
     team = policy.teams.get(team_name)
     passed = set(passed_by)
@@ -33,17 +40,20 @@ async def assign(conn: AsyncConnection, transfer_id: uuid.UUID, policy: Policy) 
             break
         passed.add(agent.id)  # someone else took their last slot meanwhile: next best
     if agent is None:
-        if await repository.queue(conn, transfer_id):
-            await repository.record(conn, transfer_id, "system", "queued", reason="nobody free")
-            effects.publish("transfer.queued", transfer_id=transfer_id, team=team_name)
-        return effects
+        if not await repository.queue(conn, transfer_id):
+            return "already queued", effects
+        await repository.record(conn, transfer_id, "system", "queued", reason="nobody free")
+        effects.publish("transfer.queued", transfer_id=transfer_id, team=team_name)
+        return "queued", effects
     if expires is not None:
         effects.offer_deadlines.append((transfer_id, expires))
     effects.publish("transfer.offered", transfer_id=transfer_id, team=team_name, agent=agent.id)
-    return effects
+    return "offered", effects
 
 
-async def fallback(conn: AsyncConnection, transfer_id: uuid.UUID, policy: Policy) -> Effects:
+async def fallback(
+    conn: AsyncConnection, transfer_id: uuid.UUID, policy: Policy
+) -> tuple[str, Effects]:
     """Nobody of the team has been online for the policy's `no_one_online.after`: the transfer
     moves to the fallback team (and is offered there), or the customer gets the holding
     message by webhook and it keeps waiting. Once per transfer, so never a ping-pong."""
@@ -51,11 +61,11 @@ async def fallback(conn: AsyncConnection, transfer_id: uuid.UUID, policy: Policy
     team = policy.teams.get(row.team) if row is not None else None
     rule = team.no_one_online if team is not None else None
     if row is None or rule is None or row.status not in ("created", "queued"):
-        return Effects()
+        return "no fallback", Effects()
     why = f"nobody of team {row.team} online for {int(rule.after.total_seconds())} s"
     if rule.team is not None:
         if not await repository.reroute(conn, transfer_id, row.team, rule.team):
-            return Effects()
+            return "no fallback", Effects()
         await repository.record(
             conn, transfer_id, "system", "rerouted", reason=why, to=rule.team, **{"from": row.team}
         )
@@ -63,11 +73,11 @@ async def fallback(conn: AsyncConnection, transfer_id: uuid.UUID, policy: Policy
         effects.assignments.append(transfer_id)
         effects.publish("transfer.rerouted", transfer_id=transfer_id, team=rule.team)
         effects.publish("transfer.rerouted", transfer_id=transfer_id, team=row.team)
-        return effects
+        return "rerouted", effects
     assert rule.holding_message is not None
     message = await repository.add_holding(conn, transfer_id, rule.holding_message)
     await repository.record(conn, transfer_id, "system", "holding", reason=why)
-    return await announce(
+    return "held", await announce(
         conn,
         row.channel,
         "transfer.message",
@@ -84,16 +94,19 @@ async def fallback(conn: AsyncConnection, transfer_id: uuid.UUID, policy: Policy
     )
 
 
-async def lapse(conn: AsyncConnection, transfer_id: uuid.UUID, policy: Policy) -> Effects:
+async def lapse(
+    conn: AsyncConnection, transfer_id: uuid.UUID, policy: Policy
+) -> tuple[str, Effects]:
     """An offer not accepted in time moves on to the next agent, or back to the team queue."""
     holder = await repository.lapse_offer(conn, transfer_id)
     if holder is None:
-        return Effects()
+        return "not offered", Effects()
     await repository.change_load(conn, holder, -1)
     await repository.record(conn, transfer_id, "system", "offer_lapsed", agent=str(holder))
-    effects = await assign(conn, transfer_id, policy)
-    if not effects.offer_deadlines and not effects.live:
+    outcome, effects = await assign(conn, transfer_id, policy)
+    if outcome in UNCHANGED:  # already back in the queue: say so once
         await repository.record(conn, transfer_id, "system", "queued", reason="no agent accepted")
         row = await repository.get(conn, transfer_id)
         effects.publish("transfer.queued", transfer_id=transfer_id, team=row.team if row else None)
-    return effects
+        outcome = "queued"
+    return outcome, effects

@@ -14,7 +14,6 @@ from typing import Any
 from litestar import Controller, Request, Response, get, post
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from service import db
 from service.effects import Effects
 from service.errors import Conflict, Invalid, KeyReused
 from service.reviewers import repository as people
@@ -145,11 +144,9 @@ class HandoffsController(Controller):
         runtime, me = runtime_of(request), signed_in(request)
         value = str((await request.form()).get("presence") or "")
         try:
-            async with db.transaction(runtime.engine) as conn:
-                effects = await reviewers.set_presence(conn, me, value)
+            await runtime.commit(lambda conn: reviewers.set_presence(conn, me, value))
         except Invalid as exc:
             await set_flash(request, _sentence(exc.detail))
             return go(request, "/ui/handoffs")
-        await runtime.dispatch(effects)
         await set_flash(request, f"You are {PRESENCE_WORDS[value].lower()}.")
         return go(request, "/ui/handoffs")

@@ -17,7 +17,6 @@ from litestar.response import Redirect
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from service import db
 from service.effects import Effects
 from service.errors import Conflict, Invalid, NotFound
 from service.reviewers.caller import Caller
@@ -40,10 +39,7 @@ def _hold_key(runtime: Runtime, review_id: uuid.UUID, me: Caller) -> str:
 
 
 async def _act(runtime: Runtime, action: Action) -> Row[Any]:
-    async with db.transaction(runtime.engine) as conn:
-        row, effects = await action(conn)
-    await runtime.dispatch(effects)
-    return row
+    return await runtime.commit(action)
 
 
 async def _claim(runtime: Runtime, me: Caller, review_id: uuid.UUID) -> bool:
@@ -58,9 +54,7 @@ async def _claim(runtime: Runtime, me: Caller, review_id: uuid.UUID) -> bool:
 async def _next_item(runtime: Runtime, me: Caller) -> uuid.UUID | None:
     """Claims the most urgent free item for this person, as POST /v1/reviews/next does."""
     lease = runtime.settings.review_lease_seconds
-    async with db.transaction(runtime.engine) as conn:
-        row, effects = await reviews.claim_next(conn, me, lease)
-    await runtime.dispatch(effects)
+    row = await runtime.commit(lambda conn: reviews.claim_next(conn, me, lease))
     return row.id if row is not None else None
 
 

@@ -10,7 +10,6 @@ from litestar import Controller, Request, Response, get, post
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
-from service import db
 from service.channels import deliveries
 from service.errors import Conflict, Forbidden
 from service.reviewers.caller import Caller
@@ -52,12 +51,10 @@ class SupervisorController(Controller):
     async def release(self, request: Request[Any, Any, Any], review_id: uuid.UUID) -> Response[Any]:
         runtime, me = runtime_of(request), signed_in(request)
         try:
-            async with db.transaction(runtime.engine) as conn:
-                effects = await supervision.release_hold(conn, me, review_id)
+            await runtime.commit(lambda conn: supervision.release_hold(conn, me, review_id))
         except Conflict as exc:
             await set_flash(request, exc.detail)
             return go(request, "/ui/supervisor")
-        await runtime.dispatch(effects)
         await set_flash(request, "Released: the item is back in the queue.")
         return go(request, "/ui/supervisor")
 
@@ -72,14 +69,13 @@ class SupervisorController(Controller):
             await set_flash(request, "Choose the person to hand the item to.")
             return go(request, "/ui/supervisor")
         try:
-            async with db.transaction(runtime.engine) as conn:
-                effects = await supervision.reassign_hold(
-                    conn, me, review_id, to, runtime.settings.review_lease_seconds
-                )
+            lease = runtime.settings.review_lease_seconds
+            await runtime.commit(
+                lambda conn: supervision.reassign_hold(conn, me, review_id, to, lease)
+            )
         except Conflict as exc:
             await set_flash(request, exc.detail)
             return go(request, "/ui/supervisor")
-        await runtime.dispatch(effects)
         await set_flash(request, "Reassigned.")
         return go(request, "/ui/supervisor")
 

@@ -14,22 +14,17 @@ from service.policy.model import Policy
 from service.runtime import Runtime
 from service.transfers import offers, repository
 
-Step = Callable[[AsyncConnection, uuid.UUID, Policy], Awaitable[Effects]]
+Step = Callable[[AsyncConnection, uuid.UUID, Policy], Awaitable[tuple[str, Effects]]]
 
 
-async def apply(runtime: Runtime, step: Step, transfer_id: uuid.UUID) -> Effects:
-    """One transfer step in a transaction of its own; its effects go out after the commit."""
-
-    async def work(conn: AsyncConnection) -> tuple[Effects, Effects]:
-        effects = await step(conn, transfer_id, runtime.policies.current)
-        return effects, effects
-
-    return await runtime.commit(work)
+async def apply(runtime: Runtime, step: Step, transfer_id: uuid.UUID) -> str:
+    """One transfer step in a transaction of its own; returns its outcome, and its effects go
+    out after the commit."""
+    return await runtime.commit(lambda conn: step(conn, transfer_id, runtime.policies.current))
 
 
 async def _run(ctx: dict[str, Any], transfer_id: str, step: Step) -> str:
-    effects = await apply(ctx["runtime"], step, uuid.UUID(transfer_id))
-    return ", ".join(e["kind"] for e in effects.live) or "nothing to do"
+    return await apply(ctx["runtime"], step, uuid.UUID(transfer_id))
 
 
 async def assign_transfer(ctx: dict[str, Any], transfer_id: str) -> str:
@@ -48,10 +43,7 @@ async def assign_waiting(ctx: dict[str, Any], teams: str) -> str:
         waiting = await repository.waiting(conn, teams=teams.split(","))
     offered = 0
     for transfer_id in waiting:
-        effects = await apply(runtime, offers.assign, transfer_id)
-        if not effects.offer_deadlines and not any(
-            e["kind"] == "transfer.offered" for e in effects.live
-        ):
+        if await apply(runtime, offers.assign, transfer_id) != "offered":
             break
         offered += 1
     return f"{offered} of {len(waiting)} offered"

@@ -90,5 +90,5 @@ async def _sweep_transfers(runtime: Runtime) -> int:
     )
     for step, ids in steps:
         for transfer_id in ids:
-            moved += bool((await apply(runtime, step, transfer_id)).live)
+            moved += await apply(runtime, step, transfer_id) not in offers.UNCHANGED
     return moved
