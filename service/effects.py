@@ -15,9 +15,11 @@ from typing import Any
 @dataclass
 class Effects:
     deliveries: list[uuid.UUID] = field(default_factory=list)
-    # Deliveries a person retried after they gave up: (id, attempts so far), so that the job id
-    # names this attempt and is not mistaken for the first one arq may still remember.
-    redeliveries: list[tuple[uuid.UUID, int]] = field(default_factory=list)
+    # Deliveries attempted again: (id, what names this attempt, when; None = now). The name goes
+    # in the job id, so that it is not mistaken for an earlier attempt arq may still remember:
+    # "<attempts>" a scheduled retry, "<attempts>:sweep" re-found by the sweeper,
+    # "<attempts>:retry" retried by a person after it gave up.
+    attempts: list[tuple[uuid.UUID, str, datetime | None]] = field(default_factory=list)
     live: list[dict[str, Any]] = field(default_factory=list)
     assignments: list[uuid.UUID] = field(default_factory=list)  # transfers to offer to an agent
     offer_deadlines: list[tuple[uuid.UUID, datetime]] = field(default_factory=list)
@@ -39,7 +41,7 @@ class Effects:
 
     def extend(self, other: Effects) -> None:
         self.deliveries += other.deliveries
-        self.redeliveries += other.redeliveries
+        self.attempts += other.attempts
         self.live += other.live
         self.assignments += other.assignments
         self.offer_deadlines += other.offer_deadlines

@@ -30,6 +30,8 @@ from service.settings import Settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+# A use-case bound to its arguments: run in a transaction, it returns what it did and its effects.
+Work = Callable[[AsyncConnection], Awaitable[tuple[T, Effects]]]
 
 DELIVER_JOB = "webhooks.deliver"
 ASSIGN_JOB = "transfers.assign"
@@ -108,7 +110,7 @@ class Runtime:
         await self.pg.close()
         await self.engine.dispose()
 
-    async def commit(self, work: Callable[[AsyncConnection], Awaitable[tuple[T, Effects]]]) -> T:
+    async def commit(self, work: Work[T]) -> T:
         """The unit of work of a request or job: run `work` in one transaction, and ring the
         doorbells only once it has committed."""
         async with db.transaction(self.engine) as conn:
@@ -121,10 +123,7 @@ class Runtime:
         nothing (the sweeper re-finds the work in Postgres), so it is logged, not raised."""
         jobs = [
             *((DELIVER_JOB, f"{DELIVER_JOB}:{o}:0", str(o), None) for o in effects.deliveries),
-            *(
-                (DELIVER_JOB, f"{DELIVER_JOB}:{o}:{n}:retry", str(o), None)
-                for o, n in effects.redeliveries
-            ),
+            *((DELIVER_JOB, f"{DELIVER_JOB}:{o}:{n}", str(o), at) for o, n, at in effects.attempts),
             *(
                 (ASSIGN_JOB, f"{ASSIGN_JOB}:{t}:{uuid.uuid4()}", str(t), None)
                 for t in effects.assignments

@@ -9,11 +9,10 @@ from typing import Annotated, Any
 from litestar import Controller, Response
 from litestar.background_tasks import BackgroundTask
 from litestar.params import Parameter
-from sqlalchemy import text
 
-from service import audit, db
 from service.api.routes import get, post
-from service.errors import Invalid, NotFound
+from service.channels import service as channels
+from service.errors import Invalid
 from service.metrics import prom
 from service.reviewers.caller import Caller
 from service.reviews import service as reviews
@@ -105,27 +104,9 @@ class ChannelController(Controller):
         channel = key_channel
         if not conversation_id or len(conversation_id) > 200:
             raise Invalid("conversation_id: must be 1 to 200 characters", field="conversation_id")
-        async with db.transaction(runtime.engine) as conn:
-            row = (
-                await conn.execute(
-                    text(
-                        "UPDATE conversation SET resolved = :r, csat = :c, outcome_at = now() "
-                        "WHERE channel = :ch AND external_id = :id RETURNING id"
-                    ),
-                    {"r": data.resolved, "c": data.csat, "ch": channel, "id": conversation_id},
-                )
-            ).first()
-            if row is None:
-                raise NotFound(f"no conversation {conversation_id!r} on channel {channel!r}")
-            # The row keeps only the latest outcome; the audit trail keeps each one at its time,
-            # which is what replay needs to rebuild a conversation as it was.
-            await audit.record(
-                conn,
-                f"channel:{channel}",
-                "conversation.outcome",
-                "conversation",
-                row.id,
-                resolved=data.resolved,
-                csat=data.csat,
+        await runtime.commit(
+            lambda conn: channels.record_outcome(
+                conn, channel, conversation_id, data.resolved, data.csat
             )
+        )
         return {"conversation_id": conversation_id, "resolved": data.resolved, "csat": data.csat}

@@ -1,19 +1,21 @@
-"""What supervisors do about webhook deliveries that gave up: see them, and retry them once the
-receiver is fixed (which also switches a disabled endpoint back on)."""
+"""Webhook deliveries: an attempt begun and its result recorded (the worker sends it between
+the two), and what supervisors do about deliveries that gave up: see them, and retry them once
+the receiver is fixed (which also switches a disabled endpoint back on)."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service import audit
-from service.channels import outbox
+from service.channels import outbox, secrets
 from service.effects import Effects
 from service.errors import Conflict, Forbidden
 from service.reviewers.caller import Caller
+from service.settings import Settings
 
 OVERSEERS = ("supervisor", "admin")
 
@@ -25,6 +27,52 @@ class Stuck:
     given_up: list[outbox.GaveUp]
     total: int
     disabled: list[tuple[str, str, datetime]]
+
+
+# Standard Webhooks: a receiver answers 410 Gone to say the endpoint no longer exists.
+GONE = "HTTP 410 Gone"
+
+
+async def begin(
+    conn: AsyncConnection, event_id: uuid.UUID
+) -> tuple[tuple[outbox.Delivery, list[str]] | None, Effects]:
+    """Takes a due delivery for one attempt, with the channel's signing secrets; None if it is
+    done, not due, or being attempted elsewhere."""
+    delivery = await outbox.claim(conn, event_id)
+    if delivery is None:
+        return None, Effects()
+    return (delivery, (await secrets.signing_secrets(conn, delivery.channel)).all()), Effects()
+
+
+async def record(
+    conn: AsyncConnection, delivery: outbox.Delivery, error: str | None, settings: Settings
+) -> tuple[str, Effects]:
+    """The attempt's result: delivered; or the next attempt, scheduled by the retry rule; or
+    given up (a receiver that said 410 Gone also has its endpoint switched off)."""
+    effects = Effects()
+    if error is None:
+        await outbox.mark_delivered(conn, delivery.id)
+        return "delivered", effects
+    in_ = outbox.next_attempt_in(
+        delivery.attempts,
+        (datetime.now(UTC) - delivery.since).total_seconds(),
+        settings.webhook_backoff_base_seconds,
+        settings.webhook_backoff_max_seconds,
+        settings.webhook_retry_for_seconds,
+    )
+    # Retrying cannot help: an address we may not call, an endpoint its owner removed.
+    hopeless = "private address" in error or error == GONE or delivery.disabled is not None
+    give_up = hopeless or in_ is None
+    next_at = await outbox.mark_retry(
+        conn, delivery.id, delay_seconds=in_ or 0.0, error=error, give_up=give_up
+    )
+    if error == GONE:
+        await outbox.disable_endpoint(
+            conn, delivery.channel, f"{GONE} at {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+        )
+    if next_at is not None:
+        effects.attempts.append((delivery.id, str(delivery.attempts), next_at))
+    return ("gave up" if give_up else "will retry"), effects
 
 
 def _overseer(me: Caller) -> None:
@@ -51,7 +99,7 @@ async def retry(
     if event_id is not None and not again:
         raise Conflict("That delivery is not waiting for a retry any more.")
     effects = Effects()
-    effects.redeliveries += again
+    effects.attempts += [(event, f"{attempts}:retry", None) for event, attempts in again]
     await audit.record(
         conn,
         me.actor,

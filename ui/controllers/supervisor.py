@@ -14,6 +14,7 @@ from service.channels import deliveries
 from service.errors import Conflict, Forbidden
 from service.reviewers.caller import Caller
 from service.reviews import supervision
+from service.runtime import Work
 from ui import queries, render
 from ui.pages import context, go, set_flash, signed_in
 from ui.security import caller_of, runtime_of
@@ -49,14 +50,12 @@ class SupervisorController(Controller):
 
     @post("/release/{review_id:uuid}")
     async def release(self, request: Request[Any, Any, Any], review_id: uuid.UUID) -> Response[Any]:
-        runtime, me = runtime_of(request), signed_in(request)
-        try:
-            await runtime.commit(lambda conn: supervision.release_hold(conn, me, review_id))
-        except Conflict as exc:
-            await set_flash(request, exc.detail)
-            return go(request, "/ui/supervisor")
-        await set_flash(request, "Released: the item is back in the queue.")
-        return go(request, "/ui/supervisor")
+        me = signed_in(request)
+        return await _settle(
+            request,
+            lambda conn: supervision.release_hold(conn, me, review_id),
+            "Released: the item is back in the queue.",
+        )
 
     @post("/reassign/{review_id:uuid}")
     async def reassign(
@@ -68,30 +67,24 @@ class SupervisorController(Controller):
         except ValueError:
             await set_flash(request, "Choose the person to hand the item to.")
             return go(request, "/ui/supervisor")
-        try:
-            lease = runtime.settings.review_lease_seconds
-            await runtime.commit(
-                lambda conn: supervision.reassign_hold(conn, me, review_id, to, lease)
-            )
-        except Conflict as exc:
-            await set_flash(request, exc.detail)
-            return go(request, "/ui/supervisor")
-        await set_flash(request, "Reassigned.")
-        return go(request, "/ui/supervisor")
+        lease = runtime.settings.review_lease_seconds
+        return await _settle(
+            request,
+            lambda conn: supervision.reassign_hold(conn, me, review_id, to, lease),
+            "Reassigned.",
+        )
 
     @post("/deliveries/{event_id:uuid}/retry")
     async def retry_delivery(
         self, request: Request[Any, Any, Any], event_id: uuid.UUID
     ) -> Response[Any]:
         """One webhook delivery that gave up, attempted again (its endpoint switched back on)."""
-        runtime, me = runtime_of(request), signed_in(request)
-        try:
-            await runtime.commit(lambda c: deliveries.retry(c, me, event_id=event_id))
-        except Conflict as exc:
-            await set_flash(request, exc.detail)
-            return go(request, "/ui/supervisor")
-        await set_flash(request, "Retrying the delivery now.")
-        return go(request, "/ui/supervisor")
+        me = signed_in(request)
+        return await _settle(
+            request,
+            lambda conn: deliveries.retry(conn, me, event_id=event_id),
+            "Retrying the delivery now.",
+        )
 
     @post("/deliveries/retry")
     async def retry_channel(self, request: Request[Any, Any, Any]) -> Response[Any]:
@@ -104,3 +97,14 @@ class SupervisorController(Controller):
         n = await runtime.commit(lambda c: deliveries.retry(c, me, channel=channel))
         await set_flash(request, f"Retrying {n} deliveries of {channel} now.")
         return go(request, "/ui/supervisor")
+
+
+async def _settle(request: Request[Any, Any, Any], work: Work[Any], done: str) -> Response[Any]:
+    """One supervisor action: committed, then back to the page with what happened, or why not."""
+    try:
+        await runtime_of(request).commit(work)
+    except Conflict as exc:
+        await set_flash(request, exc.detail)
+    else:
+        await set_flash(request, done)
+    return go(request, "/ui/supervisor")

@@ -14,26 +14,20 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from service import db
-from service.channels import outbox, secrets, signing
+from service.channels import deliveries, outbox, signing
 from service.metrics import prom
-from service.runtime import DELIVER_JOB, Runtime
+from service.runtime import Runtime
 
 log = logging.getLogger(__name__)
-
-# Standard Webhooks: a receiver answers 410 Gone to say the endpoint no longer exists.
-GONE = "HTTP 410 Gone"
 
 
 async def deliver(ctx: dict[str, Any], outbox_id: str) -> str:
     runtime: Runtime = ctx["runtime"]
     http: httpx.AsyncClient = ctx["http"]
-    event_id = uuid.UUID(outbox_id)
-    async with db.transaction(runtime.engine) as conn:
-        delivery = await outbox.claim(conn, event_id)
-        if delivery is None:
-            return "not due"
-        signing_secrets = await secrets.signing_secrets(conn, delivery.channel)
+    begun = await runtime.commit(lambda conn: deliveries.begin(conn, uuid.UUID(outbox_id)))
+    if begun is None:
+        return "not due"
+    delivery, signing_secrets = begun
     policy = runtime.policies.current
     channel = policy.channels.get(delivery.channel)
     url = channel.webhook_url if channel else None
@@ -47,8 +41,16 @@ async def deliver(ctx: dict[str, Any], outbox_id: str) -> str:
         if isinstance(target, str):
             error = target
         else:
-            error = await _post(http, target, delivery, signing_secrets.all(), runtime)
-    return await _record(runtime, delivery, error)
+            error = await _post(http, target, delivery, signing_secrets, runtime)
+    outcome = await runtime.commit(
+        lambda conn: deliveries.record(conn, delivery, error, runtime.settings)
+    )
+    prom.WEBHOOKS.labels(
+        {"delivered": "delivered", "gave up": "failed"}.get(outcome, "retry")
+    ).inc()
+    if error is not None:
+        log.warning("webhook attempt %s of %s failed: %s", delivery.attempts, delivery.id, error)
+    return outcome
 
 
 @dataclass(frozen=True)
@@ -114,45 +116,5 @@ async def _post(
     if 200 <= response.status_code < 300:
         return None
     if response.status_code == 410:
-        return GONE
+        return deliveries.GONE
     return f"HTTP {response.status_code}"
-
-
-async def _record(runtime: Runtime, delivery: outbox.Delivery, error: str | None) -> str:
-    settings = runtime.settings
-    async with db.transaction(runtime.engine) as conn:
-        if error is None:
-            await outbox.mark_delivered(conn, delivery.id)
-            prom.WEBHOOKS.labels("delivered").inc()
-            return "delivered"
-        in_ = outbox.next_attempt_in(
-            delivery.attempts,
-            (datetime.now(UTC) - delivery.since).total_seconds(),
-            settings.webhook_backoff_base_seconds,
-            settings.webhook_backoff_max_seconds,
-            settings.webhook_retry_for_seconds,
-        )
-        # Retrying cannot help: an address we may not call, an endpoint its owner removed.
-        hopeless = "private address" in error or error == GONE or delivery.disabled is not None
-        give_up = hopeless or in_ is None
-        delay = in_ or 0.0
-        next_at = await outbox.mark_retry(
-            conn, delivery.id, delay_seconds=delay, error=error, give_up=give_up
-        )
-        if error == GONE:
-            await outbox.disable_endpoint(
-                conn, delivery.channel, f"{GONE} at {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
-            )
-    prom.WEBHOOKS.labels("failed" if give_up else "retry").inc()
-    log.warning("webhook attempt %s of %s failed: %s", delivery.attempts, delivery.id, error)
-    if next_at is not None:
-        try:
-            await runtime.redis.enqueue_job(
-                DELIVER_JOB,
-                str(delivery.id),
-                _job_id=f"{DELIVER_JOB}:{delivery.id}:{delivery.attempts}",
-                _defer_by=delay,
-            )
-        except Exception:
-            log.warning("could not schedule the retry; the sweeper will", exc_info=True)
-    return "gave up" if give_up else "will retry"

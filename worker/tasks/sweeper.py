@@ -3,15 +3,17 @@ and sets offline the people whose heartbeats stopped."""
 
 from __future__ import annotations
 
-import json
 import logging
+import uuid
 from typing import Any
 
-from service import db
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from service.channels import outbox
+from service.effects import Effects
 from service.reviewers import presence
 from service.reviews import repository
-from service.runtime import DELIVER_JOB, Runtime, live_channel
+from service.runtime import Runtime
 from service.transfers import offers
 from service.transfers import repository as transfer_queries
 from worker.tasks import deadlines
@@ -22,30 +24,11 @@ log = logging.getLogger(__name__)
 
 async def sweep(ctx: dict[str, Any]) -> dict[str, int]:
     runtime: Runtime = ctx["runtime"]
-    async with runtime.engine.connect() as conn:
-        due = await outbox.due(conn)
+    due = await runtime.commit(_requeue_due)
     expired = await deadlines.tick(runtime)  # the clock's work too, should it have stalled
-    for event_id, attempts in due:
-        # The job id names the attempt, so a delivery already queued is not queued twice.
-        await runtime.redis.enqueue_job(
-            DELIVER_JOB, str(event_id), _job_id=f"{DELIVER_JOB}:{event_id}:{attempts}:sweep"
-        )
     offline = await presence.sweep(runtime)  # before transfers: their offers move on now
     handed = await _sweep_transfers(runtime)
-    async with db.transaction(runtime.engine) as conn:
-        lapsed = await repository.return_lapsed_leases(conn)
-    for review_id, team, holder in lapsed:
-        await runtime.redis.publish(
-            live_channel(runtime.settings),
-            json.dumps(
-                {
-                    "kind": "review.lease_lapsed",
-                    "review_id": str(review_id),
-                    "team": team,
-                    "former_holder": str(holder),
-                }
-            ),
-        )
+    lapsed = await runtime.commit(_return_lapsed)
     if expired or due or lapsed or handed or offline:
         log.info(
             "sweep: %d expired, %d deliveries queued, %d leases returned, %d transfers moved, "
@@ -65,12 +48,35 @@ async def sweep(ctx: dict[str, Any]) -> dict[str, int]:
     }
 
 
+async def _requeue_due(conn: AsyncConnection) -> tuple[list[tuple[uuid.UUID, int]], Effects]:
+    """Deliveries due whose job Redis lost: queued again. The job id names the attempt, so a
+    delivery still queued is not queued twice."""
+    due = await outbox.due(conn)
+    effects = Effects()
+    effects.attempts += [(event, f"{attempts}:sweep", None) for event, attempts in due]
+    return due, effects
+
+
+async def _return_lapsed(conn: AsyncConnection) -> tuple[list[Any], Effects]:
+    lapsed = await repository.return_lapsed_leases(conn)
+    effects = Effects()
+    for review_id, team, holder in lapsed:
+        effects.publish(
+            "review.lease_lapsed", review_id=review_id, team=team, former_holder=str(holder)
+        )
+    return lapsed, effects
+
+
 async def _sweep_transfers(runtime: Runtime) -> int:
     """Offers whose time ran out, or held by someone no longer online, move on; transfers of a team with nobody online past its
     `no_one_online` follow their fallback; waiting transfers try again for a free agent."""
     policy = runtime.policies.current
-    async with db.transaction(runtime.engine) as conn:
+
+    async def end_offers(conn: AsyncConnection) -> tuple[None, Effects]:
         await transfer_queries.end_offers_to_absent(conn)  # due now: lapsed below
+        return None, Effects()
+
+    await runtime.commit(end_offers)
     async with runtime.engine.connect() as conn:
         lapsed = await transfer_queries.lapsed_offers(conn)
         unattended = [
