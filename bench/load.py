@@ -9,7 +9,8 @@ CPU and memory, and writes a PNG of latency over time.
                                    [--mixes everyday,escalation,desk] [--soak 0]
 
 127.0.0.1 only; bounded (about 2 minutes at the defaults). wrk comes from apt (`make bench`
-installs it). Uses HITL_DATABASE_URL / HITL_REDIS_URL if set, else embedded servers.
+installs it). Uses HITL_DATABASE_URL / HITL_REDIS_URL if set, else embedded servers. The
+default policy's webhooks go to a receiver in this process that answers 204 at once.
 Each mix runs as back-to-back one-second wrk slices: each slice's 1,000 latency quantiles
 (bench/common.lua) give the run's percentiles when merged, and the chart's points.
 """
@@ -38,6 +39,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
+from receiver import policy_for, receiver  # noqa: E402
 from turns import free_port, fresh_database, load_floor, servers  # noqa: E402
 
 PASSWORD = "bench password 42"
@@ -290,7 +292,8 @@ def main() -> None:
             "HITL_PORT": str(port),
             "HITL_SECRET_KEY": "bench-secret",
             "HITL_REDIS_PREFIX": f"bench-{uuid.uuid4().hex[:6]}",
-            "HITL_POLICY_PATH": str(ROOT / "policies" / "default.yaml"),
+            # Webhooks (chat's transfers too) to a receiver answering 204, as a channel would.
+            "HITL_POLICY_PATH": str(policy_for(receiver(), OUT / "load-policy.yaml")),
         }
         hitl(env, "migrate")
         keys = {c: hitl(env, "keys", "create", c) for c in ("email", "chat", "sms")}

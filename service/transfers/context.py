@@ -41,9 +41,31 @@ async def situation(
     ]
     if current is not None:
         exchanges.append(current)
+    return assemble(
+        exchanges,
+        customer_id=customer_id,
+        triggers=triggers,
+        topics=topics,
+        contacts=contacts,
+        locale=locale,
+        tier=tier,
+    )
+
+
+def assemble(
+    exchanges: Sequence[Exchange],
+    *,
+    customer_id: str,
+    triggers: Sequence[dict[str, Any]],
+    topics: Sequence[str],
+    contacts: Sequence[PriorContact],
+    locale: str | None,
+    tier: str | None,
+) -> Situation:
+    """The situation from a transcript already in hand (a turn's facts carry it)."""
     return Situation(
         customer_id=customer_id,
-        exchanges=exchanges,
+        exchanges=list(exchanges),
         triggers=triggers,
         topics=topics,
         contacts=[

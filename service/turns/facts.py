@@ -9,6 +9,7 @@ from typing import Any
 
 from service.db import PgConnection, Statement
 from service.policy.engine import Facts, PriorContact, PriorTurn
+from service.transfers.package import MAX_TRANSCRIPT_TURNS, Exchange
 
 # Enough history for any sensible loop or sentiment window, and a bound on the work per turn.
 MAX_PRIOR_TURNS = 50
@@ -26,8 +27,13 @@ SELECT
     JOIN decision d ON d.turn_id = t.id
     WHERE t.channel = :channel AND t.idempotency_key = :key) AS replay,
   (SELECT resolved FROM conv) AS resolved,
-  (SELECT COALESCE(json_agg(json_build_array(p.intent, p.sentiment) ORDER BY p.seq), '[]')
-     FROM (SELECT t.intent, t.sentiment, t.seq FROM turn t JOIN conv ON t.conversation_id = conv.id
+  -- The latest turns also carry their text: a warm transfer's transcript needs no query of its own.
+  (SELECT COALESCE(json_agg(json_build_array(p.intent, p.sentiment,
+            CASE WHEN p.recent <= {MAX_TRANSCRIPT_TURNS} THEN
+              json_build_array(p.created_at, p.message, p.draft_text) END) ORDER BY p.seq), '[]')
+     FROM (SELECT t.intent, t.sentiment, t.seq, t.created_at, t.message, t.draft_text,
+                  row_number() OVER (ORDER BY t.seq DESC) AS recent
+           FROM turn t JOIN conv ON t.conversation_id = conv.id
            ORDER BY t.seq DESC LIMIT {MAX_PRIOR_TURNS}) p) AS turns,
   (SELECT COALESCE(json_agg(json_build_array(c.external_id, c.resolved, c.last_turn_at,
             (SELECT COALESCE(array_agg(DISTINCT t.intent) FILTER (WHERE t.intent IS NOT NULL), '{{}}')
@@ -60,6 +66,7 @@ class Loaded:
     replay: dict[str, Any] | None  # the stored answer when this Idempotency-Key was seen before
     replay_hash: str | None = None  # the body hash that key was first used with
     owner: OpenTransfer | None = None  # set while a person has the conversation
+    transcript: tuple[Exchange, ...] = ()  # the latest turns stored, oldest first
 
 
 async def load(
@@ -82,7 +89,13 @@ async def load(
     assert row is not None  # a SELECT without FROM always returns its one row
     # [the stored answer, the body hash that key was first used with]
     replay, replay_hash = _json(row["replay"]) if row["replay"] is not None else (None, None)
-    turns = tuple(PriorTurn(intent=i, sentiment=s) for i, s in _json(row["turns"]))
+    prior = _json(row["turns"])
+    turns = tuple(PriorTurn(intent=i, sentiment=s) for i, s, _ in prior)
+    transcript = tuple(
+        Exchange(datetime.fromisoformat(text[0]), text[1], text[2], intent, sentiment)
+        for intent, sentiment, text in prior
+        if text is not None
+    )
     contacts = tuple(
         PriorContact(
             conversation_id=cid,
@@ -95,7 +108,7 @@ async def load(
     )
     facts = Facts(turns=turns, resolved=bool(row["resolved"]), contacts=contacts)
     owner = OpenTransfer(*_json(row["owner"])) if row["owner"] is not None else None
-    return Loaded(facts, replay, replay_hash, owner)
+    return Loaded(facts, replay, replay_hash, owner, transcript)
 
 
 def _json(value: Any) -> Any:

@@ -112,7 +112,7 @@ async def _decide_once(
         metadata=body.metadata,
         reading=readings[0],
     )
-    plan = await _plan(conn, policy, body, idempotency_key, loaded, signals, readings, shadow)
+    plan = _plan(policy, body, idempotency_key, loaded, signals, readings, shadow)
     try:
         row = await conn.fetchrow(plan.statement.sql, *plan.statement.args(plan.params))
         assert row is not None  # the statement ends in a SELECT of one row
@@ -127,8 +127,7 @@ async def _decide_once(
     return Outcome(_json(row["response"]), plan_.effects(plan, row, body))
 
 
-async def _plan(
-    conn: PgConnection,
+def _plan(
     policy: Policy,
     body: TurnCreate,
     idempotency_key: str | None,
@@ -145,7 +144,7 @@ async def _plan(
         return plan
     summary = None
     if verdict.action == "transfer" and verdict.transfer_mode == "warm":
-        summary = await _warm_package(conn, body, verdict, loaded.facts)
+        summary = _warm_package(body, verdict, loaded)
     plan = plan_.decided(policy, body, verdict, idempotency_key, summary, readings[0])
     plan.params["shadow"] = (
         plan_.shadow_verdict(
@@ -185,24 +184,22 @@ def same_body(key: str | None, stored: str | None, sent: str) -> None:
         )
 
 
-async def _warm_package(
-    conn: PgConnection, body: TurnCreate, verdict: engine.Decision, facts: engine.Facts
+def _warm_package(
+    body: TurnCreate, verdict: engine.Decision, loaded: facts_.Loaded
 ) -> dict[str, Any]:
-    """Only hard triggers pay for this extra query: the transcript for the person taking over."""
+    """The transcript for the person taking over, from the facts already loaded: a warm
+    transfer costs no query more than any other decision."""
     current = warm.Exchange(
         None, body.message, body.draft.text, body.draft.intent, verdict.sentiment
     )
-    situation = await context.situation(
-        conn,
-        channel=body.channel,
-        conversation=body.conversation_id,
+    situation = context.assemble(
+        (*loaded.transcript, current),
         customer_id=body.customer_id,
         triggers=[t.as_json() for t in verdict.triggers],
         topics=body.topics,
-        contacts=facts.contacts,
+        contacts=loaded.facts.contacts,
         locale=body.locale,
         tier=warm.tier_of(body.metadata),
-        current=current,
     )
     return warm.build(situation)
 

@@ -128,3 +128,29 @@ async def test_every_path_opens_a_transfer_the_same_way(
         if o["mode"] == "warm":  # the customer's tier reaches the person on every path
             assert o["tier"] == "gold" == announced["summary"]["customer"]["tier"], path
     assert by_turn["mode"] == by_take_over["mode"] == "warm"
+
+
+async def test_a_warm_transfer_carries_the_conversation_so_far(
+    http: httpx.AsyncClient, channel_key: Any
+) -> None:
+    """The turn path builds the transcript from the facts it loaded (no query of its own): the
+    turns stored before, oldest first, then the one being decided."""
+    key = await channel_key("chat")
+    said = {"Which plan am I on at the moment?": "plan", "And when is my next bill due?": "bill"}
+    body = turn("chat", "", 0.9)
+    for message, intent in said.items():
+        draft = body["draft"] | {"intent": intent}
+        answer = await http.post(
+            "/v1/turns", json=body | {"message": message, "draft": draft}, headers=auth(key)
+        )
+        assert answer.json()["action"] == "send", answer.text
+    asked = await http.post(
+        "/v1/turns",
+        json=body | {"message": "Please let me talk to a real person."},
+        headers=auth(key),
+    )
+    transfer = asked.json()["transfer"]
+    assert transfer["mode"] == "warm", asked.text
+    transcript = transfer["summary"]["transcript"]
+    assert [t["customer"] for t in transcript] == [*said, "Please let me talk to a real person."]
+    assert all(t["at"] for t in transcript[:-1]), "stored turns keep their time"
