@@ -5,80 +5,31 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import click
+import uvicorn
 
+from service import retention
+from service.channels import keys as channel_keys
+from service.channels import secrets
+from service.console import (
+    in_transaction,
+    load_policy_or_exit,
+    require_secret_key,
+    run_with_engine,
+    say,
+    settings_with_services,
+)
+from service.errors import DomainError
+from service.migrate import upgrade
+from service.policy.cli import policy as policy_group
+from service.policy.durations import format_duration
+from service.replay.cli import replay_command
+from service.reviewers import accounts
 from service.settings import Settings
-
-T = TypeVar("T")
-
-
-def settings_with_services() -> Settings:
-    """Settings whose URLs fall back to the embedded services a running `hitl up` recorded."""
-    settings = Settings()
-    if settings.database_url and settings.redis_url:
-        return settings
-    from service.embedded import discover
-
-    found = discover(settings.services_dir)
-    if found is None:
-        raise click.ClickException(
-            "no database configured: set HITL_DATABASE_URL and HITL_REDIS_URL, "
-            "or start `hitl up` in this folder first"
-        )
-    return settings.with_services(found.database_url, found.redis_url)
-
-
-def require_secret_key(configured: Settings) -> None:
-    """Outside the embedded default (a database of one's own), sessions must be signed with a
-    key the operator chose and keeps: a generated one would differ per machine and replica."""
-    if configured.database_url and not configured.secret_key:
-        raise click.ClickException(
-            "HITL_SECRET_KEY is not set: with HITL_DATABASE_URL set it is required (it signs "
-            "the desk's session cookies; use the same value on every replica), e.g. "
-            "HITL_SECRET_KEY=$(python -c 'import secrets; print(secrets.token_urlsafe(48))')"
-        )
-
-
-def run_with_engine(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
-    from service import db
-
-    async def main() -> T:
-        engine = db.create_engine(settings, pool_size=2)
-        try:
-            return await work(engine)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(main())
-
-
-def in_transaction(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
-    from service import db
-
-    async def run(engine: Any) -> T:
-        async with db.transaction(engine) as conn:
-            return await work(conn)
-
-    return run_with_engine(settings, run)
-
-
-def load_policy_or_exit(settings: Settings) -> Any:
-    from service.policy.loader import PolicyError, load_policy
-
-    try:
-        return load_policy(settings.policy_path)
-    except PolicyError as err:
-        raise click.ClickException(f"the policy {settings.policy_path} is invalid:\n{err}") from err
-    except OSError as err:
-        raise click.ClickException(f"cannot read the policy {settings.policy_path}: {err}") from err
-
-
-def say(message: str) -> None:
-    """Anything but a secret goes to stderr, so scripts can capture secrets from stdout."""
-    click.echo(message, err=True)
+from service.stack import run_stack
+from worker.settings import build_worker
 
 
 @click.group()
@@ -89,7 +40,6 @@ def cli() -> None:
 @cli.command()
 def migrate() -> None:
     """Apply the database migrations."""
-    from service.migrate import upgrade
 
     settings = settings_with_services()
     upgrade(settings.async_database_url())
@@ -100,7 +50,6 @@ def migrate() -> None:
 @click.option("--workers", default=1, show_default=True, help="HTTP worker processes")
 def serve(workers: int) -> None:
     """Run the HTTP API and the reviewer UI (one process; run several to scale out)."""
-    import uvicorn
 
     require_secret_key(Settings())
     settings = settings_with_services()
@@ -126,7 +75,6 @@ def serve(workers: int) -> None:
 @cli.command()
 def worker() -> None:
     """Run an arq worker: deadlines, webhook deliveries, the sweeper."""
-    from worker.settings import build_worker
 
     settings = settings_with_services()
     load_policy_or_exit(settings)
@@ -137,7 +85,6 @@ def worker() -> None:
 @cli.command()
 def up() -> None:
     """Everything for a local start: embedded services if needed, migrations, demo data, serve, worker."""
-    from service.stack import run_stack
 
     settings = Settings()
     require_secret_key(settings)
@@ -161,7 +108,6 @@ def users() -> None:
 @click.option("--password-stdin", is_flag=True, help="read the password from standard input")
 def users_create(email: str, role: str, teams: tuple[str, ...], password_stdin: bool) -> None:
     """Create (or update) a reviewer account."""
-    from service.reviewers import accounts
 
     password = sys.stdin.readline().rstrip("\n") if password_stdin else None
     if password_stdin and len(password or "") < 8:
@@ -181,8 +127,6 @@ def users_create(email: str, role: str, teams: tuple[str, ...], password_stdin: 
 @click.argument("email")
 def users_token(email: str) -> None:
     """Print a new personal API token for the reviewer API."""
-    from service.errors import DomainError
-    from service.reviewers import accounts
 
     settings = settings_with_services()
     try:
@@ -200,7 +144,6 @@ def keys() -> None:
 @click.argument("channel")
 def keys_create(channel: str) -> None:
     """Print a new API key for a channel named in the policy."""
-    from service.channels import keys as channel_keys
 
     settings = settings_with_services()
     policy = load_policy_or_exit(settings)
@@ -216,8 +159,6 @@ def keys_create(channel: str) -> None:
 def prune(dry_run: bool) -> None:
     """Delete what the policy's `retention` no longer keeps, in small batches (the worker also
     does it every night)."""
-    from service import retention
-    from service.policy.durations import format_duration
 
     settings = settings_with_services()
     policy = load_policy_or_exit(settings)
@@ -251,7 +192,6 @@ def webhooks() -> None:
 @click.option("--rotate", is_flag=True, help="make a new secret; the old one still signs for a day")
 def webhooks_secret(channel: str, rotate: bool) -> None:
     """Print the channel's webhook signing secret (whsec_...), creating it on first use."""
-    from service.channels import secrets
 
     settings = settings_with_services()
     policy = load_policy_or_exit(settings)
@@ -265,18 +205,8 @@ def webhooks_secret(channel: str, rotate: bool) -> None:
         say("rotated: deliveries carry both signatures for the next 24 hours")
 
 
-def _register_optional() -> None:
-    try:
-        from service.policy.cli import policy as policy_group
-    except ImportError:  # pragma: no cover - the policy CLI ships with the policy package
-        return
-    cli.add_command(policy_group)
-    from service.replay.cli import replay_command
-
-    cli.add_command(replay_command)
-
-
-_register_optional()
+cli.add_command(policy_group)
+cli.add_command(replay_command)
 
 
 def main() -> None:

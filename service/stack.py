@@ -14,6 +14,11 @@ from types import FrameType
 import click
 import httpx
 
+from service import db
+from service.console import load_policy_or_exit
+from service.embedded import EmbeddedServices
+from service.migrate import upgrade
+from service.seed import remember, remembered, seed_demo
 from service.settings import Settings
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
@@ -33,8 +38,6 @@ def run_stack(settings: Settings) -> int:
     signal.signal(signal.SIGINT, stop)  # also when started with SIGINT ignored (e.g. `cmd &`)
     try:
         if not (settings.database_url and settings.redis_url):
-            from service.embedded import EmbeddedServices
-
             click.echo(
                 "starting embedded PostgreSQL and Redis under "
                 f"{settings.state_dir}/ (first start initialises the database) ...",
@@ -85,11 +88,6 @@ def run_stack(settings: Settings) -> int:
 
 
 def _prepare(settings: Settings):  # type: ignore[no-untyped-def]
-    from service import db
-    from service.cli import load_policy_or_exit
-    from service.migrate import upgrade
-    from service.seed import remember, remembered, seed_demo
-
     policy = load_policy_or_exit(settings)
     upgrade(settings.async_database_url())
 

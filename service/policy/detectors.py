@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from service.policy import keywords, lexicon, phrases
+from service.policy import distress_lexicon, keywords, lexicon, phrases
 from service.policy.model import TopicPolicy
 
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'", "´": "'"})
@@ -79,16 +79,16 @@ def _text(value: Text | str) -> Text:
 # One index for both detectors, so a message's word starts are looked up once.
 _EXPLICIT_PATTERNS = lexicon.EXPLICIT_EN + lexicon.EXPLICIT_OTHER
 _KINDS = ["explicit"] * len(_EXPLICIT_PATTERNS) + [
-    name for name, patterns in lexicon.DISTRESS.items() for _ in patterns
+    name for name, patterns in distress_lexicon.DISTRESS.items() for _ in patterns
 ]
 _PHRASES = phrases.PhraseSet(
-    _EXPLICIT_PATTERNS + [p for patterns in lexicon.DISTRESS.values() for p in patterns]
+    _EXPLICIT_PATTERNS + [p for patterns in distress_lexicon.DISTRESS.values() for p in patterns]
 )
 _BARE = re.compile(rf"{lexicon.BARE_PERSON}|{lexicon.BARE_WANT_TALK}")
 _NEGATION = re.compile(rf"(?<!\w)(?:{_union(lexicon.NEGATION_CUES)})(?!\w)")
 _CLAUSE = re.compile(lexicon.CLAUSE_SPLIT)
 _TRAILING = re.compile(r"[\s!?.,:;)(*~\-]+$|^[\s!?.,:;)(*~\-]+")
-_IDIOMS = re.compile(rf"(?<!\w)(?:{_union(lexicon.DISTRESS_IDIOMS)})")
+_IDIOMS = re.compile(rf"(?<!\w)(?:{_union(distress_lexicon.DISTRESS_IDIOMS)})")
 _DECLINE = re.compile(rf"(?<!\w)(?:{_union(lexicon.DECLINES)})(?!\w)")
 # ASCII-mode copies for printable ASCII text (most messages), where \w, \s and \b class
 # every character as Unicode mode does: the same matches without the regex engine's Unicode
@@ -162,7 +162,7 @@ def distress(message: Text | str, categories: Iterable[str]) -> list[Hit]:
             and not _inside_idiom(text.folded, match.start(), match.end(), idioms)
         ):
             found[kind] = Hit(kind, match.group(0).strip())
-    return [found[kind] for kind in lexicon.DISTRESS if kind in found]
+    return [found[kind] for kind in distress_lexicon.DISTRESS if kind in found]
 
 
 def _inside_idiom(folded: str, start: int, end: int, idioms: re.Pattern[str] = _IDIOMS) -> bool:

@@ -12,7 +12,7 @@ from yaml.nodes import Node
 
 from service.detection import binding, heads
 from service.policy import model as m
-from service.policy import sections
+from service.policy import sections, trigger_sections
 from service.policy.nodes import (
     MAX_BYTES,
     Entries,
@@ -194,7 +194,7 @@ def _build(r: Reader, root: Node, version: str) -> m.Policy | None:
         )
     channels = _section(r, top, "channels", sections.channels, {})
     confidence = _section(r, top, "confidence", sections.confidence, m.ConfidencePolicy())
-    triggers = _section(r, top, "triggers", sections.triggers, m.TriggersPolicy())
+    triggers = _section(r, top, "triggers", trigger_sections.triggers, m.TriggersPolicy())
     routing = _section(r, top, "routing", _routing, m.RoutingPolicy())
     teams = _section(r, top, "teams", sections.teams, {})
     allow_private = _section(r, top, "webhooks", sections.webhooks, False)

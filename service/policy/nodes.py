@@ -269,3 +269,19 @@ class Reader:
             self.issue(node, f"{where} must be a list", f"write each item of {where} as `- ...`")
             return None
         return list(node.value)
+
+
+def flag(r: Reader, e: Entries, key: str, where: str, default: bool) -> bool:
+    if key not in e:
+        return default
+    value = r.boolean(e[key][1], f"{where}.{key}")
+    return default if value is None else value
+
+
+def int_or(
+    r: Reader, e: Entries, key: str, where: str, bounds: tuple[int, int], default: int
+) -> int:
+    if key not in e:
+        return default
+    value = r.integer(e[key][1], f"{where}.{key}", *bounds)
+    return default if value is None else value

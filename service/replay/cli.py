@@ -133,7 +133,7 @@ def _file(path: str) -> list[Event]:
 
 
 def _history(lanes: list[Lane], since: str, channel: str | None) -> list[Event]:
-    from service.cli import settings_with_services
+    from service.console import settings_with_services
     from service.policy.durations import DurationError, parse_duration
     from service.settings import Settings
 
