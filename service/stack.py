@@ -18,7 +18,7 @@ from service import db
 from service.console import load_policy_or_exit
 from service.embedded import EmbeddedServices
 from service.migrate import upgrade
-from service.seed import remember, remembered, seed_demo
+from service.seed import Demo, remember, remembered, seed_demo
 from service.settings import Settings
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
@@ -47,31 +47,12 @@ def run_stack(settings: Settings) -> int:
             found = embedded.start()
             settings = settings.with_services(found.database_url, found.redis_url)
         demo = _prepare(settings)
-        env = os.environ | {
-            "HITL_DATABASE_URL": settings.database_url or "",
-            "HITL_REDIS_URL": settings.redis_url or "",
-            # The configured key, or the one generated into the state folder for the embedded
-            # default: the serve process gets it explicitly.
-            "HITL_SECRET_KEY": settings.resolved_secret_key(),
-        }
-        for command in ("serve", "worker"):
-            children.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "service", command], env=env, preexec_fn=_die_with_parent
-                )
-            )
+        children += _start_processes(settings)
         url = f"http://{settings.host}:{settings.port}"
         if not _wait_ready(f"{url}/readyz", children, timeout=60):
             click.echo("the service did not become ready; see the log above", err=True)
             return 1
-        click.echo(
-            f"\n  hitl is running at {url}\n"
-            f"  reviewer UI:  {url}/ui/   login {demo.email} / {demo.password}\n"
-            f"  channel key ({demo.channel}):  {demo.key}\n"
-            f"  try:  curl -s {url}/v1/turns -H 'Authorization: Bearer {demo.key}' ...\n"
-            "  Ctrl-C stops everything.\n",
-            err=True,
-        )
+        _welcome(url, demo)
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
         return 1 if not stopping else 0
@@ -85,6 +66,34 @@ def run_stack(settings: Settings) -> int:
         if embedded is not None:
             embedded.stop()
         click.echo("stopped", err=True)
+
+
+def _start_processes(settings: Settings) -> list[subprocess.Popen[bytes]]:
+    """`hitl serve` and `hitl worker`, each dying with this process."""
+    env = os.environ | {
+        "HITL_DATABASE_URL": settings.database_url or "",
+        "HITL_REDIS_URL": settings.redis_url or "",
+        # The configured key, or the one generated into the state folder for the embedded
+        # default: the serve process gets it explicitly.
+        "HITL_SECRET_KEY": settings.resolved_secret_key(),
+    }
+    return [
+        subprocess.Popen(
+            [sys.executable, "-m", "service", command], env=env, preexec_fn=_die_with_parent
+        )
+        for command in ("serve", "worker")
+    ]
+
+
+def _welcome(url: str, demo: Demo) -> None:
+    click.echo(
+        f"\n  hitl is running at {url}\n"
+        f"  reviewer UI:  {url}/ui/   login {demo.email} / {demo.password}\n"
+        f"  channel key ({demo.channel}):  {demo.key}\n"
+        f"  try:  curl -s {url}/v1/turns -H 'Authorization: Bearer {demo.key}' ...\n"
+        "  Ctrl-C stops everything.\n",
+        err=True,
+    )
 
 
 def _prepare(settings: Settings):  # type: ignore[no-untyped-def]

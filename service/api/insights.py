@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any
 
 from litestar import Controller
@@ -26,12 +27,7 @@ class InsightsController(Controller):
         caller: Caller,
         since: Annotated[str, Parameter(pattern=DURATION, description="e.g. 24h, 7d")] = "24h",
     ) -> dict[str, Any]:
-        if caller.role not in ("supervisor", "admin"):
-            raise Forbidden("supervisors and admins only")
-        try:
-            period = parse_duration(since)
-        except ValueError as err:
-            raise Invalid(f"since: {err}", field="since") from err
+        period = _period_for_supervisor(caller, since)
         async with runtime.engine.connect() as conn:
             result = await shadow.compare(conn, period, teams=caller.team_scope())
         result["live_policy"] = runtime.policies.current.version
@@ -46,14 +42,9 @@ class InsightsController(Controller):
         since: Annotated[str, Parameter(pattern=DURATION, description="e.g. 30d")] = "30d",
         target: Annotated[float, Parameter(gt=0, lt=1)] = 0.05,
     ) -> dict[str, Any]:
-        if caller.role not in ("supervisor", "admin"):
-            raise Forbidden("supervisors and admins only")
+        period = _period_for_supervisor(caller, since)
         if not 0 < target < 1:
             raise Invalid("target: must be between 0 and 1, e.g. 0.05", field="target")
-        try:
-            period = parse_duration(since)
-        except ValueError as err:
-            raise Invalid(f"since: {err}", field="since") from err
         policy = runtime.policies.current
         async_channels = [c.name for c in policy.channels.values() if c.mode == "async"]
         async with runtime.engine.connect() as conn:
@@ -65,3 +56,13 @@ class InsightsController(Controller):
                 policy.threshold_for("", None),
                 teams=caller.team_scope(),
             )
+
+
+def _period_for_supervisor(caller: Caller, since: str) -> timedelta:
+    """Insights are for supervisors and admins; `since` is a duration such as 24h or 7d."""
+    if caller.role not in ("supervisor", "admin"):
+        raise Forbidden("supervisors and admins only")
+    try:
+        return parse_duration(since)
+    except ValueError as err:
+        raise Invalid(f"since: {err}", field="since") from err

@@ -104,18 +104,7 @@ def _valence(words: list[str], lower: list[str], i: int, cap_diff: bool) -> floa
     # negation checks) written out in line: the same comparisons and the same float
     # operations in the same order, without a dozen calls per sentiment word.
     lexicon = _LEXICON
-    item = lower[i]
-    valence = lexicon[item]
-    if item == "no" and i != len(lower) - 1 and lower[i + 1] in lexicon:
-        valence = 0.0
-    if (
-        (i > 0 and lower[i - 1] == "no")
-        or (i > 1 and lower[i - 2] == "no")
-        or (i > 2 and lower[i - 3] == "no" and lower[i - 1] in ("or", "nor"))
-    ):
-        valence = lexicon[item] * _N_SCALAR
-    if cap_diff and words[i].isupper():
-        valence += _C_INCR if valence > 0 else -_C_INCR
+    valence = _own_valence(words, lower, i, cap_diff)
     if i > 0:
         one = lower[i - 1]
         if one not in lexicon:
@@ -162,6 +151,24 @@ def _valence(words: list[str], lower: list[str], i: int, cap_diff: bool) -> floa
                     return valence * _N_SCALAR
                 return valence
             return valence * _N_SCALAR
+    return valence
+
+
+def _own_valence(words: list[str], lower: list[str], i: int, cap_diff: bool) -> float:
+    """The word's lexicon valence after a "no" just before or after it, and its capitals."""
+    lexicon = _LEXICON
+    item = lower[i]
+    valence = lexicon[item]
+    if item == "no" and i != len(lower) - 1 and lower[i + 1] in lexicon:
+        valence = 0.0
+    if (
+        (i > 0 and lower[i - 1] == "no")
+        or (i > 1 and lower[i - 2] == "no")
+        or (i > 2 and lower[i - 3] == "no" and lower[i - 1] in ("or", "nor"))
+    ):
+        valence = lexicon[item] * _N_SCALAR
+    if cap_diff and words[i].isupper():
+        valence += _C_INCR if valence > 0 else -_C_INCR
     return valence
 
 
