@@ -37,7 +37,7 @@ sys.path.insert(0, str(HERE))
 from load import OUT, Result, Sampler, Slice, hitl, row, wait_ready, wrk  # noqa: E402
 from receiver import policy_for, receiver  # noqa: E402
 from review_queue import fill  # noqa: E402
-from turns import free_port, fresh_database, servers  # noqa: E402
+from turns import free_port, fresh_database, servers, stop_all  # noqa: E402
 
 from service.channels import outbox  # noqa: E402
 from service.effects import Effects  # noqa: E402
@@ -223,12 +223,7 @@ def main() -> None:
         trace.write_text(json.dumps({"remaining": drained}))
         print(f"remaining over time: {trace}")
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            proc.wait(20)
-        if embedded is not None:
-            embedded.stop()  # type: ignore[attr-defined]
+        stop_all(procs, embedded)
 
 
 if __name__ == "__main__":

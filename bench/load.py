@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
 from receiver import policy_for, receiver  # noqa: E402
-from turns import free_port, fresh_database, load_floor, servers  # noqa: E402
+from turns import free_port, fresh_database, load_floor, servers, stop_all  # noqa: E402
 
 PASSWORD = "bench password 42"
 OUT = ROOT / ".hitl" / "bench"
@@ -406,12 +406,7 @@ def main() -> None:
         chart([r for n, r in results.items() if n != "soak"], path)
         print(f"latency over time: {path}")
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            proc.wait(20)
-        if embedded is not None:
-            embedded.stop()  # type: ignore[attr-defined]
+        stop_all(procs, embedded)
 
 
 if __name__ == "__main__":

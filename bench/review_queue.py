@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
 from receiver import policy_for, receiver  # noqa: E402
-from turns import fresh_database, percentile, servers  # noqa: E402
+from turns import fresh_database, percentile, servers, stop_all  # noqa: E402
 
 from service import db as database  # noqa: E402
 from service.migrate import upgrade  # noqa: E402
@@ -227,12 +227,7 @@ def main() -> None:
         if late:
             print(f"  mean {statistics.mean(late) * 1000:.0f} ms")
     finally:
-        for w in workers:
-            w.terminate()
-        for w in workers:
-            w.wait(20)
-        if embedded is not None:
-            embedded.stop()  # type: ignore[attr-defined]
+        stop_all(workers, embedded)
 
 
 if __name__ == "__main__":

@@ -60,6 +60,16 @@ def servers() -> tuple[str, str, object | None]:
     return found.database_url, found.redis_url, embedded
 
 
+def stop_all(procs: list[subprocess.Popen[bytes]], embedded: object | None) -> None:
+    """A bench's processes stopped (each given 20 s), then its embedded servers, if any."""
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        proc.wait(20)
+    if embedded is not None:
+        embedded.stop()  # type: ignore[attr-defined]
+
+
 async def fresh_database(base: str) -> str:
     name = f"hitl_bench_{uuid.uuid4().hex[:8]}"
     conn = await asyncpg.connect(base)

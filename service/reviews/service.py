@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text
@@ -296,27 +296,23 @@ async def _transfer(
 async def _warm_package(
     conn: AsyncConnection, row: Row[Any], policy: Policy | None
 ) -> dict[str, Any]:
-    """The same package as a hard-trigger transfer: transcript, prior contacts, why, what the AI drafted."""
-    pg = await driver_connection(conn)
-    contacts: tuple[Any, ...] = ()
-    if policy is not None:
-        loaded = await facts.load(
-            pg,
-            channel=row.channel,
-            conversation=row.conversation_external_id,
-            customer=row.customer_id,
-            idempotency_key=None,
-            repeat_window=policy.triggers.repeat_contact.window,
-        )
-        contacts = loaded.facts.contacts
-    situation = await context.situation(
-        pg,
+    """The same package as a hard-trigger transfer: transcript, prior contacts, why, what the AI
+    drafted; from one facts query, as for a turn (its transcript holds the review's turn)."""
+    window = policy.triggers.repeat_contact.window if policy is not None else timedelta(0)
+    loaded = await facts.load(
+        await driver_connection(conn),
         channel=row.channel,
         conversation=row.conversation_external_id,
+        customer=row.customer_id,
+        idempotency_key=None,
+        repeat_window=window,
+    )
+    situation = context.assemble(
+        loaded.transcript,
         customer_id=row.customer_id,
         triggers=row.triggers,
         topics=row.topics or [],
-        contacts=contacts,
+        contacts=loaded.facts.contacts,
         locale=row.locale,
         tier=warm.tier_of(row.metadata),
     )

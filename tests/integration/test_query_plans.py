@@ -21,7 +21,6 @@ from service import db as database
 from service.channels import outbox
 from service.reviews import repository as reviews
 from service.settings import Settings
-from service.transfers import context
 from service.transfers import repository as transfers
 from service.turns import facts
 
@@ -43,10 +42,6 @@ class Recording:
 
     def __init__(self, conn: asyncpg.Connection, seen: list[tuple[str, tuple[Any, ...]]]) -> None:
         self.conn, self.seen = conn, seen
-
-    async def fetch(self, sql: str, *args: Any) -> Any:
-        self.seen.append((sql, args))
-        return await self.conn.fetch(sql, *args)
 
     async def fetchrow(self, sql: str, *args: Any) -> Any:
         self.seen.append((sql, args))
@@ -136,17 +131,6 @@ async def test_every_hot_query_has_an_index(
             customer="cust-plans",
             idempotency_key="k",
             repeat_window=timedelta(hours=72),
-        )
-        await context.situation(
-            raw,  # type: ignore[arg-type]
-            channel="chat",
-            conversation="c",
-            customer_id="cust-plans",
-            triggers=[],
-            topics=[],
-            contacts=[],
-            locale=None,
-            tier=None,
         )
         await transfers.waiting_with_agents(raw, transfer_id)  # type: ignore[arg-type]
 
