@@ -8,6 +8,7 @@ history is never left half there, which repeat-contact and loop detection would 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -103,12 +104,15 @@ async def prune(
     *,
     batch: int = BATCH,
     progress: Callable[[str, int], None] | None = None,
+    budget_seconds: float | None = None,
 ) -> Pruned:
-    """Deletes everything past its limit, batch by batch, each in a transaction of its own."""
+    """Deletes everything past its limit, batch by batch, each in a transaction of its own;
+    with a budget, stops after the batch that spends it (the rest waits for the next run)."""
     pruned = Pruned()
+    ends = None if budget_seconds is None else time.monotonic() + budget_seconds
     for kind, age in limits(policy).items():
         pruned.rows[kind] = 0
-        while True:
+        while ends is None or time.monotonic() < ends:
             async with db.transaction(engine) as conn:
                 row = (
                     await conn.execute(

@@ -196,7 +196,7 @@ class DetectionPolicy:
 @dataclass(frozen=True)
 class RetentionPolicy:
     """How long finished data is kept; None keeps it for ever. `hitl prune` and the worker's
-    nightly job delete what is older, in small batches."""
+    hourly job delete what is older, in small batches."""
 
     conversations: timedelta | None = None  # after the last turn, once nothing is open
     deliveries: timedelta | None = None  # webhook deliveries that arrived or gave up

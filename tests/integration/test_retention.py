@@ -149,6 +149,10 @@ async def test_prune_goes_in_batches(
     engine = database.create_engine(settings, pool_size=2)
     batches: list[tuple[str, int]] = []
     try:
+        spent = await prune(
+            engine, RetentionPolicy(conversations=timedelta(days=30)), budget_seconds=0.0
+        )
+        assert spent.rows == {"conversations": 0}, "a spent budget stops before the next batch"
         pruned = await prune(
             engine,
             RetentionPolicy(conversations=timedelta(days=30)),

@@ -18,6 +18,9 @@ import httpx
 import pytest
 from support import Receiver
 
+from service.settings import Settings
+from worker.settings import build_worker
+
 REVIEWS = 2000
 
 
@@ -77,7 +80,10 @@ async def test_random_worker_kills_lose_nothing_and_duplicate_no_effect(
     while (pending or undelivered) and time.monotonic() - quiet < 120:
         await asyncio.sleep(1.0)
         pending, undelivered = await left()
-    assert pending == 0 and undelivered == 0, f"{pending} reviews open, {undelivered} undelivered"
+    stuck = await db.fetch("SELECT * FROM outbox_event WHERE status <> 'delivered' LIMIT 5")
+    assert pending == 0 and undelivered == 0, (
+        f"{pending} reviews open, {undelivered} undelivered: {[dict(r) for r in stuck]}"
+    )
     assert kills >= 3
 
     ended = await db.fetchval("SELECT count(*) FROM review WHERE status = 'expired'")
@@ -93,3 +99,9 @@ async def test_random_worker_kills_lose_nothing_and_duplicate_no_effect(
     raw = len(receiver.on("/hooks/email"))
     print(f"{kills} workers killed; {REVIEWS} reviews ended; {raw} raw deliveries of {REVIEWS}")
     assert raw <= REVIEWS + kills, "at most one repeat for each kill"
+
+
+def test_a_killed_workers_jobs_wait_about_a_minute_not_an_hour(settings: Settings) -> None:
+    """arq leases a running job for the longest job timeout plus 10 s; a job of a killed worker
+    waits out that lease before another worker runs it. No job may stretch it past 70 s."""
+    assert build_worker(settings).in_progress_timeout_s <= 70
