@@ -89,7 +89,6 @@ class Review(SQLModel, table=True):
         default=None, sa_column=Column(UUID(as_uuid=True), ForeignKey("reviewer.id"), nullable=True)
     )
     lease_until: datetime | None = tz_field()
-    version: int = Field(default=1, sa_column=Column(Integer, nullable=False, server_default="1"))
     draft_text: str
     final_text: str | None = None
     outcome_by: str | None = None

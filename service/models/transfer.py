@@ -98,7 +98,6 @@ class Transfer(SQLModel, table=True):
     )
     summary: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
     triggers: list[dict[str, Any]] = jsonb_field("'[]'::jsonb")
-    version: int = Field(default=1, sa_column=Column(Integer, nullable=False, server_default="1"))
     # Higher first in the team's queue: a person at risk (distress) before everyone else.
     priority: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
     # Agents who let an offer lapse: the next offer goes to someone else.

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 # The review joined with what a reviewer needs to judge it.
 SELECT_VIEW = """
 SELECT r.id, r.status, r.team, r.channel, r.priority, r.deadline, r.claimed_by, r.lease_until,
-       r.version, r.draft_text, r.final_text, r.outcome_by, r.fallback, r.decided_by, r.decided_at,
+       r.draft_text, r.final_text, r.outcome_by, r.fallback, r.decided_by, r.decided_at,
        r.created_at, r.turn_id, r.conversation_id,
        t.message, t.confidence, t.intent, t.topics, t.sentiment, t.locale, t.metadata,
        c.external_id AS conversation_external_id, c.customer_id,
@@ -56,7 +56,7 @@ async def claim(
 ) -> bool:
     row = await conn.execute(
         text(
-            "UPDATE review SET status = 'claimed', claimed_by = :who, version = version + 1, "
+            "UPDATE review SET status = 'claimed', claimed_by = :who, "
             "lease_until = now() + make_interval(secs => :lease) "
             f"WHERE id = :id AND deadline > now() AND {ACTIONABLE_BY} RETURNING id"
         ),
@@ -92,7 +92,7 @@ async def claim_next(
                 "FOR UPDATE SKIP LOCKED), "
                 "next AS (SELECT id FROM (SELECT * FROM pending UNION ALL SELECT * FROM lapsed) c "
                 f"{order} LIMIT 1) "
-                "UPDATE review r SET status = 'claimed', claimed_by = :who, version = version + 1, "
+                "UPDATE review r SET status = 'claimed', claimed_by = :who, "
                 "lease_until = now() + make_interval(secs => :lease) "
                 "FROM next WHERE r.id = next.id RETURNING r.id"
             ),
@@ -110,8 +110,8 @@ async def claim_next(
 async def release(conn: AsyncConnection, review_id: uuid.UUID, who: uuid.UUID) -> bool:
     row = await conn.execute(
         text(
-            "UPDATE review SET status = 'pending', claimed_by = NULL, lease_until = NULL, "
-            "version = version + 1 WHERE id = :id AND status = 'claimed' AND claimed_by = :who "
+            "UPDATE review SET status = 'pending', claimed_by = NULL, lease_until = NULL "
+            "WHERE id = :id AND status = 'claimed' AND claimed_by = :who "
             "RETURNING id"
         ),
         {"id": review_id, "who": who},
@@ -126,7 +126,7 @@ async def finish_by_reviewer(
     row = await conn.execute(
         text(
             "UPDATE review SET status = :status, final_text = :final, outcome_by = 'reviewer', "
-            "decided_by = :who, decided_at = now(), version = version + 1, lease_until = NULL "
+            "decided_by = :who, decided_at = now(), lease_until = NULL "
             f"WHERE id = :id AND deadline > now() AND {ACTIONABLE_BY} RETURNING id"
         ),
         {"id": review_id, "who": who, "status": status, "final": final_text},
@@ -141,7 +141,7 @@ async def expire(
     row = await conn.execute(
         text(
             "UPDATE review SET status = 'expired', outcome_by = 'timeout', fallback = :fallback, "
-            "final_text = :final, decided_at = now(), version = version + 1, lease_until = NULL "
+            "final_text = :final, decided_at = now(), lease_until = NULL "
             "WHERE id = :id AND status IN ('pending', 'claimed') AND deadline <= now() RETURNING id"
         ),
         {"id": review_id, "fallback": fallback, "final": final_text},
@@ -167,7 +167,7 @@ async def expire_due(
             "UPDATE review r SET status = 'expired', outcome_by = 'timeout', "
             "fallback = plan.fallback, final_text = CASE WHEN plan.fallback = 'send_draft' "
             "THEN r.draft_text ELSE plan.final END, decided_at = now(), "
-            "version = r.version + 1, lease_until = NULL "
+            "lease_until = NULL "
             "FROM due, plan WHERE r.id = due.id AND plan.channel = r.channel "
             "RETURNING r.id, r.conversation_id"
         ),
@@ -193,8 +193,8 @@ async def unclaim(conn: AsyncConnection, review_id: uuid.UUID) -> bool:
     """A held item back to the queue, whoever held it."""
     row = await conn.execute(
         text(
-            "UPDATE review SET status = 'pending', claimed_by = NULL, lease_until = NULL, "
-            "version = version + 1 WHERE id = :id AND status = 'claimed' RETURNING id"
+            "UPDATE review SET status = 'pending', claimed_by = NULL, lease_until = NULL "
+            "WHERE id = :id AND status = 'claimed' RETURNING id"
         ),
         {"id": review_id},
     )
@@ -208,7 +208,7 @@ async def hand_claim(
     it is no longer held (or they are not of the team)."""
     row = await conn.execute(
         text(
-            "UPDATE review SET claimed_by = :to, version = version + 1, "
+            "UPDATE review SET claimed_by = :to, "
             "lease_until = now() + make_interval(secs => :lease) "
             "WHERE id = :id AND status = 'claimed' AND deadline > now() AND EXISTS ("
             "SELECT 1 FROM reviewer_team m WHERE m.reviewer_id = :to AND m.team = review.team) "
@@ -235,8 +235,8 @@ async def return_lapsed_leases(conn: AsyncConnection) -> list[tuple[uuid.UUID, s
     """Claims whose lease ran out go back to the queue; returns (review, team, former holder)."""
     rows = await conn.execute(
         text(
-            "UPDATE review r SET status = 'pending', claimed_by = NULL, lease_until = NULL, "
-            "version = r.version + 1 FROM (SELECT id, claimed_by FROM review WHERE status = 'claimed' "
+            "UPDATE review r SET status = 'pending', claimed_by = NULL, lease_until = NULL "
+            "FROM (SELECT id, claimed_by FROM review WHERE status = 'claimed' "
             "AND lease_until < now() AND deadline > now() FOR UPDATE SKIP LOCKED) old "
             "WHERE r.id = old.id RETURNING r.id, r.team, old.claimed_by"
         )

@@ -56,7 +56,6 @@ def reviewer_view(row: Row[Any]) -> dict[str, Any]:
         "triggers": row.triggers,
         "claimed_by": row.claimed_by_email,
         "lease_until": _iso(row.lease_until),
-        "version": row.version,
         "created_at": _iso(row.created_at),
     }
 

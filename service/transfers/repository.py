@@ -18,7 +18,7 @@ from service.transfers.assignment import Agent
 VIEW = """
 SELECT x.id, x.conversation_id, x.channel, x.mode, x.team, x.reason, x.status, x.assigned_to,
        x.summary, x.triggers, x.passed_by, x.offered_at, x.offer_expires_at, x.resolution,
-       x.created_at, x.accepted_at, x.closed_at, x.version, x.priority,
+       x.created_at, x.accepted_at, x.closed_at, x.priority,
        c.external_id AS conversation_external_id, c.customer_id,
        a.email AS assigned_email, a.display_name AS assigned_name,
        w.queue_position, w.estimated_wait_seconds, w.online AS team_online
@@ -63,8 +63,8 @@ async def lapse_offer(conn: AsyncConnection, transfer_id: uuid.UUID) -> uuid.UUI
                 "WITH old AS (SELECT id, assigned_to FROM transfer WHERE id = :id "
                 "AND status = 'offered' AND offer_expires_at <= now() FOR UPDATE) "
                 "UPDATE transfer x SET status = 'queued', assigned_to = NULL, offered_at = NULL, "
-                "offer_expires_at = NULL, passed_by = x.passed_by || old.assigned_to, "
-                "version = x.version + 1 FROM old WHERE x.id = old.id RETURNING old.assigned_to"
+                "offer_expires_at = NULL, passed_by = x.passed_by || old.assigned_to "
+                "FROM old WHERE x.id = old.id RETURNING old.assigned_to"
             ),
             {"id": transfer_id},
         )
@@ -83,7 +83,7 @@ async def accept(
                 "AND (status IN ('created', 'queued') OR (status = 'offered' AND assigned_to = :agent)) "
                 "FOR UPDATE) "
                 "UPDATE transfer x SET status = 'accepted', assigned_to = :agent, "
-                "accepted_at = now(), offer_expires_at = NULL, version = x.version + 1 "
+                "accepted_at = now(), offer_expires_at = NULL "
                 "FROM old WHERE x.id = old.id RETURNING old.status AS was"
             ),
             {"id": transfer_id, "agent": agent},
@@ -105,7 +105,7 @@ async def end(
                 "WITH old AS (SELECT id, status, assigned_to FROM transfer WHERE id = :id "
                 "AND status = ANY(:from_statuses) FOR UPDATE) "
                 "UPDATE transfer x SET status = :status, resolution = :resolution, "
-                "closed_at = now(), offer_expires_at = NULL, version = x.version + 1 "
+                "closed_at = now(), offer_expires_at = NULL "
                 "FROM old WHERE x.id = old.id RETURNING old.status AS was, old.assigned_to AS holder"
             ),
             {
@@ -124,7 +124,7 @@ async def end_offers_of(
     """The offers someone holds, due now: they went away or offline, so the offers move on."""
     rows = await conn.execute(
         text(
-            "UPDATE transfer SET offer_expires_at = now(), version = version + 1 "
+            "UPDATE transfer SET offer_expires_at = now() "
             "WHERE assigned_to = :id AND status = 'offered' RETURNING id, offer_expires_at"
         ),
         {"id": agent},
@@ -155,7 +155,7 @@ async def unattended(
 async def reroute(conn: AsyncConnection, transfer_id: uuid.UUID, old: str, new: str) -> bool:
     result = await conn.execute(
         text(
-            "UPDATE transfer SET team = :new, version = version + 1 "
+            "UPDATE transfer SET team = :new "
             "WHERE id = :id AND team = :old AND status IN ('created', 'queued')"
         ),
         {"id": transfer_id, "old": old, "new": new},
@@ -180,7 +180,7 @@ async def end_offers_to_absent(conn: AsyncConnection, limit: int = 200) -> list[
     due now, so the sweeper moves them on."""
     rows = await conn.execute(
         text(
-            "UPDATE transfer SET offer_expires_at = now(), version = version + 1 WHERE id IN ("
+            "UPDATE transfer SET offer_expires_at = now() WHERE id IN ("
             "  SELECT x.id FROM transfer x JOIN reviewer r ON r.id = x.assigned_to"
             "  WHERE x.status = 'offered' AND r.presence <> 'online'"
             "    AND (x.offer_expires_at IS NULL OR x.offer_expires_at > now())"
@@ -194,10 +194,7 @@ async def end_offers_to_absent(conn: AsyncConnection, limit: int = 200) -> list[
 async def queue(conn: AsyncConnection, transfer_id: uuid.UUID) -> bool:
     """Nobody could be offered it: it waits in the team's queue (True if it was just created)."""
     result = await conn.execute(
-        text(
-            "UPDATE transfer SET status = 'queued', version = version + 1 "
-            "WHERE id = :id AND status = 'created'"
-        ),
+        text("UPDATE transfer SET status = 'queued' WHERE id = :id AND status = 'created'"),
         {"id": transfer_id},
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
@@ -305,8 +302,7 @@ WITH slot AS (
   WHERE id = :agent AND presence = 'online' AND active_transfers < capacity RETURNING id),
 offer AS (
   UPDATE transfer SET status = 'offered', assigned_to = slot.id, offered_at = now(),
-    offer_expires_at = now() + make_interval(secs => CAST(:secs AS float8)),
-    version = transfer.version + 1
+    offer_expires_at = now() + make_interval(secs => CAST(:secs AS float8))
   FROM slot WHERE transfer.id = :id AND transfer.status IN ('created', 'queued')
   RETURNING offer_expires_at),
 event AS (

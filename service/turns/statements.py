@@ -31,16 +31,16 @@ TURN = """new_turn AS (
 
 # A newer turn makes any draft still waiting in this conversation obsolete.
 SUPERSEDE = """superseded AS (
-  UPDATE review SET status = 'superseded', version = review.version + 1, decided_at = now(),
+  UPDATE review SET status = 'superseded', decided_at = now(),
     lease_until = NULL
   FROM conv WHERE review.conversation_id = conv.id AND review.status IN ('pending', 'claimed')
   RETURNING review.id, review.team)"""
 
 REVIEW = """new_review AS (
   INSERT INTO review (id, turn_id, conversation_id, channel, team, status, priority, deadline,
-                      draft_text, version)
+                      draft_text)
   SELECT :review_id, new_turn.id, new_turn.conversation_id, :channel, :team, 'pending', :priority,
-         now() + make_interval(secs => :budget), :draft, 1
+         now() + make_interval(secs => :budget), :draft
   FROM new_turn RETURNING id, deadline)"""
 
 TRANSFER = """new_transfer AS (
@@ -58,7 +58,7 @@ OWNED_MESSAGE = """new_message AS (
   FROM new_turn RETURNING id)"""
 
 OWNED_PRIORITY = """raised AS (
-  UPDATE transfer SET priority = :priority, version = transfer.version + 1
+  UPDATE transfer SET priority = :priority
   FROM new_turn WHERE transfer.id = :transfer_id AND transfer.priority < :priority
   RETURNING transfer.id)"""
 
