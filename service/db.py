@@ -9,6 +9,8 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
+from sqlalchemy import text
+from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from service.settings import Settings, to_libpq_url
@@ -54,6 +56,26 @@ async def transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """BEGIN ... COMMIT (or ROLLBACK on error). Callers act on side effects only after it exits."""
     async with engine.begin() as conn:
         yield conn
+
+
+async def column(conn: AsyncConnection, sql: str, params: dict[str, Any]) -> list[Any]:
+    """The first column of every row a statement returns (ids, mostly)."""
+    return list((await conn.execute(text(sql), params)).scalars())
+
+
+async def rows(conn: AsyncConnection, sql: str, params: dict[str, Any]) -> list[Row[Any]]:
+    """Every row a statement returns."""
+    return list((await conn.execute(text(sql), params)).all())
+
+
+async def one(conn: AsyncConnection, sql: str, params: dict[str, Any]) -> Row[Any]:
+    """The one row a statement returns (an error if there is none)."""
+    return (await conn.execute(text(sql), params)).one()
+
+
+async def first(conn: AsyncConnection, sql: str, params: dict[str, Any]) -> Row[Any] | None:
+    """The first row a statement returns, or None."""
+    return (await conn.execute(text(sql), params)).first()
 
 
 def named(sql: str) -> tuple[str, tuple[str, ...]]:

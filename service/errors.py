@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 class DomainError(Exception):
@@ -16,14 +18,21 @@ class DomainError(Exception):
 
 
 class Invalid(DomainError):
+    """Bad input: the detail names the field and what would be accepted, and `field` says
+    which one, for clients that highlight it."""
+
     status, code = 400, "invalid"
 
 
 class Unauthorized(DomainError):
+    """No credentials, or ones we do not know."""
+
     status, code = 401, "unauthorized"
 
 
 class Forbidden(DomainError):
+    """Known, but not allowed this: another team's item, a role too low."""
+
     status, code = 403, "forbidden"
 
 
@@ -32,6 +41,9 @@ class NotFound(DomainError):
 
 
 class Conflict(DomainError):
+    """The item moved on (claimed by someone else, already decided, closed): the detail says
+    how, in words a reviewer can act on."""
+
     status, code = 409, "conflict"
 
 
@@ -39,3 +51,10 @@ class KeyReused(DomainError):
     """An Idempotency-Key sent again with a different body (Stripe's rule: refuse, never guess)."""
 
     status, code = 422, "idempotency_key_reused"
+
+
+def found(row: T | None, missing: str) -> T:
+    """The row looked up, or NotFound saying what was missing."""
+    if row is None:
+        raise NotFound(missing)
+    return row

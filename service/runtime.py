@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 # A use-case bound to its arguments: run in a transaction, it returns what it did and its effects.
 Work = Callable[[AsyncConnection], Awaitable[tuple[T, Effects]]]
+Read = Callable[[AsyncConnection], Awaitable[T]]
 
 DELIVER_JOB = "webhooks.deliver"
 ASSIGN_JOB = "transfers.assign"
@@ -117,6 +118,11 @@ class Runtime:
             result, effects = await work(conn)
         await self.dispatch(effects)
         return result
+
+    async def read(self, work: Read[T]) -> T:
+        """The read side: `work` on one pooled connection, nothing written, nothing to ring."""
+        async with self.engine.connect() as conn:
+            return await work(conn)
 
     async def dispatch(self, effects: Effects) -> None:
         """After a commit: ring the doorbells, all in one Redis round trip. A failure here loses

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,6 +38,16 @@ async def context(request: Request[Any, Any, Any], nav: str = "") -> dict[str, A
         "nav": nav,
         "now": datetime.now(UTC),
     }
+
+
+PageContext = Callable[[Any, Caller], Awaitable[dict[str, Any]]]
+
+
+async def show_page(request: Request[Any, Any, Any], nav: str, build: PageContext) -> Response[str]:
+    """A page named for its nav entry (`<nav>.html`), from what `build` reads for the signed-in
+    person; its live fragment is rendered from the same `build`."""
+    ctx = await context(request, nav) | await build(runtime_of(request), signed_in(request))
+    return render.page(f"{nav}.html", **ctx)
 
 
 async def set_flash(request: Request[Any, Any, Any], message: str) -> None:

@@ -82,12 +82,13 @@ class ChannelController(Controller):
     async def get_review(
         self, review_id: uuid.UUID, runtime: Runtime, principal: str | Caller
     ) -> dict[str, Any]:
-        async with runtime.engine.connect() as conn:
-            if isinstance(principal, Caller):
-                row = await reviews.get_for_reviewer(conn, review_id, principal)
-                return reviews.reviewer_view(row)
-            row = await reviews.get_for_channel(conn, review_id, principal)
-            return reviews.public_view(row)
+        if isinstance(principal, Caller):
+            caller = principal
+            row = await runtime.read(lambda c: reviews.get_for_reviewer(c, review_id, caller))
+            return reviews.reviewer_view(row)
+        channel = principal
+        row = await runtime.read(lambda c: reviews.get_for_channel(c, review_id, channel))
+        return reviews.public_view(row)
 
     @post(
         "/conversations/{conversation_id:str}/outcome",

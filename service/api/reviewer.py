@@ -38,8 +38,7 @@ class ReviewerController(Controller):
     async def list_reviews(
         self, runtime: Runtime, caller: Caller, status: Literal["open"] = "open"
     ) -> list[dict[str, Any]]:
-        async with runtime.engine.connect() as conn:
-            rows = await repository.list_open(conn, caller.team_scope())
+        rows = await runtime.read(lambda conn: repository.list_open(conn, caller.team_scope()))
         return [reviews.reviewer_view(r) for r in rows]
 
     @post(

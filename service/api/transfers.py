@@ -42,8 +42,7 @@ class TransferController(Controller):
     async def list_transfers(
         self, runtime: Runtime, caller: Caller, status: Literal["open"] = "open"
     ) -> list[dict[str, Any]]:
-        async with runtime.engine.connect() as conn:
-            rows = await repository.list_open(conn, caller.team_scope())
+        rows = await runtime.read(lambda conn: repository.list_open(conn, caller.team_scope()))
         return [transfer_view(r) for r in rows]
 
     @get("/{transfer_id:uuid}", summary="A transfer's status, assignee and warm summary")

@@ -12,6 +12,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from service import db
+
 # A delivery being attempted is hidden from other workers for this long.
 LOCK_SECONDS = 60
 
@@ -73,21 +75,18 @@ class Delivery:
 
 async def claim(conn: AsyncConnection, event_id: uuid.UUID) -> Delivery | None:
     """Take a due delivery for one attempt; None if it is done, not due, or being attempted."""
-    row = (
-        await conn.execute(
-            text(
-                "UPDATE outbox_event SET attempts = attempts + 1, "
-                f"locked_until = now() + interval '{LOCK_SECONDS} seconds' "
-                "WHERE id = :id AND status = 'pending' AND next_attempt_at <= now() "
-                "AND (locked_until IS NULL OR locked_until < now()) "
-                "RETURNING id, channel, event_type, payload::text AS body, attempts, "
-                "COALESCE(retried_at, created_at) AS since, "
-                "(SELECT reason FROM webhook_endpoint_disabled d "
-                " WHERE d.channel = outbox_event.channel) AS disabled"
-            ),
-            {"id": event_id},
-        )
-    ).first()
+    row = await db.first(
+        conn,
+        "UPDATE outbox_event SET attempts = attempts + 1, "
+        f"locked_until = now() + interval '{LOCK_SECONDS} seconds' "
+        "WHERE id = :id AND status = 'pending' AND next_attempt_at <= now() "
+        "AND (locked_until IS NULL OR locked_until < now()) "
+        "RETURNING id, channel, event_type, payload::text AS body, attempts, "
+        "COALESCE(retried_at, created_at) AS since, "
+        "(SELECT reason FROM webhook_endpoint_disabled d "
+        " WHERE d.channel = outbox_event.channel) AS disabled",
+        {"id": event_id},
+    )
     if row is None:
         return None
     return Delivery(
@@ -109,17 +108,14 @@ async def mark_retry(
     conn: AsyncConnection, event_id: uuid.UUID, *, delay_seconds: float, error: str, give_up: bool
 ) -> datetime | None:
     """Record a failed attempt; returns when to try next, or None if it was given up."""
-    row = (
-        await conn.execute(
-            text(
-                "UPDATE outbox_event SET last_error = :e, locked_until = NULL, "
-                "status = CASE WHEN :give_up THEN 'failed' ELSE 'pending' END, "
-                "next_attempt_at = now() + make_interval(secs => :d) "
-                "WHERE id = :id AND status = 'pending' RETURNING status, next_attempt_at"
-            ),
-            {"id": event_id, "e": error[:500], "d": delay_seconds, "give_up": give_up},
-        )
-    ).first()
+    row = await db.first(
+        conn,
+        "UPDATE outbox_event SET last_error = :e, locked_until = NULL, "
+        "status = CASE WHEN :give_up THEN 'failed' ELSE 'pending' END, "
+        "next_attempt_at = now() + make_interval(secs => :d) "
+        "WHERE id = :id AND status = 'pending' RETURNING status, next_attempt_at",
+        {"id": event_id, "e": error[:500], "d": delay_seconds, "give_up": give_up},
+    )
     if row is None or row.status != "pending":
         return None
     return row.next_attempt_at  # type: ignore[no-any-return]
@@ -206,15 +202,15 @@ async def retry(
     return [(r.id, r.attempts) for r in again]
 
 
+DUE = """SELECT id, attempts FROM outbox_event
+WHERE status = 'pending' AND next_attempt_at <= now()
+  AND (locked_until IS NULL OR locked_until < now())
+ORDER BY next_attempt_at LIMIT :n"""
+
+
 async def due(conn: AsyncConnection, limit: int = 500) -> list[tuple[uuid.UUID, int]]:
-    rows = await conn.execute(
-        text(
-            "SELECT id, attempts FROM outbox_event WHERE status = 'pending' AND next_attempt_at <= now() "
-            "AND (locked_until IS NULL OR locked_until < now()) ORDER BY next_attempt_at LIMIT :n"
-        ),
-        {"n": limit},
-    )
-    return [(r.id, r.attempts) for r in rows]
+    """Deliveries due that nobody is attempting, oldest first, with their attempt counts."""
+    return [(r.id, r.attempts) for r in await db.rows(conn, DUE, {"n": limit})]
 
 
 def next_attempt_in(

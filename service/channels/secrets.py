@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from service import db
 from service.channels.signing import new_secret
 
 # After a rotation the old secret still signs, beside the new one, for this long.
@@ -50,13 +51,10 @@ async def rotate(conn: AsyncConnection, channel: str) -> str:
 
 async def signing_secrets(conn: AsyncConnection, channel: str) -> SigningSecrets:
     await get_or_create(conn, channel)
-    row = (
-        await conn.execute(
-            text(
-                f"SELECT secret, CASE WHEN rotated_at > now() - interval '{ROTATION_OVERLAP}' "
-                "THEN previous_secret END AS previous FROM channel_secret WHERE channel = :c"
-            ),
-            {"c": channel},
-        )
-    ).one()
+    row = await db.one(
+        conn,
+        f"SELECT secret, CASE WHEN rotated_at > now() - interval '{ROTATION_OVERLAP}' "
+        "THEN previous_secret END AS previous FROM channel_secret WHERE channel = :c",
+        {"c": channel},
+    )
     return SigningSecrets(row.secret, row.previous)

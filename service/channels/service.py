@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from service import audit
+from service import audit, db
 from service.effects import Effects
 from service.errors import NotFound
 
@@ -16,15 +15,12 @@ async def record_outcome(
     conn: AsyncConnection, channel: str, conversation: str, resolved: bool, csat: int | None
 ) -> tuple[uuid.UUID, Effects]:
     """Whether the conversation was resolved, and the customer's CSAT; returns its id."""
-    row = (
-        await conn.execute(
-            text(
-                "UPDATE conversation SET resolved = :r, csat = :c, outcome_at = now() "
-                "WHERE channel = :ch AND external_id = :id RETURNING id"
-            ),
-            {"r": resolved, "c": csat, "ch": channel, "id": conversation},
-        )
-    ).first()
+    row = await db.first(
+        conn,
+        "UPDATE conversation SET resolved = :r, csat = :c, outcome_at = now() "
+        "WHERE channel = :ch AND external_id = :id RETURNING id",
+        {"r": resolved, "c": csat, "ch": channel, "id": conversation},
+    )
     if row is None:
         raise NotFound(f"no conversation {conversation!r} on channel {channel!r}")
     # The row keeps only the latest outcome; the audit trail keeps each one at its time, which

@@ -12,6 +12,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from service import db
 from service.channels.keys import hash_secret
 from service.errors import Invalid, NotFound, Unauthorized
 from service.models.reviewer import ROLES
@@ -106,15 +107,12 @@ def caller_of_row(row: object) -> Caller:
 
 
 async def caller_for_token(conn: AsyncConnection, token: str) -> Caller:
-    row = (
-        await conn.execute(
-            text(
-                CALLER_SQL + " JOIN reviewer_token k ON k.reviewer_id = r.id "
-                "WHERE k.token_hash = :h AND k.revoked_at IS NULL GROUP BY r.id"
-            ),
-            {"h": hash_secret(token)},
-        )
-    ).first()
+    row = await db.first(
+        conn,
+        CALLER_SQL + " JOIN reviewer_token k ON k.reviewer_id = r.id "
+        "WHERE k.token_hash = :h AND k.revoked_at IS NULL GROUP BY r.id",
+        {"h": hash_secret(token)},
+    )
     if row is None:
         raise Unauthorized("invalid reviewer token")
     return caller_of_row(row)

@@ -10,6 +10,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from service import db
+
 # The review joined with what a reviewer needs to judge it.
 SELECT_VIEW = """
 SELECT r.id, r.status, r.team, r.channel, r.priority, r.deadline, r.claimed_by, r.lease_until,
@@ -220,15 +222,13 @@ async def hand_claim(
     return done.email if done else None
 
 
+OVERDUE = """SELECT id FROM review WHERE status IN ('pending', 'claimed') AND deadline <= now()
+ORDER BY deadline LIMIT :n"""
+
+
 async def overdue(conn: AsyncConnection, limit: int = 500) -> list[uuid.UUID]:
-    rows = await conn.execute(
-        text(
-            "SELECT id FROM review WHERE status IN ('pending', 'claimed') AND deadline <= now() "
-            "ORDER BY deadline LIMIT :n"
-        ),
-        {"n": limit},
-    )
-    return [r.id for r in rows]
+    """Open reviews past their deadline, earliest first (the clock's one-by-one path)."""
+    return await db.column(conn, OVERDUE, {"n": limit})
 
 
 async def return_lapsed_leases(conn: AsyncConnection) -> list[tuple[uuid.UUID, str, uuid.UUID]]:
@@ -245,13 +245,10 @@ async def return_lapsed_leases(conn: AsyncConnection) -> list[tuple[uuid.UUID, s
 
 
 async def seconds_until_deadline(conn: AsyncConnection, review_id: uuid.UUID) -> float | None:
-    row = (
-        await conn.execute(
-            text(
-                "SELECT EXTRACT(EPOCH FROM deadline - now()) AS s FROM review "
-                "WHERE id = :id AND status IN ('pending', 'claimed')"
-            ),
-            {"id": review_id},
-        )
-    ).first()
+    row = await db.first(
+        conn,
+        "SELECT EXTRACT(EPOCH FROM deadline - now()) AS s FROM review "
+        "WHERE id = :id AND status IN ('pending', 'claimed')",
+        {"id": review_id},
+    )
     return float(row.s) if row else None

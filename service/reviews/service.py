@@ -15,7 +15,7 @@ from service import audit
 from service.channels import outbox
 from service.db import driver_connection
 from service.effects import Effects
-from service.errors import Conflict, Forbidden, Invalid, NotFound
+from service.errors import Conflict, Forbidden, Invalid, found
 from service.policy.model import Policy
 from service.reviewers.caller import Caller
 from service.reviews import repository
@@ -79,10 +79,7 @@ async def get_for_reviewer(conn: AsyncConnection, review_id: uuid.UUID, caller: 
 
 
 async def _get(conn: AsyncConnection, review_id: uuid.UUID) -> Row[Any]:
-    row = await repository.get(conn, review_id)
-    if row is None:
-        raise NotFound(f"no review {review_id}")
-    return row
+    return found(await repository.get(conn, review_id), f"no review {review_id}")
 
 
 async def _conflict(conn: AsyncConnection, review_id: uuid.UUID, action: str) -> Conflict:

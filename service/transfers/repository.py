@@ -12,6 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from service import db
 from service.db import PgConnection, Statement
 from service.transfers.assignment import Agent
 
@@ -57,18 +58,15 @@ async def change_load(conn: AsyncConnection, agent: uuid.UUID, delta: int) -> No
 
 async def lapse_offer(conn: AsyncConnection, transfer_id: uuid.UUID) -> uuid.UUID | None:
     """An offer nobody accepted in time goes back to waiting; returns who let it lapse."""
-    row = (
-        await conn.execute(
-            text(
-                "WITH old AS (SELECT id, assigned_to FROM transfer WHERE id = :id "
-                "AND status = 'offered' AND offer_expires_at <= now() FOR UPDATE) "
-                "UPDATE transfer x SET status = 'queued', assigned_to = NULL, offered_at = NULL, "
-                "offer_expires_at = NULL, passed_by = x.passed_by || old.assigned_to "
-                "FROM old WHERE x.id = old.id RETURNING old.assigned_to"
-            ),
-            {"id": transfer_id},
-        )
-    ).first()
+    row = await db.first(
+        conn,
+        "WITH old AS (SELECT id, assigned_to FROM transfer WHERE id = :id "
+        "AND status = 'offered' AND offer_expires_at <= now() FOR UPDATE) "
+        "UPDATE transfer x SET status = 'queued', assigned_to = NULL, offered_at = NULL, "
+        "offer_expires_at = NULL, passed_by = x.passed_by || old.assigned_to "
+        "FROM old WHERE x.id = old.id RETURNING old.assigned_to",
+        {"id": transfer_id},
+    )
     return row.assigned_to if row else None
 
 
@@ -76,19 +74,16 @@ async def accept(
     conn: AsyncConnection, transfer_id: uuid.UUID, agent: uuid.UUID
 ) -> Row[Any] | None:
     """Offered to this agent, or waiting in the queue: returns the previous status and holder."""
-    return (
-        await conn.execute(
-            text(
-                "WITH old AS (SELECT id, status, assigned_to FROM transfer WHERE id = :id "
-                "AND (status IN ('created', 'queued') OR (status = 'offered' AND assigned_to = :agent)) "
-                "FOR UPDATE) "
-                "UPDATE transfer x SET status = 'accepted', assigned_to = :agent, "
-                "accepted_at = now(), offer_expires_at = NULL "
-                "FROM old WHERE x.id = old.id RETURNING old.status AS was"
-            ),
-            {"id": transfer_id, "agent": agent},
-        )
-    ).first()
+    return await db.first(
+        conn,
+        "WITH old AS (SELECT id, status, assigned_to FROM transfer WHERE id = :id "
+        "AND (status IN ('created', 'queued') OR (status = 'offered' AND assigned_to = :agent)) "
+        "FOR UPDATE) "
+        "UPDATE transfer x SET status = 'accepted', assigned_to = :agent, "
+        "accepted_at = now(), offer_expires_at = NULL "
+        "FROM old WHERE x.id = old.id RETURNING old.status AS was",
+        {"id": transfer_id, "agent": agent},
+    )
 
 
 async def end(
@@ -137,19 +132,17 @@ async def unattended(
 ) -> list[uuid.UUID]:
     """Transfers of a team with nobody of it online that have waited this long and had no
     fallback yet (moved from a team, or told the customer to hold)."""
-    rows = await conn.execute(
-        text(
-            "SELECT x.id FROM transfer x WHERE x.team = :team AND x.status IN ('created', 'queued') "
-            "AND x.created_at <= now() - make_interval(secs => :secs) "
-            "AND NOT EXISTS (SELECT 1 FROM reviewer r JOIN reviewer_team t ON t.reviewer_id = r.id "
-            "  WHERE t.team = :team AND r.presence = 'online') "
-            "AND NOT EXISTS (SELECT 1 FROM transfer_event e WHERE e.transfer_id = x.id "
-            "  AND e.status IN ('rerouted', 'holding')) "
-            "ORDER BY x.priority DESC, x.created_at LIMIT :n"
-        ),
+    return await db.column(
+        conn,
+        "SELECT x.id FROM transfer x WHERE x.team = :team AND x.status IN ('created', 'queued') "
+        "AND x.created_at <= now() - make_interval(secs => :secs) "
+        "AND NOT EXISTS (SELECT 1 FROM reviewer r JOIN reviewer_team t ON t.reviewer_id = r.id "
+        "  WHERE t.team = :team AND r.presence = 'online') "
+        "AND NOT EXISTS (SELECT 1 FROM transfer_event e WHERE e.transfer_id = x.id "
+        "  AND e.status IN ('rerouted', 'holding')) "
+        "ORDER BY x.priority DESC, x.created_at LIMIT :n",
         {"team": team, "secs": waited.total_seconds(), "n": limit},
     )
-    return [r.id for r in rows]
 
 
 async def reroute(conn: AsyncConnection, transfer_id: uuid.UUID, old: str, new: str) -> bool:
@@ -164,31 +157,26 @@ async def reroute(conn: AsyncConnection, transfer_id: uuid.UUID, old: str, new: 
 
 
 async def add_holding(conn: AsyncConnection, transfer_id: uuid.UUID, text_: str) -> Row[Any]:
-    return (
-        await conn.execute(
-            text(
-                "INSERT INTO transfer_message (transfer_id, sender, author, text) "
-                "VALUES (:id, 'system', 'holding message', :text) RETURNING id, at"
-            ),
-            {"id": transfer_id, "text": text_},
-        )
-    ).one()
+    return await db.one(
+        conn,
+        "INSERT INTO transfer_message (transfer_id, sender, author, text) "
+        "VALUES (:id, 'system', 'holding message', :text) RETURNING id, at",
+        {"id": transfer_id, "text": text_},
+    )
 
 
 async def end_offers_to_absent(conn: AsyncConnection, limit: int = 200) -> list[uuid.UUID]:
     """Offers held by someone who is not online (away, offline, or set so by the sweeper):
     due now, so the sweeper moves them on."""
-    rows = await conn.execute(
-        text(
-            "UPDATE transfer SET offer_expires_at = now() WHERE id IN ("
-            "  SELECT x.id FROM transfer x JOIN reviewer r ON r.id = x.assigned_to"
-            "  WHERE x.status = 'offered' AND r.presence <> 'online'"
-            "    AND (x.offer_expires_at IS NULL OR x.offer_expires_at > now())"
-            "  LIMIT :n) RETURNING id"
-        ),
+    return await db.column(
+        conn,
+        "UPDATE transfer SET offer_expires_at = now() WHERE id IN ("
+        "  SELECT x.id FROM transfer x JOIN reviewer r ON r.id = x.assigned_to"
+        "  WHERE x.status = 'offered' AND r.presence <> 'online'"
+        "    AND (x.offer_expires_at IS NULL OR x.offer_expires_at > now())"
+        "  LIMIT :n) RETURNING id",
         {"n": limit},
     )
-    return [r.id for r in rows]
 
 
 async def queue(conn: AsyncConnection, transfer_id: uuid.UUID) -> bool:
@@ -217,28 +205,22 @@ async def add_reply(
     conn: AsyncConnection, transfer_id: uuid.UUID, author: str, text_: str, key: str | None
 ) -> tuple[Row[Any], bool]:
     """The reply, and whether it is new (False: this Idempotency-Key sent it before)."""
-    row = (
-        await conn.execute(
-            text(
-                "INSERT INTO transfer_message (transfer_id, sender, author, text, idempotency_key) "
-                "VALUES (:id, 'person', :author, :text, :key) "
-                "ON CONFLICT (transfer_id, idempotency_key) WHERE idempotency_key IS NOT NULL "
-                "DO NOTHING RETURNING id, at, text"
-            ),
-            {"id": transfer_id, "author": author, "text": text_, "key": key},
-        )
-    ).first()
+    row = await db.first(
+        conn,
+        "INSERT INTO transfer_message (transfer_id, sender, author, text, idempotency_key) "
+        "VALUES (:id, 'person', :author, :text, :key) "
+        "ON CONFLICT (transfer_id, idempotency_key) WHERE idempotency_key IS NOT NULL "
+        "DO NOTHING RETURNING id, at, text",
+        {"id": transfer_id, "author": author, "text": text_, "key": key},
+    )
     if row is not None:
         return row, True
-    first = (
-        await conn.execute(
-            text(
-                "SELECT id, at, text FROM transfer_message "
-                "WHERE transfer_id = :id AND idempotency_key = :key"
-            ),
-            {"id": transfer_id, "key": key},
-        )
-    ).one()
+    first = await db.one(
+        conn,
+        "SELECT id, at, text FROM transfer_message "
+        "WHERE transfer_id = :id AND idempotency_key = :key",
+        {"id": transfer_id, "key": key},
+    )
     return first, False
 
 
@@ -264,25 +246,21 @@ async def waiting(
 ) -> list[uuid.UUID]:
     """Transfers nobody is offered yet, most urgent first (of these teams, or of all)."""
     where = "" if teams is None else " AND team = ANY(:teams)"
-    rows = await conn.execute(
-        text(
-            f"SELECT id FROM transfer WHERE status IN ('created', 'queued'){where} "
-            "ORDER BY priority DESC, created_at LIMIT :n"
-        ),
+    return await db.column(
+        conn,
+        f"SELECT id FROM transfer WHERE status IN ('created', 'queued'){where} "
+        "ORDER BY priority DESC, created_at LIMIT :n",
         {"n": limit, "teams": list(teams or [])},
     )
-    return [r.id for r in rows]
+
+
+LAPSED = """SELECT id FROM transfer WHERE status = 'offered' AND offer_expires_at <= now()
+ORDER BY offer_expires_at LIMIT :n"""
 
 
 async def lapsed_offers(conn: AsyncConnection, limit: int = 200) -> list[uuid.UUID]:
-    rows = await conn.execute(
-        text(
-            "SELECT id FROM transfer WHERE status = 'offered' AND offer_expires_at <= now() "
-            "ORDER BY offer_expires_at LIMIT :n"
-        ),
-        {"n": limit},
-    )
-    return [r.id for r in rows]
+    """Offers whose time ran out, the longest lapsed first: the sweeper moves them on."""
+    return await db.column(conn, LAPSED, {"n": limit})
 
 
 # The assignment path in two statements (it runs for every transfer, so round trips count):

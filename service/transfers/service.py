@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.channels import outbox
 from service.effects import Effects
-from service.errors import Conflict, Forbidden, Invalid, KeyReused, NotFound
+from service.errors import Conflict, Forbidden, Invalid, KeyReused, found
 from service.reviewers.caller import Caller
 from service.transfers import handback, repository
 from service.transfers.opening import Opening
@@ -302,10 +302,7 @@ async def _authorised(
 
 
 async def _get(conn: AsyncConnection, transfer_id: uuid.UUID) -> Row[Any]:
-    row = await repository.get(conn, transfer_id)
-    if row is None:
-        raise NotFound(f"no transfer {transfer_id}")
-    return row
+    return found(await repository.get(conn, transfer_id), f"no transfer {transfer_id}")
 
 
 async def _conflict(conn: AsyncConnection, transfer_id: uuid.UUID, action: str) -> Conflict:

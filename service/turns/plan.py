@@ -57,34 +57,14 @@ def decided(
     opening = _open(body, verdict, team, triggers, warm_package) if transfers else None
     transfer_id = opening.transfer_id if opening else None
     outbox_id = uuid.uuid4() if opening else None
-    decision_id = uuid.uuid4()
     review = {"id": str(review_id), "status": "pending", "deadline": None} if review_id else None
     transfer = (
-        {
-            "id": str(opening.transfer_id),
-            "mode": verdict.transfer_mode,
-            "team": team,
-            "status": "created",
-            **NO_PLACE,
-            "summary": warm_package,
-        }
+        _answer(str(opening.transfer_id), verdict.transfer_mode, team, "created", warm_package)
         if opening
         else None
     )
-    response = _response(decision_id, verdict, triggers, review, transfer)
     budget = policy.channels[body.channel].latency_budget
-    params = _turn(
-        body,
-        verdict,
-        idempotency_key,
-        reading,
-        triggers=triggers,
-        decision_id=decision_id,
-        action=verdict.action,
-        response=response,
-        team=team,
-        owned=False,
-    )
+    params = _turn(body, verdict, idempotency_key, reading, verdict.action, team, review, transfer)
     if review_id:
         params |= {
             "review_id": review_id,
@@ -115,28 +95,9 @@ def owned(
     """The turn of a conversation a person has: it joins their transfer, which is the answer.
     The policy's triggers are kept (a distress signal raises the transfer's priority and is
     shown to the person), its action is not acted on."""
-    triggers = [t.as_json() for t in verdict.triggers]
-    decision_id = uuid.uuid4()
-    transfer = {
-        "id": owner.id,
-        "mode": owner.mode,
-        "team": owner.team,
-        "status": owner.status,
-        **NO_PLACE,
-        "summary": owner.summary,
-    }
-    response = _response(decision_id, verdict, triggers, None, transfer, action="transfer")
+    transfer = _answer(owner.id, owner.mode, owner.team, owner.status, owner.summary)
     params = _turn(
-        body,
-        verdict,
-        idempotency_key,
-        reading,
-        triggers=triggers,
-        decision_id=decision_id,
-        action="transfer",
-        response=response,
-        team=owner.team,
-        owned=True,
+        body, verdict, idempotency_key, reading, "transfer", owner.team, None, transfer, owned=True
     ) | {
         "transfer_id": uuid.UUID(owner.id),
         "priority": max(owner.priority, priority(t.type for t in verdict.triggers)),
@@ -165,22 +126,17 @@ def _open(
     )
 
 
-def _response(
-    decision_id: uuid.UUID,
-    verdict: engine.Decision,
-    triggers: list[dict[str, Any]],
-    review: dict[str, Any] | None,
-    transfer: dict[str, Any] | None,
-    action: str | None = None,
+def _answer(
+    transfer_id: str, mode: str | None, team: str, status: str, summary: dict[str, Any] | None
 ) -> dict[str, Any]:
-    """The answer to POST /v1/turns (CONTRACT section 4), stored with the decision."""
+    """The answer's transfer object (CONTRACT section 4); the statement fills in its place."""
     return {
-        "decision_id": str(decision_id),
-        "action": action or verdict.action,
-        "triggers": _answered(triggers),
-        "review": review,
-        "transfer": transfer,
-        "policy_version": verdict.policy_version,
+        "id": transfer_id,
+        "mode": mode,
+        "team": team,
+        "status": status,
+        **NO_PLACE,
+        "summary": summary,
     }
 
 
@@ -212,16 +168,26 @@ def _turn(
     verdict: engine.Decision,
     idempotency_key: str | None,
     reading: Reading,
-    *,
-    triggers: list[dict[str, Any]],
-    decision_id: uuid.UUID,
     action: str,
-    response: dict[str, Any],
     team: str,
-    owned: bool,
+    review: dict[str, Any] | None,
+    transfer: dict[str, Any] | None,
+    *,
+    owned: bool = False,
 ) -> dict[str, Any]:
     """What every shape of the decision's statement writes: the conversation, the turn, the
-    decision and its audit row. The owner follows the action (a person owns a transfer)."""
+    decision with its answer (CONTRACT section 4) and its audit row. The owner follows the
+    action (a person owns a transfer)."""
+    triggers = [t.as_json() for t in verdict.triggers]
+    decision_id = uuid.uuid4()
+    response = {
+        "decision_id": str(decision_id),
+        "action": action,
+        "triggers": _answered(triggers),
+        "review": review,
+        "transfer": transfer,
+        "policy_version": verdict.policy_version,
+    }
     return {
         "channel": body.channel,
         "conversation": body.conversation_id,

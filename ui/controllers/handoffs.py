@@ -23,7 +23,7 @@ from service.transfers import repository
 from service.transfers import service as transfers
 from service.transfers.schemas import view as transfer_view
 from ui import queries, render
-from ui.pages import context, go, set_flash, signed_in
+from ui.pages import context, go, set_flash, show_page, signed_in
 from ui.security import runtime_of
 
 PRESENCE_WORDS = {"online": "Online", "away": "Away", "offline": "Offline"}
@@ -90,9 +90,7 @@ class HandoffsController(Controller):
 
     @get("/")
     async def show(self, request: Request[Any, Any, Any]) -> Response[str]:
-        me = signed_in(request)
-        ctx = await context(request, "handoffs") | await handoffs_context(runtime_of(request), me)
-        return render.page("handoffs.html", **ctx)
+        return await show_page(request, "handoffs", handoffs_context)
 
     @get("/{transfer_id:uuid}")
     async def transfer(

@@ -6,9 +6,8 @@ from typing import Any
 
 from litestar import Controller, Request, Response, get
 
-from ui import queries, render
-from ui.pages import context, signed_in
-from ui.security import runtime_of
+from ui import queries
+from ui.pages import show_page
 
 
 async def queue_context(runtime: Any, me: Any) -> dict[str, Any]:
@@ -22,6 +21,4 @@ class QueueController(Controller):
 
     @get("/")
     async def show(self, request: Request[Any, Any, Any]) -> Response[str]:
-        me = signed_in(request)
-        ctx = await context(request, "queue") | await queue_context(runtime_of(request), me)
-        return render.page("queue.html", **ctx)
+        return await show_page(request, "queue", queue_context)

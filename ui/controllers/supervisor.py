@@ -15,8 +15,8 @@ from service.errors import Conflict, Forbidden
 from service.reviewers.caller import Caller
 from service.reviews import supervision
 from service.runtime import Work
-from ui import queries, render
-from ui.pages import context, go, set_flash, signed_in
+from ui import queries
+from ui.pages import go, set_flash, show_page, signed_in
 from ui.security import caller_of, runtime_of
 
 
@@ -42,11 +42,7 @@ class SupervisorController(Controller):
 
     @get("/")
     async def show(self, request: Request[Any, Any, Any]) -> Response[str]:
-        me = signed_in(request)
-        ctx = await context(request, "supervisor") | await supervisor_context(
-            runtime_of(request), me
-        )
-        return render.page("supervisor.html", **ctx)
+        return await show_page(request, "supervisor", supervisor_context)
 
     @post("/release/{review_id:uuid}")
     async def release(self, request: Request[Any, Any, Any], review_id: uuid.UUID) -> Response[Any]:
