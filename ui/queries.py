@@ -11,6 +11,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.reviews import repository
+from service.reviews.schemas import ReviewRead
 
 # The queue page renders at most this many rows (the most urgent) plus a count of the rest:
 # a person scans the top of the list, and the page stays fast with 10,000 items open.
@@ -23,7 +24,7 @@ def _team_filter(teams: Sequence[str] | None, column: str = "team") -> str:
 
 async def queue(
     conn: AsyncConnection, teams: Sequence[str] | None, limit: int = QUEUE_ROWS
-) -> tuple[Sequence[Row[Any]], int]:
+) -> tuple[Sequence[ReviewRead], int]:
     rows = await repository.list_open(conn, teams, limit=limit)
     total = len(rows)
     if total >= limit:

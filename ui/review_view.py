@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.reviewers.caller import Caller
 from service.reviews import repository
+from service.reviews.schemas import ReviewRead
 from ui import queries
 
 OUTCOME_WORDS = {
@@ -39,7 +39,7 @@ class Situation:
 
 
 def situation(
-    row: Row[Any], me: Caller, decider: str | None, now: datetime | None = None
+    row: ReviewRead, me: Caller, decider: str | None, now: datetime | None = None
 ) -> Situation:
     now = now or datetime.now(UTC)
     if row.status not in ("pending", "claimed"):
@@ -98,13 +98,13 @@ async def load(conn: AsyncConnection, review_id: uuid.UUID, me: Caller) -> dict[
     }
 
 
-def _place(row: Row[Any]) -> tuple[Any, ...]:
+def _place(row: ReviewRead) -> tuple[Any, ...]:
     """Where an item stands in the queue: earliest deadline first, then priority, then age."""
     return (row.deadline, -row.priority, row.created_at)
 
 
 async def neighbour(
-    conn: AsyncConnection, row: Row[Any], me: Caller, step: int
+    conn: AsyncConnection, row: ReviewRead, me: Caller, step: int
 ) -> uuid.UUID | None:
     """The open item after (step 1) or before (step -1) this one in the queue as it is now.
 

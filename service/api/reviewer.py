@@ -7,7 +7,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 from litestar import Controller, Response
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.api.routes import NOTHING_WAITING, get, post
@@ -17,10 +16,11 @@ from service.models.review import ENDED
 from service.reviewers.caller import Caller
 from service.reviews import repository
 from service.reviews import service as reviews
+from service.reviews.schemas import ReviewRead
 from service.runtime import Runtime
 from service.turns.schemas import EditIn
 
-Action = Callable[[AsyncConnection], Awaitable[tuple[Row[Any], Effects]]]
+Action = Callable[[AsyncConnection], Awaitable[tuple[ReviewRead, Effects]]]
 
 
 async def _act(runtime: Runtime, action: Action) -> dict[str, Any]:

@@ -7,10 +7,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service import db
+from service.reviews.schemas import ReviewRead
 
 # The review joined with what a reviewer needs to judge it.
 SELECT_VIEW = """
@@ -34,13 +34,14 @@ ACTIONABLE_BY = (
 )
 
 
-async def get(conn: AsyncConnection, review_id: uuid.UUID) -> Row[Any] | None:
-    return (await conn.execute(text(SELECT_VIEW + " WHERE r.id = :id"), {"id": review_id})).first()
+async def get(conn: AsyncConnection, review_id: uuid.UUID) -> ReviewRead | None:
+    row = await db.first(conn, SELECT_VIEW + " WHERE r.id = :id", {"id": review_id})
+    return ReviewRead.of(row) if row else None
 
 
 async def list_open(
     conn: AsyncConnection, teams: Sequence[str] | None, limit: int = 500
-) -> Sequence[Row[Any]]:
+) -> list[ReviewRead]:
     """Open reviews, most urgent first; teams=None means every team."""
     where = "r.status IN ('pending', 'claimed')"
     params: dict[str, Any] = {"n": limit}
@@ -50,7 +51,7 @@ async def list_open(
     sql = (
         SELECT_VIEW + f" WHERE {where} ORDER BY r.deadline, r.priority DESC, r.created_at LIMIT :n"
     )
-    return (await conn.execute(text(sql), params)).all()
+    return [ReviewRead.of(r) for r in await db.rows(conn, sql, params)]
 
 
 async def claim(
@@ -183,12 +184,9 @@ async def expire_due(
     return [(r.id, r.conversation_id) for r in rows]
 
 
-async def get_many(conn: AsyncConnection, review_ids: Sequence[uuid.UUID]) -> Sequence[Row[Any]]:
-    return (
-        await conn.execute(
-            text(SELECT_VIEW + " WHERE r.id = ANY(CAST(:ids AS uuid[]))"), {"ids": list(review_ids)}
-        )
-    ).all()
+async def get_many(conn: AsyncConnection, review_ids: Sequence[uuid.UUID]) -> list[ReviewRead]:
+    sql = SELECT_VIEW + " WHERE r.id = ANY(CAST(:ids AS uuid[]))"
+    return [ReviewRead.of(r) for r in await db.rows(conn, sql, {"ids": list(review_ids)})]
 
 
 async def unclaim(conn: AsyncConnection, review_id: uuid.UUID) -> bool:

@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service import audit
@@ -19,6 +18,7 @@ from service.errors import Conflict, Forbidden, Invalid, found
 from service.policy.model import Policy
 from service.reviewers.caller import Caller
 from service.reviews import repository
+from service.reviews.schemas import ReviewRead
 from service.transfers import context
 from service.transfers import package as warm
 from service.transfers import service as transfers
@@ -28,7 +28,7 @@ from service.turns import facts
 MAX_REPLY_CHARS = 20_000
 
 
-def public_view(row: Row[Any]) -> dict[str, Any]:
+def public_view(row: ReviewRead) -> dict[str, Any]:
     """GET /v1/reviews/{id} as promised in the contract."""
     return {
         "id": str(row.id),
@@ -41,7 +41,7 @@ def public_view(row: Row[Any]) -> dict[str, Any]:
     }
 
 
-def reviewer_view(row: Row[Any]) -> dict[str, Any]:
+def reviewer_view(row: ReviewRead) -> dict[str, Any]:
     """The public view plus what a reviewer needs to judge the draft."""
     return public_view(row) | {
         "team": row.team,
@@ -64,21 +64,23 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-async def get_for_channel(conn: AsyncConnection, review_id: uuid.UUID, channel: str) -> Row[Any]:
+async def get_for_channel(conn: AsyncConnection, review_id: uuid.UUID, channel: str) -> ReviewRead:
     row = await _get(conn, review_id)
     if row.channel != channel:
         raise Forbidden("this review belongs to another channel")
     return row
 
 
-async def get_for_reviewer(conn: AsyncConnection, review_id: uuid.UUID, caller: Caller) -> Row[Any]:
+async def get_for_reviewer(
+    conn: AsyncConnection, review_id: uuid.UUID, caller: Caller
+) -> ReviewRead:
     row = await _get(conn, review_id)
     if not caller.can_see(row.team):
         raise Forbidden(f"this review belongs to team {row.team!r}, which is not yours")
     return row
 
 
-async def _get(conn: AsyncConnection, review_id: uuid.UUID) -> Row[Any]:
+async def _get(conn: AsyncConnection, review_id: uuid.UUID) -> ReviewRead:
     return found(await repository.get(conn, review_id), f"no review {review_id}")
 
 
@@ -95,7 +97,7 @@ async def _conflict(conn: AsyncConnection, review_id: uuid.UUID, action: str) ->
 
 async def claim(
     conn: AsyncConnection, caller: Caller, review_id: uuid.UUID, lease_seconds: int
-) -> tuple[Row[Any], Effects]:
+) -> tuple[ReviewRead, Effects]:
     await get_for_reviewer(conn, review_id, caller)
     if not await repository.claim(conn, review_id, caller.id, lease_seconds):
         raise await _conflict(conn, review_id, "claim")
@@ -107,7 +109,7 @@ async def claim(
 
 async def claim_next(
     conn: AsyncConnection, caller: Caller, lease_seconds: int
-) -> tuple[Row[Any] | None, Effects]:
+) -> tuple[ReviewRead | None, Effects]:
     review_id = await repository.claim_next(conn, caller.id, caller.team_scope(), lease_seconds)
     effects = Effects()
     if review_id is None:
@@ -119,7 +121,7 @@ async def claim_next(
 
 async def release(
     conn: AsyncConnection, caller: Caller, review_id: uuid.UUID
-) -> tuple[Row[Any], Effects]:
+) -> tuple[ReviewRead, Effects]:
     await get_for_reviewer(conn, review_id, caller)
     if not await repository.release(conn, review_id, caller.id):
         raise await _conflict(conn, review_id, "release")
@@ -131,14 +133,14 @@ async def release(
 
 async def approve(
     conn: AsyncConnection, caller: Caller, review_id: uuid.UUID
-) -> tuple[Row[Any], Effects]:
+) -> tuple[ReviewRead, Effects]:
     row = await get_for_reviewer(conn, review_id, caller)
     return await _finish(conn, caller, row, "approved", row.draft_text)
 
 
 async def edit(
     conn: AsyncConnection, caller: Caller, review_id: uuid.UUID, reply: str
-) -> tuple[Row[Any], Effects]:
+) -> tuple[ReviewRead, Effects]:
     if not reply.strip():
         raise Invalid("text must not be empty", field="text")
     if len(reply) > MAX_REPLY_CHARS:
@@ -149,7 +151,7 @@ async def edit(
 
 async def take_over(
     conn: AsyncConnection, caller: Caller, review_id: uuid.UUID, policy: Policy | None = None
-) -> tuple[Row[Any], Effects]:
+) -> tuple[ReviewRead, Effects]:
     """The reviewer answers the customer personally: a warm transfer assigned to them.
     With the policy, the package also lists the customer's prior contacts in its window."""
     row = await get_for_reviewer(conn, review_id, caller)
@@ -159,11 +161,11 @@ async def take_over(
 async def _finish(
     conn: AsyncConnection,
     caller: Caller,
-    row: Row[Any],
+    row: ReviewRead,
     status: str,
     final_text: str | None,
     policy: Policy | None = None,
-) -> tuple[Row[Any], Effects]:
+) -> tuple[ReviewRead, Effects]:
     action = {"approved": "approve", "edited": "edit", "taken_over": "take over"}[status]
     if not await repository.finish_by_reviewer(conn, row.id, caller.id, status, final_text):
         raise await _conflict(conn, row.id, action)
@@ -234,7 +236,7 @@ async def expire_due(
     return [r.id for r in rows], await _completed(conn, rows, who=None)
 
 
-async def _completed(conn: AsyncConnection, rows: Sequence[Row[Any]], who: str | None) -> Effects:
+async def _completed(conn: AsyncConnection, rows: Sequence[ReviewRead], who: str | None) -> Effects:
     effects = Effects()
     events = [
         outbox.Event(
@@ -259,7 +261,7 @@ async def _completed(conn: AsyncConnection, rows: Sequence[Row[Any]], who: str |
 
 async def _transfer(
     conn: AsyncConnection,
-    row: Row[Any],
+    row: ReviewRead,
     reason: str,
     mode: str,
     actor: str,
@@ -290,7 +292,7 @@ async def _transfer(
 
 
 async def _warm_package(
-    conn: AsyncConnection, row: Row[Any], policy: Policy | None
+    conn: AsyncConnection, row: ReviewRead, policy: Policy | None
 ) -> dict[str, Any]:
     """The same package as a hard-trigger transfer: transcript, prior contacts, why, what the AI
     drafted; from one facts query, as for a turn (its transcript holds the review's turn)."""

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from service import db
 from service.db import PgConnection, Statement
 from service.transfers.assignment import Agent
+from service.transfers.schemas import TransferRead
 
 VIEW = """
 SELECT x.id, x.conversation_id, x.channel, x.mode, x.team, x.reason, x.status, x.assigned_to,
@@ -33,16 +34,17 @@ OPEN = ("created", "offered", "queued", "accepted")  # a person has the conversa
 WAITING = ("created", "offered", "queued")
 
 
-async def get(conn: AsyncConnection, transfer_id: uuid.UUID) -> Row[Any] | None:
-    return (await conn.execute(text(VIEW + " WHERE x.id = :id"), {"id": transfer_id})).first()
+async def get(conn: AsyncConnection, transfer_id: uuid.UUID) -> TransferRead | None:
+    row = await db.first(conn, VIEW + " WHERE x.id = :id", {"id": transfer_id})
+    return TransferRead.of(row) if row else None
 
 
-async def list_open(conn: AsyncConnection, teams: Sequence[str] | None) -> Sequence[Row[Any]]:
+async def list_open(conn: AsyncConnection, teams: Sequence[str] | None) -> list[TransferRead]:
     where = "x.status IN ('created', 'offered', 'queued', 'accepted')"
     if teams is not None:
         where += " AND x.team = ANY(:teams)"
     sql = VIEW + f" WHERE {where} ORDER BY x.priority DESC, x.created_at LIMIT 500"
-    return (await conn.execute(text(sql), {"teams": list(teams or [])})).all()
+    return [TransferRead.of(r) for r in await db.rows(conn, sql, {"teams": list(teams or [])})]
 
 
 async def change_load(conn: AsyncConnection, agent: uuid.UUID, delta: int) -> None:

@@ -2,14 +2,52 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Row
 
 
-def view(row: Row[Any], messages: Sequence[Row[Any]] | None = None) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class TransferRead:
+    """What leaves the transfer repository: a transfer with its conversation, its assignee and,
+    while it waits, its place in the team's queue (repository.VIEW's columns, by name)."""
+
+    id: uuid.UUID
+    conversation_id: uuid.UUID
+    channel: str
+    mode: str
+    team: str
+    reason: str
+    status: str
+    assigned_to: uuid.UUID | None
+    summary: dict[str, Any] | None
+    triggers: list[dict[str, Any]]
+    passed_by: list[uuid.UUID]
+    offered_at: datetime | None
+    offer_expires_at: datetime | None
+    resolution: str | None
+    created_at: datetime
+    accepted_at: datetime | None
+    closed_at: datetime | None
+    priority: int
+    conversation_external_id: str
+    customer_id: str
+    assigned_email: str | None
+    assigned_name: str | None
+    queue_position: int | None
+    estimated_wait_seconds: int | None
+    team_online: int | None
+
+    @classmethod
+    def of(cls, row: Row[Any]) -> TransferRead:
+        return cls(**row._mapping)
+
+
+def view(row: TransferRead, messages: Sequence[Row[Any]] | None = None) -> dict[str, Any]:
     """GET /v1/transfers/{id} as the contract promises, with a little more for people."""
     return {
         "id": str(row.id),

@@ -18,7 +18,7 @@ from service.errors import Conflict, Forbidden, Invalid, KeyReused, found
 from service.reviewers.caller import Caller
 from service.transfers import handback, repository
 from service.transfers.opening import Opening
-from service.transfers.schemas import view
+from service.transfers.schemas import TransferRead, view
 
 # Who may end a transfer someone accepted besides its assignee (recorded as such).
 OVERSEERS = ("supervisor", "admin")
@@ -101,7 +101,7 @@ async def _insert(conn: AsyncConnection, values: dict[str, Any]) -> None:
 
 async def accept(
     conn: AsyncConnection, caller: Caller, transfer_id: uuid.UUID
-) -> tuple[Row[Any], Effects]:
+) -> tuple[TransferRead, Effects]:
     row = await get_for_reviewer(conn, transfer_id, caller)
     try:
         async with conn.begin_nested():
@@ -133,7 +133,7 @@ async def close(
     caller: Caller | None = None,
     channel: str | None = None,
     note: str | None = None,
-) -> tuple[Row[Any], Effects]:
+) -> tuple[TransferRead, Effects]:
     """Hand back: the conversation returns to the AI and the channel hears how it ended and
     what the person did (the note, or one made from the transcript), so the AI resumes with
     context. Only the person who has it, or a supervisor or admin (recorded), may close it."""
@@ -168,7 +168,7 @@ async def cancel(
     caller: Caller | None = None,
     channel: str | None = None,
     reason: str = "cancelled",
-) -> tuple[Row[Any], Effects]:
+) -> tuple[TransferRead, Effects]:
     """The customer left (the channel says so), or the team withdraws a transfer nobody has
     accepted: the conversation ends for the person and returns to the AI."""
     row = await _authorised(conn, transfer_id, caller, channel)
@@ -180,7 +180,7 @@ async def cancel(
     return await _ended(conn, row, ended, "cancelled", caller, channel, reason, None)
 
 
-def _may_end(row: Row[Any], caller: Caller, action: str) -> None:
+def _may_end(row: TransferRead, caller: Caller, action: str) -> None:
     """An accepted transfer is its person's: only they, or a supervisor or admin, end it."""
     if row.status != "accepted" or row.assigned_to == caller.id or caller.role in OVERSEERS:
         return
@@ -240,14 +240,14 @@ async def reply(
 
 async def _ended(
     conn: AsyncConnection,
-    row: Row[Any],
+    row: TransferRead,
     ended: Row[Any],
     status: str,
     caller: Caller | None,
     channel: str | None,
     resolution: str,
     note: str | None,
-) -> tuple[Row[Any], Effects]:
+) -> tuple[TransferRead, Effects]:
     if ended.holder is not None:
         await repository.change_load(conn, ended.holder, -1)
     actor = caller.actor if caller else f"channel:{channel}"
@@ -279,14 +279,16 @@ async def _ended(
 
 async def get_for_reviewer(
     conn: AsyncConnection, transfer_id: uuid.UUID, caller: Caller
-) -> Row[Any]:
+) -> TransferRead:
     row = await _get(conn, transfer_id)
     if not caller.can_see(row.team):
         raise Forbidden(f"this transfer belongs to team {row.team!r}, which is not yours")
     return row
 
 
-async def get_for_channel(conn: AsyncConnection, transfer_id: uuid.UUID, channel: str) -> Row[Any]:
+async def get_for_channel(
+    conn: AsyncConnection, transfer_id: uuid.UUID, channel: str
+) -> TransferRead:
     row = await _get(conn, transfer_id)
     if row.channel != channel:
         raise Forbidden("this transfer belongs to another channel")
@@ -295,13 +297,13 @@ async def get_for_channel(conn: AsyncConnection, transfer_id: uuid.UUID, channel
 
 async def _authorised(
     conn: AsyncConnection, transfer_id: uuid.UUID, caller: Caller | None, channel: str | None
-) -> Row[Any]:
+) -> TransferRead:
     if caller is not None:
         return await get_for_reviewer(conn, transfer_id, caller)
     return await get_for_channel(conn, transfer_id, channel or "")
 
 
-async def _get(conn: AsyncConnection, transfer_id: uuid.UUID) -> Row[Any]:
+async def _get(conn: AsyncConnection, transfer_id: uuid.UUID) -> TransferRead:
     return found(await repository.get(conn, transfer_id), f"no transfer {transfer_id}")
 
 

@@ -14,19 +14,19 @@ from typing import Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.response import Redirect
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.effects import Effects
 from service.errors import Conflict, Invalid, NotFound
 from service.reviewers.caller import Caller
 from service.reviews import service as reviews
+from service.reviews.schemas import ReviewRead
 from service.runtime import Runtime
 from ui import render, review_view
 from ui.pages import context, go, is_htmx, set_flash, signed_in
 from ui.security import runtime_of
 
-Action = Callable[[AsyncConnection], Awaitable[tuple[Row[Any], Effects]]]
+Action = Callable[[AsyncConnection], Awaitable[tuple[ReviewRead, Effects]]]
 DONE_WORDS = {
     "approve": "Approved: the draft goes to",
     "edit": "Sent your edited reply to",
@@ -38,7 +38,7 @@ def _hold_key(runtime: Runtime, review_id: uuid.UUID, me: Caller) -> str:
     return f"{runtime.settings.redis_prefix}:hold:{review_id}:{me.id}"
 
 
-async def _act(runtime: Runtime, action: Action) -> Row[Any]:
+async def _act(runtime: Runtime, action: Action) -> ReviewRead:
     return await runtime.commit(action)
 
 
