@@ -57,10 +57,16 @@ def build_worker(settings: Settings, *, burst: bool = False, **overrides: Any) -
                 unique=True,
                 timeout=60,
             ),
-            # Every hour, off the hour (when other jobs of the world run), for at most 45 s of
-            # small batches: a timeout above the others' would stretch arq's lease on every
-            # running job (killed workers' jobs would wait that long to run again).
-            cron(prune_old, name="retention", minute={17}, unique=True, timeout=60),
+            # Every ten minutes, off the round minutes, for at most 45 s of small batches: a
+            # timeout above the others' would stretch arq's lease on every running job (killed
+            # workers' jobs would wait that long to run again).
+            cron(
+                prune_old,
+                name="retention",
+                minute=set(range(7, 60, 10)),
+                unique=True,
+                timeout=60,
+            ),
         ],
         "queue_name": queue_name(settings),
         "redis_settings": redis_settings(settings),

@@ -27,7 +27,8 @@ VETO_MAX = {"explicit_request": 0.35, "distress": 0.35}
 # A head may not find more at the price of this precision on the tuning set (the issue's
 # target for explicit requests is 0.90 on text we never saw: keep a margin).
 PRECISION = {"explicit_request": 0.92}
-WEIGHT = {"explicit_request": 1.5, "distress": 1.5}
+# Missing a request for a person is the complaint users make most: its positives count double.
+WEIGHT = {"explicit_request": 2.0, "distress": 1.5}
 HARD = ("explicit_request", "distress", *(f"topics.{t}" for t in MODEL_TOPICS))
 DEFAULT_POLICY = Path(__file__).resolve().parents[2] / "policies" / "default.yaml"
 

@@ -196,7 +196,7 @@ class DetectionPolicy:
 @dataclass(frozen=True)
 class RetentionPolicy:
     """How long finished data is kept; None keeps it for ever. `hitl prune` and the worker's
-    hourly job delete what is older, in small batches."""
+    job (every ten minutes) delete what is older, in small batches."""
 
     conversations: timedelta | None = None  # after the last turn, once nothing is open
     deliveries: timedelta | None = None  # webhook deliveries that arrived or gave up
