@@ -35,7 +35,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
-from turns import fresh_database, free_port, percentile, servers, stop_all  # noqa: E402
+from turns import free_port, fresh_database, percentile, servers, stop_all  # noqa: E402
 
 from service import db as database  # noqa: E402
 from service.policy.loader import load_policy  # noqa: E402
@@ -191,12 +191,8 @@ def main() -> None:
             [*hitl, "keys", "create", "email"],
             env=env, check=True, cwd=ROOT, capture_output=True, text=True,
         ).stdout.strip()  # fmt: skip
-        procs.append(
-            subprocess.Popen(
-                [*hitl, "serve"], env=env, cwd=ROOT,
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            )  # fmt: skip
-        )
+        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+        procs.append(subprocess.Popen([*hitl, "serve"], env=env, cwd=ROOT, **quiet))
         base = f"http://127.0.0.1:{port}"
         for _ in range(300):
             try:
