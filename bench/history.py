@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -35,7 +34,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
-from turns import free_port, fresh_database, percentile, servers, stop_all  # noqa: E402
+from turns import fresh_database, percentile, serve, servers, stop_all  # noqa: E402
 
 from service import db as database  # noqa: E402
 from service.policy.loader import load_policy  # noqa: E402
@@ -176,30 +175,8 @@ def main() -> None:
     procs: list[subprocess.Popen[bytes]] = []
     try:
         url = asyncio.run(fresh_database(db_base))
-        port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("HITL_")} | {
-            "HITL_DATABASE_URL": url,
-            "HITL_REDIS_URL": redis_url,
-            "HITL_PORT": str(port),
-            "HITL_SECRET_KEY": "bench-secret",
-            "HITL_REDIS_PREFIX": f"bench-{uuid.uuid4().hex[:6]}",
-            "HITL_POLICY_PATH": str(POLICY),
-        }
-        hitl = [sys.executable, "-m", "service"]
-        subprocess.run([*hitl, "migrate"], env=env, check=True, cwd=ROOT, capture_output=True)
-        key = subprocess.run(
-            [*hitl, "keys", "create", "email"],
-            env=env, check=True, cwd=ROOT, capture_output=True, text=True,
-        ).stdout.strip()  # fmt: skip
-        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-        procs.append(subprocess.Popen([*hitl, "serve"], env=env, cwd=ROOT, **quiet))
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(300):
-            try:
-                if httpx.get(f"{base}/readyz").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+        base, key, proc = serve(url, redis_url)
+        procs.append(proc)
         sample(base, key, 30, 0)  # warm-up: the detector's first batches, the pool
         written = 0
         print(f"{'turns':>12}  POST /v1/turns, one client            table sizes")

@@ -78,6 +78,47 @@ async def fresh_database(base: str) -> str:
     return base.rsplit("/", 1)[0] + "/" + name
 
 
+def serve(
+    database_url: str, redis_url: str, workers: int = 1
+) -> tuple[str, str, subprocess.Popen[bytes]]:
+    """`hitl serve` on a migrated database with the default policy, once it is ready: its URL,
+    an email channel's key, and the process."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HITL_")} | {
+        "HITL_DATABASE_URL": database_url,
+        "HITL_REDIS_URL": redis_url,
+        "HITL_PORT": str(port),
+        "HITL_SECRET_KEY": "bench-secret",
+        "HITL_REDIS_PREFIX": f"bench-{uuid.uuid4().hex[:6]}",
+        "HITL_POLICY_PATH": str(ROOT / "policies" / "default.yaml"),
+    }
+    hitl = [sys.executable, "-m", "service"]
+    subprocess.run([*hitl, "migrate"], env=env, check=True, cwd=ROOT, capture_output=True)
+    key = subprocess.run(
+        [*hitl, "keys", "create", "email"],
+        env=env,
+        check=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    proc = subprocess.Popen(
+        [*hitl, "serve", "--workers", str(workers)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if httpx.get(f"{base_url}/readyz").status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    return base_url, key, proc
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -215,39 +256,7 @@ def main() -> None:
     proc = None
     try:
         database_url = asyncio.run(fresh_database(db_base))
-        port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("HITL_")} | {
-            "HITL_DATABASE_URL": database_url,
-            "HITL_REDIS_URL": redis_url,
-            "HITL_PORT": str(port),
-            "HITL_SECRET_KEY": "bench-secret",
-            "HITL_REDIS_PREFIX": f"bench-{uuid.uuid4().hex[:6]}",
-            "HITL_POLICY_PATH": str(ROOT / "policies" / "default.yaml"),
-        }
-        hitl = [sys.executable, "-m", "service"]
-        subprocess.run([*hitl, "migrate"], env=env, check=True, cwd=ROOT, capture_output=True)
-        key = subprocess.run(
-            [*hitl, "keys", "create", "email"],
-            env=env,
-            check=True,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-        proc = subprocess.Popen(
-            [*hitl, "serve", "--workers", str(args.workers)],
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        base_url = f"http://127.0.0.1:{port}"
-        for _ in range(200):
-            try:
-                if httpx.get(f"{base_url}/readyz").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+        base_url, key, proc = serve(database_url, redis_url, args.workers)
         print(
             f"{args.clients} concurrent clients, {args.seconds:.0f} s each, "
             f"{os.cpu_count()} cores, hitl serve --workers {args.workers}"

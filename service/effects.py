@@ -17,7 +17,7 @@ class Effects:
     deliveries: list[uuid.UUID] = field(default_factory=list)
     # Deliveries attempted again: (id, what names this attempt, when; None = now). The name goes
     # in the job id, so that it is not mistaken for an earlier attempt arq may still remember:
-    # "<attempts>" a scheduled retry, "<attempts>:sweep:<period>" re-found by the sweeper,
+    # "<attempts>" a scheduled retry, "<attempts>:sweep" re-found by the sweeper,
     # "<attempts>:retry" retried by a person after it gave up.
     attempts: list[tuple[uuid.UUID, str, datetime | None]] = field(default_factory=list)
     live: list[dict[str, Any]] = field(default_factory=list)

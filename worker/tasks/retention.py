@@ -1,8 +1,8 @@
 """The prune every ten minutes: what the policy's `retention` no longer keeps, in small batches,
-for at most BUDGET_SECONDS a run (bench/history.py at 10 M turns: about 2,600 turns and their
-conversations and decisions a second, so some 17 M turns a day). A run is bounded because arq's lease on every running job lasts
-as long as its longest job timeout: one hour-long job would leave any job of a killed worker
-waiting an hour before another worker may take it."""
+for at most BUDGET_SECONDS a run (bench/history.py at 10 M turns: about 2,600 turns with their
+conversations and decisions a second, so some 17 M turns a day). A run is bounded because
+arq's lease on every running job lasts as long as the longest job timeout: one hour-long job
+would leave any job of a killed worker waiting an hour before another worker may take it."""
 
 from __future__ import annotations
 

@@ -4,7 +4,6 @@ and sets offline the people whose heartbeats stopped."""
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from typing import Any
 
@@ -50,14 +49,12 @@ async def sweep(ctx: dict[str, Any]) -> dict[str, int]:
 
 
 async def _requeue_due(conn: AsyncConnection) -> tuple[list[tuple[uuid.UUID, int]], Effects]:
-    """Deliveries due whose job Redis lost: queued again. The job id names the attempt and the
-    lock period, so a delivery still queued is queued at most once more a period, and a job a
-    killed worker left behind (arq holds it for the longest job timeout) never hides the next
-    period's."""
+    """Deliveries due whose job Redis lost: queued again. The job id names the attempt, so a
+    delivery still queued is not queued twice; a job a killed worker held runs again once arq's
+    lease on it ends (70 s: no job's timeout is over 60 s, see worker/settings.py)."""
     due = await outbox.due(conn)
-    period = int(time.time() // outbox.LOCK_SECONDS)
     effects = Effects()
-    effects.attempts += [(event, f"{attempts}:sweep:{period}", None) for event, attempts in due]
+    effects.attempts += [(event, f"{attempts}:sweep", None) for event, attempts in due]
     return due, effects
 
 
