@@ -68,27 +68,41 @@ class Heads:
     encoder: str  # encoder.identity() the heads were fitted on
     report: Mapping[str, object]  # what training measured
     digest: str
+    # The bank rows some head's SVM weighs (two thirds of them), and their coefficients: the
+    # product with the bank is read from memory on every batch (49 MB, more than the L3 cache
+    # here), and it was 40% of the detector process's time. The rest only serve as evidence.
+    support_bank: np.ndarray  # (supports, 512)
+    support_dual: np.ndarray  # (heads, supports)
+    positive_rows: tuple[np.ndarray, ...]  # each head's positives, as bank row numbers
 
     def similarities(self, vectors: np.ndarray) -> np.ndarray:
-        """(messages, examples) cosine similarities with the bank (vectors are unit length)."""
-        return vectors @ self.bank.T  # type: ignore[no-any-return]
+        """(messages, supports) cosine similarities with the support vectors (unit vectors)."""
+        return vectors @ self.support_bank.T  # type: ignore[no-any-return]
 
     def scores(self, similarities: np.ndarray, lexical: list[Sparse]) -> np.ndarray:
         """(texts, heads) scores from 0 to 1: the two scaled margins, added, through a
-        logistic curve. lexical holds each text's n-gram features (ngrams.features)."""
+        logistic curve. similarities are with the support vectors (Heads.similarities);
+        lexical holds each text's n-gram features (ngrams.features)."""
         kernel = np.exp(-self.gamma * (2.0 - 2.0 * similarities))
-        semantic = kernel @ self.dual.T + self.bias
+        semantic = kernel @ self.support_dual.T + self.bias
         words = np.stack([v @ self.lexical[i] for i, v in lexical]) + self.lexical_bias
         margin = semantic / self.scale[0] + words / self.scale[1]
         return 1.0 / (1.0 + np.exp(-margin))  # type: ignore[no-any-return]
 
-    def nearest(self, similarities: np.ndarray, head: str) -> str | None:
-        """The training example of this head closest to the message (one row of similarities)."""
-        mask = self.positive[self.names.index(head)]
-        if not mask.any():
-            return None
-        masked = np.where(mask, similarities, -2.0)
-        return self.bank_text[int(np.argmax(masked))]
+    def nearest(self, vectors: np.ndarray, wanted: list[set[str]]) -> list[dict[str, str]]:
+        """For each vector, the training example closest to it of each head in its set (the
+        heads that fired on it): one product with the whole bank, for the vectors that need one
+        (most messages fire nothing)."""
+        similarities = vectors @ self.bank.T
+        out: list[dict[str, str]] = []
+        for row, heads in zip(similarities, wanted, strict=True):
+            found = {}
+            for head in heads:
+                rows = self.positive_rows[self.names.index(head)]
+                if rows.size:
+                    found[head] = self.bank_text[int(rows[np.argmax(row[rows])])]
+            out.append(found)
+        return out
 
 
 def digest_of(arrays: Mapping[str, np.ndarray]) -> str:
@@ -114,12 +128,15 @@ def load(path: Path = SHIPPED) -> Heads:
     with np.load(path, allow_pickle=False) as z:
         arrays = {key: z[key] for key in z.files}
     names = tuple(str(n) for n in arrays["names"])
+    bank = arrays["bank"].astype(np.float32)
+    dual = arrays["dual"].astype(np.float32)
+    support = np.flatnonzero(np.any(dual != 0, axis=0))
     return Heads(
         names=names,
-        bank=arrays["bank"].astype(np.float32),
+        bank=bank,
         bank_text=tuple(str(t) for t in arrays["bank_text"]),
         positive=arrays["positive"].astype(bool),
-        dual=arrays["dual"].astype(np.float32),
+        dual=dual,
         bias=arrays["bias"].astype(np.float32),
         gamma=float(arrays["gamma"]),
         lexical=arrays["lexical"].astype(np.float32),
@@ -131,4 +148,7 @@ def load(path: Path = SHIPPED) -> Heads:
         encoder=str(arrays["encoder"]),
         report=json.loads(str(arrays["report"])),
         digest=digest_of(arrays),
+        support_bank=np.ascontiguousarray(bank[support]),
+        support_dual=np.ascontiguousarray(dual[:, support]),
+        positive_rows=tuple(np.flatnonzero(row) for row in arrays["positive"].astype(bool)),
     )

@@ -63,38 +63,60 @@ def read(heads: Heads, examples: Examples, policy: Policy, groups: list[Encoded]
     if not groups:
         return []
     vectors = np.concatenate([g.vectors for g in groups])
-    bank = heads.similarities(vectors)
-    probabilities = heads.scores(bank, [f for g in groups for f in g.lexical])
+    probabilities = heads.scores(
+        heads.similarities(vectors), [f for g in groups for f in g.lexical]
+    )
     similar = vectors @ examples.vectors.T if not examples.empty else None
     thresholds = policy.detection.thresholds
-    needed = policy.detection.similarity
-    out = []
+    spans, scored = [], []
+    # segment row -> {head fired by that segment: the head whose training example it shows}
+    fired: dict[int, dict[str, str]] = {}
     start = 0
     for group in groups:
-        size = len(group.vectors)
-        rows = slice(start, start + size)
-        start += size
-        first = start - size
-        best_rows = first + np.argmax(probabilities[rows], axis=0)
+        first, start = start, start + len(group.vectors)
+        spans.append((first, start))
+        best_rows = first + np.argmax(probabilities[first:start], axis=0)
         for j, name in enumerate(heads.names):
             if name not in BY_SENTENCE:
                 best_rows[j] = first  # the whole text
         scores = {name: float(probabilities[best_rows[j], j]) for j, name in enumerate(heads.names)}
-        evidence: dict[str, str] = {}
         for j, name in enumerate(heads.names):
             if scores[name] >= thresholds.get(name, 2.0):
-                shown = name if name != "distress" else _likeliest(scores)
-                nearest = heads.nearest(bank[best_rows[j]], shown)
-                if nearest is not None:
-                    evidence[name] = nearest
+                whose = name if name != "distress" else _likeliest(scores)
+                fired.setdefault(int(best_rows[j]), {})[name] = whose
+        scored.append(scores)
+    rows = sorted(fired)
+    nearest = heads.nearest(vectors[rows], [set(fired[r].values()) for r in rows])
+    out = []
+    for (first, end), scores in zip(spans, scored, strict=True):
+        evidence = {
+            name: found[whose]
+            for row, found in zip(rows, nearest, strict=True)
+            if first <= row < end
+            for name, whose in fired[row].items()
+            if whose in found
+        }
         best: dict[str, float] = {}
         if similar is not None:
-            block = similar[rows].max(axis=0)
-            for column, key in enumerate(examples.keys):
-                value = float(block[column])
-                if value > best.get(key, -2.0):
-                    best[key] = value
-                    if value >= needed.get(key, 2.0):
-                        evidence[f"examples.{key}"] = examples.texts[column]
+            _examples(examples, similar[first:end], policy, best, evidence)
         out.append(Reading(scores, best, evidence, examples.digest))
     return out
+
+
+def _examples(
+    examples: Examples,
+    similar: np.ndarray,
+    policy: Policy,
+    best: dict[str, float],
+    evidence: dict[str, str],
+) -> None:
+    """Each rule's best cosine to its policy examples over the message's segments, and the
+    example shown as evidence where it reaches the rule's similarity."""
+    needed = policy.detection.similarity
+    block = similar.max(axis=0)
+    for column, key in enumerate(examples.keys):
+        value = float(block[column])
+        if value > best.get(key, -2.0):
+            best[key] = value
+            if value >= needed.get(key, 2.0):
+                evidence[f"examples.{key}"] = examples.texts[column]
