@@ -385,10 +385,13 @@ def main() -> None:
                 r = results[mix]
                 print(f"{mix}: {r.rate / bare_rate:.2f} of the bare endpoint (target >= {ratio}), "
                       f"p99 {r.percentile(99):.1f} ms (target < {p99})")  # fmt: skip
-        if "everyday" in results:
-            enc = floors["bare endpoint + encode"]
-            print(f"everyday: {results['everyday'].rate / enc:.2f} of the bare endpoint that "
-                  "encodes each message (target >= 0.5)")  # fmt: skip
+        # With the semantic detector in the path, the issue measures against the bare endpoint
+        # that also encodes each message once: the encoder alone is a tenth of bare's rate here.
+        enc = floors["bare endpoint + encode"]
+        for mix, (ratio, _) in targets.items():
+            if mix in results:
+                print(f"{mix}: {results[mix].rate / enc:.2f} of the bare endpoint that encodes "
+                      f"each message (target >= {ratio})")  # fmt: skip
         if pushes:
             ordered = sorted(pushes)
             p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]

@@ -14,12 +14,11 @@ from typing import Any
 
 @dataclass
 class Effects:
-    deliveries: list[uuid.UUID] = field(default_factory=list)
-    # Deliveries attempted again: (id, what names this attempt, when; None = now). The name goes
-    # in the job id, so that it is not mistaken for an earlier attempt arq may still remember:
-    # "<attempts>" a scheduled retry, "<attempts>:sweep" re-found by the sweeper,
-    # "<attempts>:retry" retried by a person after it gave up.
-    attempts: list[tuple[uuid.UUID, str, datetime | None]] = field(default_factory=list)
+    # Deliveries to attempt: (outbox id, what names this attempt, when; None = now). The name
+    # goes in the job id, so that an attempt is not mistaken for an earlier one arq may still
+    # remember: "0" the first, "<attempts>" a scheduled retry, "<attempts>:sweep" re-found by
+    # the sweeper, "<attempts>:retry" retried by a person after it gave up.
+    deliveries: list[tuple[uuid.UUID, str, datetime | None]] = field(default_factory=list)
     live: list[dict[str, Any]] = field(default_factory=list)
     assignments: list[uuid.UUID] = field(default_factory=list)  # transfers to offer to an agent
     offer_deadlines: list[tuple[uuid.UUID, datetime]] = field(default_factory=list)
@@ -28,8 +27,9 @@ class Effects:
     waiting_teams: list[str] = field(default_factory=list)
 
     def deliver(self, outbox_id: uuid.UUID | None) -> None:
+        """A new event's first attempt, at once."""
         if outbox_id is not None:
-            self.deliveries.append(outbox_id)
+            self.deliveries.append((outbox_id, "0", None))
 
     def publish(self, kind: str, **data: Any) -> None:
         self.live.append(
@@ -41,7 +41,6 @@ class Effects:
 
     def extend(self, other: Effects) -> None:
         self.deliveries += other.deliveries
-        self.attempts += other.attempts
         self.live += other.live
         self.assignments += other.assignments
         self.offer_deadlines += other.offer_deadlines

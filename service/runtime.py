@@ -128,8 +128,10 @@ class Runtime:
         """After a commit: ring the doorbells, all in one Redis round trip. A failure here loses
         nothing (the sweeper re-finds the work in Postgres), so it is logged, not raised."""
         jobs = [
-            *((DELIVER_JOB, f"{DELIVER_JOB}:{o}:0", str(o), None) for o in effects.deliveries),
-            *((DELIVER_JOB, f"{DELIVER_JOB}:{o}:{n}", str(o), at) for o, n, at in effects.attempts),
+            *(
+                (DELIVER_JOB, f"{DELIVER_JOB}:{o}:{n}", str(o), at)
+                for o, n, at in effects.deliveries
+            ),
             *(
                 (ASSIGN_JOB, f"{ASSIGN_JOB}:{t}:{uuid.uuid4()}", str(t), None)
                 for t in effects.assignments

@@ -71,7 +71,7 @@ async def record(
             conn, delivery.channel, f"{GONE} at {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
         )
     if next_at is not None:
-        effects.attempts.append((delivery.id, str(delivery.attempts), next_at))
+        effects.deliveries.append((delivery.id, str(delivery.attempts), next_at))
     return ("gave up" if give_up else "will retry"), effects
 
 
@@ -99,7 +99,7 @@ async def retry(
     if event_id is not None and not again:
         raise Conflict("That delivery is not waiting for a retry any more.")
     effects = Effects()
-    effects.attempts += [(event, f"{attempts}:retry", None) for event, attempts in again]
+    effects.deliveries += [(event, f"{attempts}:retry", None) for event, attempts in again]
     await audit.record(
         conn,
         me.actor,

@@ -253,7 +253,8 @@ async def _completed(conn: AsyncConnection, rows: Sequence[ReviewRead], who: str
         )
         for row in rows
     ]
-    effects.deliveries += await outbox.add_many(conn, events)
+    for event_id in await outbox.add_many(conn, events):
+        effects.deliver(event_id)
     for row in rows:
         effects.publish("review.completed", review_id=row.id, team=row.team, status=row.status)
     return effects

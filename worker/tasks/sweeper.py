@@ -54,7 +54,7 @@ async def _requeue_due(conn: AsyncConnection) -> tuple[list[tuple[uuid.UUID, int
     lease on it ends (70 s: no job's timeout is over 60 s, see worker/settings.py)."""
     due = await outbox.due(conn)
     effects = Effects()
-    effects.attempts += [(event, f"{attempts}:sweep", None) for event, attempts in due]
+    effects.deliveries += [(event, f"{attempts}:sweep", None) for event, attempts in due]
     return due, effects
 
 
