@@ -3,6 +3,7 @@
     .venv/bin/python bench/detectors.py               # the live engine: rules + semantic heads
     .venv/bin/python bench/detectors.py --rules-only  # the rules alone (as before the model)
     .venv/bin/python bench/detectors.py --tune        # the same figures on our own tuning set
+    .venv/bin/python bench/detectors.py --file F      # on another labelled file of ours
 
 Sets: ../shared/data/escalation_eval/ (900 messages, 90 conversations, 11 languages, written
 outside the team; evaluation only) and the dataset-labelled rows of ../shared/data/utterances.jsonl
@@ -292,10 +293,16 @@ def main(argv: Iterable[str] | None = None) -> None:
     parser.add_argument("--rules-only", action="store_true", help="without the semantic heads")
     parser.add_argument("--tune", action="store_true", help="our own tuning set, not evaluation")
     parser.add_argument("--errors", action="store_true", help="print each wrong message")
+    parser.add_argument("--file", type=Path, help="another labelled file of ours (row format of "
+                        "service/detection/data/README.md), e.g. one not yet tuned on")  # fmt: skip
     args = parser.parse_args(list(argv) if argv is not None else None)
     policy = load_policy(args.policy)
     judge = Judge(policy, args.rules_only)
     mode = "rules only" if args.rules_only else "rules + semantic heads"
+    if args.file:
+        print(f"== {args.file}, {mode}")
+        messages(judge, read_jsonl(args.file), args.errors)
+        return
     if args.tune:
         print(f"== our tuning set ({TUNE}), {mode}")
         messages(judge, read_jsonl(TUNE / "messages.jsonl"), args.errors)
