@@ -79,45 +79,6 @@ async def reviewer_name(conn: AsyncConnection, reviewer_id: uuid.UUID | None) ->
     return f"{row.display_name} ({row.email})" if row else None
 
 
-async def transfers(
-    conn: AsyncConnection, teams: Sequence[str] | None, me: uuid.UUID
-) -> tuple[Sequence[Row[Any]], Sequence[Row[Any]]]:
-    """Transfers waiting for a person of these teams (what is offered to this person first, then
-    the most urgent, then the oldest), and the ones this person accepted."""
-    select = """
-    SELECT x.id, x.mode, x.team, x.status, x.reason, x.summary, x.triggers, x.created_at,
-           x.accepted_at, x.channel, x.assigned_to, h.display_name AS assigned_name, x.priority,
-           (SELECT count(*) FROM transfer_message m WHERE m.transfer_id = x.id
-              AND m.sender = 'customer') AS customer_messages,
-           c.customer_id, c.external_id AS conversation_external_id,
-           EXTRACT(EPOCH FROM now() - x.created_at) AS waiting_seconds
-    FROM transfer x JOIN conversation c ON c.id = x.conversation_id
-    LEFT JOIN reviewer h ON h.id = x.assigned_to
-    """
-    waiting = (
-        await conn.execute(
-            text(
-                select
-                + " WHERE x.status IN ('created', 'offered', 'queued')"
-                + _team_filter(teams, "x.team")
-                + " ORDER BY (x.status = 'offered' AND x.assigned_to = :me) DESC, "
-                "x.priority DESC, x.created_at LIMIT 200"
-            ),
-            {"teams": list(teams or []), "me": me},
-        )
-    ).all()
-    mine = (
-        await conn.execute(
-            text(
-                select + " WHERE x.status = 'accepted' AND x.assigned_to = :me "
-                "ORDER BY x.accepted_at DESC LIMIT 50"
-            ),
-            {"me": me},
-        )
-    ).all()
-    return waiting, mine
-
-
 async def team_health(conn: AsyncConnection, teams: Sequence[str] | None) -> Sequence[Row[Any]]:
     """Per team: queue depth, oldest item, items past 80% of their budget, breaches today."""
     sql = (

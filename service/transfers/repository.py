@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from service import db
 from service.db import PgConnection, Statement
 from service.transfers.assignment import Agent
-from service.transfers.schemas import TransferRead
+from service.transfers.schemas import DeskTransfer, TransferRead
 
 VIEW = """
 SELECT x.id, x.conversation_id, x.channel, x.mode, x.team, x.reason, x.status, x.assigned_to,
@@ -321,3 +321,37 @@ async def reserve_and_offer(
 def _decoded(value: Any) -> Any:
     # A pool connection hands back JSON as text; one under SQLAlchemy has it decoded already.
     return json.loads(value) if isinstance(value, str) else value
+
+
+DESK = """
+SELECT x.id, x.mode, x.team, x.status, x.reason, x.summary, x.triggers, x.created_at,
+       x.accepted_at, x.channel, x.assigned_to, h.display_name AS assigned_name, x.priority,
+       (SELECT count(*) FROM transfer_message m WHERE m.transfer_id = x.id
+          AND m.sender = 'customer') AS customer_messages,
+       c.customer_id, c.external_id AS conversation_external_id,
+       EXTRACT(EPOCH FROM now() - x.created_at)::float AS waiting_seconds
+FROM transfer x JOIN conversation c ON c.id = x.conversation_id
+LEFT JOIN reviewer h ON h.id = x.assigned_to
+"""
+
+
+async def desk_list(
+    conn: AsyncConnection, teams: Sequence[str] | None, me: uuid.UUID
+) -> tuple[list[DeskTransfer], list[DeskTransfer]]:
+    """Transfers waiting for a person of these teams (what is offered to this person first, then
+    the most urgent, then the oldest), and the ones this person accepted."""
+    team = "" if teams is None else " AND x.team = ANY(:teams)"
+    waiting = await db.rows(
+        conn,
+        f"{DESK} WHERE x.status IN ('created', 'offered', 'queued'){team} "
+        "ORDER BY (x.status = 'offered' AND x.assigned_to = :me) DESC, "
+        "x.priority DESC, x.created_at LIMIT 200",
+        {"teams": list(teams or []), "me": me},
+    )
+    mine = await db.rows(
+        conn,
+        f"{DESK} WHERE x.status = 'accepted' AND x.assigned_to = :me "
+        "ORDER BY x.accepted_at DESC LIMIT 50",
+        {"me": me},
+    )
+    return [DeskTransfer.of(r) for r in waiting], [DeskTransfer.of(r) for r in mine]

@@ -47,6 +47,34 @@ class TransferRead:
         return cls(**row._mapping)
 
 
+@dataclass(frozen=True, slots=True)
+class DeskTransfer:
+    """A row of the desk's Handoffs table (repository.desk_list): who, why, team, how long it
+    has waited, to whom it is offered, and how many customer messages came since it began."""
+
+    id: uuid.UUID
+    mode: str
+    team: str
+    status: str
+    reason: str
+    summary: dict[str, Any] | None
+    triggers: list[dict[str, Any]]
+    created_at: datetime
+    accepted_at: datetime | None
+    channel: str
+    assigned_to: uuid.UUID | None
+    assigned_name: str | None
+    priority: int
+    customer_messages: int
+    customer_id: str
+    conversation_external_id: str
+    waiting_seconds: float
+
+    @classmethod
+    def of(cls, row: Row[Any]) -> DeskTransfer:
+        return cls(**row._mapping)
+
+
 def view(row: TransferRead, messages: Sequence[Row[Any]] | None = None) -> dict[str, Any]:
     """GET /v1/transfers/{id} as the contract promises, with a little more for people."""
     return {

@@ -22,7 +22,7 @@ from service.reviewers.caller import Caller
 from service.transfers import repository
 from service.transfers import service as transfers
 from service.transfers.schemas import view as transfer_view
-from ui import queries, render
+from ui import render
 from ui.pages import context, go, set_flash, show_page, signed_in
 from ui.security import runtime_of
 
@@ -31,7 +31,7 @@ PRESENCE_WORDS = {"online": "Online", "away": "Away", "offline": "Offline"}
 
 async def handoffs_context(runtime: Any, me: Caller) -> dict[str, Any]:
     async with runtime.engine.connect() as conn:
-        waiting, mine = await queries.transfers(conn, me.team_scope(), me.id)
+        waiting, mine = await repository.desk_list(conn, me.team_scope(), me.id)
         presence = await people.presence_of(conn, me.id)
     return {
         "waiting": waiting,
