@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import multiprocessing
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -115,8 +116,8 @@ def _reviewer(
     count: int,
     every: float,
 ) -> list[float]:
-    """One reviewer's desk, in a process of its own: a claim every `every` seconds (0: back
-    to back), each in its own transaction through the repository's claim_next (the statement
+    """One reviewer's desk, in a process of its own: a claim every `every` seconds on average
+    (0: back to back), each in its own transaction through the repository's claim_next (the statement
     the API runs)."""
 
     async def run() -> list[float]:
@@ -125,9 +126,13 @@ def _reviewer(
         try:
             async with engine.connect():  # connect before the clock starts
                 pass
-            begin = time.perf_counter()
-            for n in range(count):
-                await asyncio.sleep(max(0.0, begin + n * every - time.perf_counter()))
+            # Desks are independent: claims arrive at random (exponential gaps, mean `every`),
+            # not all eight on the same tick, which would measure a burst the bench made.
+            gaps = random.Random(str(person))
+            due = time.perf_counter()
+            for _ in range(count):
+                due += gaps.expovariate(1 / every) if every else 0.0
+                await asyncio.sleep(max(0.0, due - time.perf_counter()))
                 started = time.perf_counter()
                 async with database.transaction(engine) as conn:
                     got = await repository.claim_next(conn, person, teams, 120)
