@@ -120,8 +120,9 @@ def session_middleware(app: ASGIApp) -> ASGIApp:
         state["session_id"], state["session"] = (sid if session else None), session
         by_session = False
         if session and session.signed_in and not _header(scope, b"authorization"):
-            async with runtime.engine.connect() as conn:
-                caller = await accounts.caller_by_id(conn, session.reviewer_uuid)  # type: ignore[arg-type]
+            caller = await runtime.read(
+                lambda conn: accounts.caller_by_id(conn, session.reviewer_uuid)  # type: ignore[arg-type]
+            )
             if caller is not None:
                 state["caller"], by_session = caller, True
         if (

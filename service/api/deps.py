@@ -40,8 +40,7 @@ async def provide_caller(request: Request, runtime: Runtime) -> Caller:
     token = bearer(request)
     if not token.startswith(accounts.TOKEN_PREFIX):
         raise Unauthorized("invalid reviewer token")
-    async with runtime.engine.connect() as conn:
-        return await accounts.caller_for_token(conn, token)
+    return await runtime.read(lambda conn: accounts.caller_for_token(conn, token))
 
 
 async def provide_principal(request: Request, runtime: Runtime) -> str | Caller:

@@ -28,8 +28,9 @@ class InsightsController(Controller):
         since: Annotated[str, Parameter(pattern=DURATION, description="e.g. 24h, 7d")] = "24h",
     ) -> dict[str, Any]:
         period = _period_for_supervisor(caller, since)
-        async with runtime.engine.connect() as conn:
-            result = await shadow.compare(conn, period, teams=caller.team_scope())
+        result = await runtime.read(
+            lambda conn: shadow.compare(conn, period, teams=caller.team_scope())
+        )
         result["live_policy"] = runtime.policies.current.version
         result["shadow_policy"] = runtime.shadow.current.version if runtime.shadow else None
         return result
@@ -47,8 +48,8 @@ class InsightsController(Controller):
             raise Invalid("target: must be between 0 and 1, e.g. 0.05", field="target")
         policy = runtime.policies.current
         async_channels = [c.name for c in policy.channels.values() if c.mode == "async"]
-        async with runtime.engine.connect() as conn:
-            return await calibration.calibrate(
+        return await runtime.read(
+            lambda conn: calibration.calibrate(
                 conn,
                 period,
                 target,
@@ -56,6 +57,7 @@ class InsightsController(Controller):
                 policy.threshold_for("", None),
                 teams=caller.team_scope(),
             )
+        )
 
 
 def _period_for_supervisor(caller: Caller, since: str) -> timedelta:

@@ -23,8 +23,8 @@ class OpsController(Controller):
     async def readyz(self, runtime: Runtime) -> Response[Any]:
         checks = {"postgres": "ok", "redis": "ok"}
         try:
-            async with asyncio.timeout(2), runtime.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
+            async with asyncio.timeout(2):
+                await runtime.read(lambda conn: conn.execute(text("SELECT 1")))
         except Exception as exc:
             checks["postgres"] = f"unreachable: {type(exc).__name__}"
         try:
@@ -44,5 +44,4 @@ class OpsController(Controller):
 
     @get("/metrics", media_type="text/plain; version=0.0.4")
     async def metrics(self, runtime: Runtime) -> bytes:
-        async with runtime.engine.connect() as conn:
-            return await prom.render(conn)
+        return await runtime.read(prom.render)

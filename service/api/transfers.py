@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from litestar import Controller
 from litestar.params import Parameter
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.api.routes import get, post, put
 from service.reviewers import presence
@@ -49,13 +50,14 @@ class TransferController(Controller):
     async def get_transfer(
         self, transfer_id: uuid.UUID, runtime: Runtime, principal: str | Caller
     ) -> dict[str, Any]:
-        async with runtime.engine.connect() as conn:
+        async def load(conn: AsyncConnection) -> dict[str, Any]:
             if isinstance(principal, Caller):
                 row = await transfers.get_for_reviewer(conn, transfer_id, principal)
             else:
                 row = await transfers.get_for_channel(conn, transfer_id, principal)
-            said = await repository.messages(conn, transfer_id)
-        return transfer_view(row, said)
+            return transfer_view(row, await repository.messages(conn, transfer_id))
+
+        return await runtime.read(load)
 
     @post("/{transfer_id:uuid}/accept", status_code=200, summary="Take the conversation")
     async def accept(

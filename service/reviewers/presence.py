@@ -109,8 +109,7 @@ async def declare(runtime: Runtime, me: Caller, wanted: str) -> str:
 async def sweep(runtime: Runtime) -> int:
     """Everyone online in Postgres whose heartbeats have all lapsed goes offline (their desk
     process died, their laptop closed); returns how many."""
-    async with runtime.engine.connect() as conn:
-        online = await people.online(conn)
+    online = await runtime.read(people.online)
     gone = 0
     for me in online:
         gone += await settle(runtime, me) == "offline"

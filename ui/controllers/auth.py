@@ -93,8 +93,7 @@ class AuthController(Controller):
                 f"{'s' if minutes > 1 else ''}.",
                 {"Retry-After": str(wait)},
             )
-        async with runtime.engine.connect() as conn:
-            caller = await accounts.authenticate(conn, email, password)
+        caller = await runtime.read(lambda conn: accounts.authenticate(conn, email, password))
         if caller is None:
             return again(401, "That email and password do not match an account.")
         await limiter.succeeded(email, address)

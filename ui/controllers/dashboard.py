@@ -7,6 +7,7 @@ from typing import Any
 
 from litestar import Controller, Request, Response, get
 from markupsafe import Markup
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.errors import Invalid
 from service.metrics import calibration, dashboard, shadow
@@ -44,7 +45,8 @@ class DashboardController(Controller):
         policy = runtime.policies.current
         async_channels = [c.name for c in policy.channels.values() if c.mode == "async"]
         teams = signed_in(request).team_scope()
-        async with runtime.engine.connect() as conn:
+
+        async def load(conn: AsyncConnection) -> tuple[Any, ...]:
             data = await dashboard.figures(conn, chosen, teams)
             fit = await calibration.calibrate(
                 conn,
@@ -59,6 +61,9 @@ class DashboardController(Controller):
                 if runtime.shadow
                 else None
             )
+            return data, fit, twin
+
+        data, fit, twin = await runtime.read(load)
         ctx = await context(request, "dashboard")
         graphs = _charts(data, chosen.bucket) | {"calibration": _calibration_chart(fit)}
         ctx |= {

@@ -30,9 +30,11 @@ PRESENCE_WORDS = {"online": "Online", "away": "Away", "offline": "Offline"}
 
 
 async def handoffs_context(runtime: Any, me: Caller) -> dict[str, Any]:
-    async with runtime.engine.connect() as conn:
+    async def load(conn: AsyncConnection) -> tuple[Any, ...]:
         waiting, mine = await repository.desk_list(conn, me.team_scope(), me.id)
-        presence = await people.presence_of(conn, me.id)
+        return waiting, mine, await people.presence_of(conn, me.id)
+
+    waiting, mine, presence = await runtime.read(load)
     return {
         "waiting": waiting,
         "mine": mine,
@@ -44,9 +46,12 @@ async def handoffs_context(runtime: Any, me: Caller) -> dict[str, Any]:
 async def transfer_context(runtime: Any, me: Caller, transfer_id: uuid.UUID) -> dict[str, Any]:
     """One transfer as its page shows it: the row, the contract's view with the messages since
     it began, and what this person may do with it now."""
-    async with runtime.engine.connect() as conn:
+
+    async def load(conn: AsyncConnection) -> tuple[Any, ...]:
         row = await transfers.get_for_reviewer(conn, transfer_id, me)
-        said = await repository.messages(conn, transfer_id)
+        return row, await repository.messages(conn, transfer_id)
+
+    row, said = await runtime.read(load)
     view = transfer_view(row, said)
     offered_to_other = row.status == "offered" and row.assigned_to != me.id
     is_mine = row.status == "accepted" and row.assigned_to == me.id

@@ -19,6 +19,7 @@ from typing import Any
 
 from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.reviewers import presence
 from service.reviewers.caller import Caller
@@ -80,9 +81,12 @@ async def _render(
         page = base | await transfer_context(runtime, me, uuid.UUID(str(item_id)))
         return "".join(render.render("transfer.html", b, **page) for b in ("status", "transcript"))
     rid = uuid.UUID(str(item_id))
-    async with runtime.engine.connect() as conn:
+
+    async def load(conn: AsyncConnection) -> dict[str, Any] | None:
         await reviews.get_for_reviewer(conn, rid, me)
-        ctx = await review_view.load(conn, rid, me)
+        return await review_view.load(conn, rid, me)
+
+    ctx = await runtime.read(load)
     if ctx is None:
         return ""
     ctx |= base | {"notice": None, "reply": "", "hold": ""}

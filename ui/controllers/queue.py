@@ -11,8 +11,7 @@ from ui.pages import show_page
 
 
 async def queue_context(runtime: Any, me: Any) -> dict[str, Any]:
-    async with runtime.engine.connect() as conn:
-        rows, total = await queries.queue(conn, me.team_scope())
+    rows, total = await runtime.read(lambda conn: queries.queue(conn, me.team_scope()))
     return {"rows": rows, "total": total}
 
 

@@ -72,9 +72,12 @@ class ReviewController(Controller):
         blocks: tuple[str, ...] = (),
     ) -> Response[str]:
         runtime, me = runtime_of(request), signed_in(request)
-        async with runtime.engine.connect() as conn:
+
+        async def load(conn: AsyncConnection) -> dict[str, Any] | None:
             await reviews.get_for_reviewer(conn, review_id, me)  # 403/404 before anything shows
-            view = await review_view.load(conn, review_id, me)
+            return await review_view.load(conn, review_id, me)
+
+        view = await runtime.read(load)
         if view is None:
             raise NotFound(f"no review {review_id}")
         hold = await runtime.redis.get(_hold_key(runtime, review_id, me))
@@ -94,8 +97,7 @@ class ReviewController(Controller):
     @get("/{review_id:uuid}")
     async def show(self, request: Request[Any, Any, Any], review_id: uuid.UUID) -> Response[str]:
         runtime, me = runtime_of(request), signed_in(request)
-        async with runtime.engine.connect() as conn:
-            await reviews.get_for_reviewer(conn, review_id, me)
+        await runtime.read(lambda conn: reviews.get_for_reviewer(conn, review_id, me))
         # Opening the page claims the item; a cross-site link must not claim on someone's behalf.
         if request.headers.get("sec-fetch-site") != "cross-site" and await _claim(
             runtime, me, review_id
@@ -225,9 +227,12 @@ class ReviewController(Controller):
         self, request: Request[Any, Any, Any], review_id: uuid.UUID, step: int
     ) -> Response[Any]:
         runtime, me = runtime_of(request), signed_in(request)
-        async with runtime.engine.connect() as conn:
+
+        async def neighbour(conn: AsyncConnection) -> uuid.UUID | None:
             row = await reviews.get_for_reviewer(conn, review_id, me)
-            target = await review_view.neighbour(conn, row, me, step)
+            return await review_view.neighbour(conn, row, me, step)
+
+        target = await runtime.read(neighbour)
         if target is None:
             where = "after" if step > 0 else "before"
             await set_flash(request, f"No open item {where} this one in your queue.")

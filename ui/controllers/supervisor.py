@@ -9,6 +9,7 @@ from typing import Any
 from litestar import Controller, Request, Response, get, post
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.channels import deliveries
 from service.errors import Conflict, Forbidden
@@ -27,13 +28,15 @@ def supervisors_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRout
 
 
 async def supervisor_context(runtime: Any, me: Caller) -> dict[str, Any]:
-    async with runtime.engine.connect() as conn:
+    async def load(conn: AsyncConnection) -> dict[str, Any]:
         return {
             "teams": await queries.team_health(conn, me.team_scope()),
             "holds": await queries.holds(conn, me.team_scope()),
             "people": await queries.people(conn, me.team_scope()),
             "stuck": await deliveries.stuck(conn, me),
         }
+
+    return await runtime.read(load)  # type: ignore[no-any-return]
 
 
 class SupervisorController(Controller):

@@ -80,8 +80,7 @@ async def tick(runtime: Runtime) -> int:
     ended = len(await runtime.commit(batch))
     if ended < BATCH:
         # What the batch leaves: fallbacks that transfer, and rows another worker was ending.
-        async with runtime.engine.connect() as conn:
-            overdue = await repository.overdue(conn, ONE_BY_ONE)
+        overdue = await runtime.read(lambda conn: repository.overdue(conn, ONE_BY_ONE))
         for review_id in overdue:
             ended += await expire_now(runtime, review_id)
     if ended:

@@ -39,8 +39,7 @@ async def assign_waiting(ctx: dict[str, Any], teams: str) -> str:
     """Someone of these teams came online: offer their waiting transfers, most urgent first,
     until one finds nobody free (the rest would not either)."""
     runtime: Runtime = ctx["runtime"]
-    async with runtime.engine.connect() as conn:
-        waiting = await repository.waiting(conn, teams=teams.split(","))
+    waiting = await runtime.read(lambda conn: repository.waiting(conn, teams=teams.split(",")))
     offered = 0
     for transfer_id in waiting:
         if await apply(runtime, offers.assign, transfer_id) != "offered":

@@ -78,8 +78,9 @@ async def _sweep_transfers(runtime: Runtime) -> int:
         return None, Effects()
 
     await runtime.commit(end_offers)
-    async with runtime.engine.connect() as conn:
-        lapsed = await transfer_queries.lapsed_offers(conn)
+
+    async def due(conn: AsyncConnection) -> tuple[list[uuid.UUID], ...]:
+        lapsed = list(await transfer_queries.lapsed_offers(conn))
         unattended = [
             transfer_id
             for team in policy.teams.values()
@@ -88,7 +89,9 @@ async def _sweep_transfers(runtime: Runtime) -> int:
                 conn, team.name, team.no_one_online.after
             )
         ]
-        waiting = await transfer_queries.waiting(conn)
+        return lapsed, unattended, list(await transfer_queries.waiting(conn))
+
+    lapsed, unattended, waiting = await runtime.read(due)
     moved = 0
     steps = (
         (offers.lapse, lapsed),
