@@ -24,6 +24,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -34,10 +35,10 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
-from load import OUT, Result, Sampler, Slice, hitl, row, wait_ready, wrk  # noqa: E402
+from load import OUT, Result, Sampler, Slice, hitl, row, wrk  # noqa: E402
 from receiver import policy_for, receiver  # noqa: E402
 from review_queue import fill  # noqa: E402
-from turns import free_port, fresh_database, servers, stop_all  # noqa: E402
+from turns import free_port, fresh_database, servers, service_env, stop_all, wait_ready  # noqa: E402
 
 from service.channels import outbox  # noqa: E402
 from service.effects import Effects  # noqa: E402
@@ -56,8 +57,9 @@ async def pile_up(settings: Settings, base: str, chat_key: str, args: argparse.N
                 outbox.Event("email", "review.completed", f"bench:{uuid.uuid4()}", {"n": n})
                 for n in range(args.deliveries)
             ]
-            ids = await outbox.add_many(conn, events)
-        await runtime.dispatch(Effects(deliveries=ids))
+            effects = Effects()
+            effects.deliver(*await outbox.add_many(conn, events))
+        await runtime.dispatch(effects)
     finally:
         await runtime.close()
     limit = asyncio.Semaphore(16)
@@ -98,7 +100,7 @@ def remaining(database_url: str, redis: Redis, queue: str) -> dict[str, int]:
     return {
         "overdue reviews": overdue,
         "pending deliveries": pending,
-        "jobs": int(redis.zcard(queue)),
+        "jobs": int(redis.zcard(queue)),  # type: ignore[arg-type]
     }
 
 
@@ -133,14 +135,7 @@ def main() -> None:
         port = free_port()
         prefix = f"bench-{uuid.uuid4().hex[:6]}"
         policy = policy_for(receiver(), OUT / "backlog-policy.yaml")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("HITL_")} | {
-            "HITL_DATABASE_URL": database_url,
-            "HITL_REDIS_URL": redis_url,
-            "HITL_PORT": str(port),
-            "HITL_SECRET_KEY": "bench-secret",
-            "HITL_REDIS_PREFIX": prefix,
-            "HITL_POLICY_PATH": str(policy),
-        }
+        env = service_env(database_url, redis_url, policy, port, prefix)
         settings = Settings(
             database_url=database_url,
             redis_url=redis_url,
@@ -151,7 +146,11 @@ def main() -> None:
         hitl(env, "migrate")
         keys = {c: hitl(env, "keys", "create", c) for c in ("email", "chat")}
         base = f"http://127.0.0.1:{port}"
-        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "cwd": ROOT}
+        quiet: dict[str, Any] = {
+            "stdout": subprocess.DEVNULL,
+            "stderr": subprocess.DEVNULL,
+            "cwd": ROOT,
+        }
         serve = subprocess.Popen([sys.executable, "-m", "service", "serve"], env=env, **quiet)  # type: ignore[arg-type]
         procs.append(serve)
         wait_ready(f"{base}/readyz")

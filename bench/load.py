@@ -30,6 +30,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
@@ -40,7 +41,15 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
 from receiver import policy_for, receiver  # noqa: E402
-from turns import free_port, fresh_database, load_floor, servers, stop_all  # noqa: E402
+from turns import (  # noqa: E402
+    free_port,
+    fresh_database,
+    load_floor,
+    servers,
+    service_env,
+    stop_all,
+    wait_ready,
+)
 
 PASSWORD = "bench password 42"
 OUT = ROOT / ".hitl" / "bench"
@@ -172,17 +181,6 @@ def hitl(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
     return done.stdout.strip()
 
 
-def wait_ready(url: str) -> None:
-    for _ in range(300):
-        try:
-            if httpx.get(url, timeout=2).status_code in (200, 404, 405):
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise SystemExit(f"{url} did not come up")
-
-
 async def push_probe(base: str, sms_key: str, cookie: str, stop: threading.Event) -> list[float]:
     """Live queue push latency: a held turn on sms (shorter budget: top of the queue) every
     0.5 s, timed from its POST to the first push over the queue's WebSocket that shows it."""
@@ -286,15 +284,9 @@ def main() -> None:
     try:
         database_url = asyncio.run(fresh_database(db_base))
         port, bare_port = free_port(), free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("HITL_")} | {
-            "HITL_DATABASE_URL": database_url,
-            "HITL_REDIS_URL": redis_url,
-            "HITL_PORT": str(port),
-            "HITL_SECRET_KEY": "bench-secret",
-            "HITL_REDIS_PREFIX": f"bench-{uuid.uuid4().hex[:6]}",
-            # Webhooks (chat's transfers too) to a receiver answering 204, as a channel would.
-            "HITL_POLICY_PATH": str(policy_for(receiver(), OUT / "load-policy.yaml")),
-        }
+        # Webhooks (chat's transfers too) to a receiver answering 204, as a channel would.
+        policy = policy_for(receiver(), OUT / "load-policy.yaml")
+        env = service_env(database_url, redis_url, policy, port)
         hitl(env, "migrate")
         keys = {c: hitl(env, "keys", "create", c) for c in ("email", "chat", "sms")}
         tokens = []
@@ -305,7 +297,11 @@ def main() -> None:
             tokens.append(hitl(env, "users", "token", email))
         base = f"http://127.0.0.1:{port}"
         bare = f"http://127.0.0.1:{bare_port}"
-        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "cwd": ROOT}
+        quiet: dict[str, Any] = {
+            "stdout": subprocess.DEVNULL,
+            "stderr": subprocess.DEVNULL,
+            "cwd": ROOT,
+        }
         uvicorn = [sys.executable, "-m", "uvicorn", "bench.bare:create_app", "--factory"]
         uvicorn += ["--port", str(bare_port), "--workers", str(args.workers), "--no-access-log"]
         print(f"{os.cpu_count()} cores; wrk -t2 -c16; {args.seconds} one-second slices per mix; "

@@ -52,7 +52,7 @@ def make_turns(texts: list[str], seed: int) -> list[tuple[str, Facts, Signals]]:
             PriorTurn(intent=rng.choice(INTENTS), sentiment=rng.uniform(-1, 1))
             for _ in range(rng.choice((0, 0, 1, 2, 4)))
         )
-        contacts = ()
+        contacts: tuple[PriorContact, ...] = ()
         if rng.random() < 0.1:
             contacts = (
                 PriorContact(

@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
 from receiver import policy_for, receiver  # noqa: E402
-from turns import fresh_database, percentile, servers, stop_all  # noqa: E402
+from turns import fresh_database, percentile, servers, service_env, stop_all  # noqa: E402
 
 from service import db as database  # noqa: E402
 from service.migrate import upgrade  # noqa: E402
@@ -251,13 +251,8 @@ def main() -> None:
                     "(target p99 < 10 ms)"
                 )
         asyncio.run(_plan(settings))
-        env = {k: v for k, v in os.environ.items() if not k.startswith("HITL_")} | {
-            "HITL_DATABASE_URL": url,
-            "HITL_REDIS_URL": redis_url,
-            "HITL_REDIS_PREFIX": settings.redis_prefix,
-            "HITL_POLICY_PATH": str(settings.policy_path),
-            "HITL_SECRET_KEY": "bench",
-        }
+        assert settings.policy_path is not None
+        env = service_env(url, redis_url, settings.policy_path, prefix=settings.redis_prefix)
         logs = ROOT / ".hitl" / "bench"
         logs.mkdir(parents=True, exist_ok=True)
         workers = [

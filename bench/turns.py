@@ -78,20 +78,43 @@ async def fresh_database(base: str) -> str:
     return base.rsplit("/", 1)[0] + "/" + name
 
 
+def service_env(
+    database_url: str,
+    redis_url: str,
+    policy_path: Path,
+    port: int | None = None,
+    prefix: str | None = None,
+) -> dict[str, str]:
+    """The environment of a bench's `hitl` processes: this shell's, without any HITL_ setting
+    of its own, on the bench's database, Redis prefix and policy."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("HITL_")} | {
+        "HITL_DATABASE_URL": database_url,
+        "HITL_REDIS_URL": redis_url,
+        "HITL_SECRET_KEY": "bench-secret",
+        "HITL_REDIS_PREFIX": prefix or f"bench-{uuid.uuid4().hex[:6]}",
+        "HITL_POLICY_PATH": str(policy_path),
+        **({"HITL_PORT": str(port)} if port is not None else {}),
+    }
+
+
+def wait_ready(url: str) -> None:
+    for _ in range(300):
+        try:
+            if httpx.get(url, timeout=2).status_code in (200, 404, 405):
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise SystemExit(f"{url} did not come up")
+
+
 def serve(
     database_url: str, redis_url: str, workers: int = 1
 ) -> tuple[str, str, subprocess.Popen[bytes]]:
     """`hitl serve` on a migrated database with the default policy, once it is ready: its URL,
     an email channel's key, and the process."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HITL_")} | {
-        "HITL_DATABASE_URL": database_url,
-        "HITL_REDIS_URL": redis_url,
-        "HITL_PORT": str(port),
-        "HITL_SECRET_KEY": "bench-secret",
-        "HITL_REDIS_PREFIX": f"bench-{uuid.uuid4().hex[:6]}",
-        "HITL_POLICY_PATH": str(ROOT / "policies" / "default.yaml"),
-    }
+    env = service_env(database_url, redis_url, ROOT / "policies" / "default.yaml", port)
     hitl = [sys.executable, "-m", "service"]
     subprocess.run([*hitl, "migrate"], env=env, check=True, cwd=ROOT, capture_output=True)
     key = subprocess.run(
@@ -110,12 +133,7 @@ def serve(
         stderr=subprocess.DEVNULL,
     )
     base_url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if httpx.get(f"{base_url}/readyz").status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.1)
+    wait_ready(f"{base_url}/readyz")
     return base_url, key, proc
 
 

@@ -26,10 +26,9 @@ class Effects:
     # One job walks the queue, however long it is.
     waiting_teams: list[str] = field(default_factory=list)
 
-    def deliver(self, outbox_id: uuid.UUID | None) -> None:
-        """A new event's first attempt, at once."""
-        if outbox_id is not None:
-            self.deliveries.append((outbox_id, "0", None))
+    def deliver(self, *outbox_ids: uuid.UUID | None) -> None:
+        """New events' first attempts, at once (None: nothing was written to send)."""
+        self.deliveries += [(o, "0", None) for o in outbox_ids if o is not None]
 
     def publish(self, kind: str, **data: Any) -> None:
         self.live.append(

@@ -55,7 +55,6 @@ class Heads:
     names: tuple[str, ...]
     bank: np.ndarray  # (examples, 512) float32: every training embedding
     bank_text: tuple[str, ...]
-    positive: np.ndarray  # (heads, examples) bool: which examples are each head's positives
     dual: np.ndarray  # (heads, examples) float32: the SVMs' dual coefficients (0: not a support)
     bias: np.ndarray  # (heads,) float32
     gamma: float
@@ -68,12 +67,12 @@ class Heads:
     encoder: str  # encoder.identity() the heads were fitted on
     report: Mapping[str, object]  # what training measured
     digest: str
-    # The bank rows some head's SVM weighs (two thirds of them), and their coefficients: the
-    # product with the bank is read from memory on every batch (49 MB, more than the L3 cache
+    # The bank rows some head's SVM weighs (18,410 of 27,248), and their coefficients: the
+    # product with the bank reads it from memory on every batch (53 MB, more than the L3 cache
     # here), and it was 40% of the detector process's time. The rest only serve as evidence.
     support_bank: np.ndarray  # (supports, 512)
     support_dual: np.ndarray  # (heads, supports)
-    positive_rows: tuple[np.ndarray, ...]  # each head's positives, as bank row numbers
+    positive_rows: tuple[np.ndarray, ...]  # each head's positive examples, as bank row numbers
 
     def similarities(self, vectors: np.ndarray) -> np.ndarray:
         """(messages, supports) cosine similarities with the support vectors (unit vectors)."""
@@ -135,7 +134,6 @@ def load(path: Path = SHIPPED) -> Heads:
         names=names,
         bank=bank,
         bank_text=tuple(str(t) for t in arrays["bank_text"]),
-        positive=arrays["positive"].astype(bool),
         dual=dual,
         bias=arrays["bias"].astype(np.float32),
         gamma=float(arrays["gamma"]),

@@ -86,15 +86,16 @@ def read(heads: Heads, examples: Examples, policy: Policy, groups: list[Encoded]
                 fired.setdefault(int(best_rows[j]), {})[name] = whose
         scored.append(scores)
     rows = sorted(fired)
-    nearest = heads.nearest(vectors[rows], [set(fired[r].values()) for r in rows])
+    nearest = dict(
+        zip(rows, heads.nearest(vectors[rows], [set(fired[r].values()) for r in rows]), strict=True)
+    )
     out = []
     for (first, end), scores in zip(spans, scored, strict=True):
         evidence = {
-            name: found[whose]
-            for row, found in zip(rows, nearest, strict=True)
-            if first <= row < end
-            for name, whose in fired[row].items()
-            if whose in found
+            name: nearest[row][whose]
+            for row in range(first, end)
+            for name, whose in fired.get(row, {}).items()
+            if whose in nearest[row]
         }
         best: dict[str, float] = {}
         if similar is not None:

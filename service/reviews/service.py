@@ -253,8 +253,7 @@ async def _completed(conn: AsyncConnection, rows: Sequence[ReviewRead], who: str
         )
         for row in rows
     ]
-    for event_id in await outbox.add_many(conn, events):
-        effects.deliver(event_id)
+    effects.deliver(*await outbox.add_many(conn, events))
     for row in rows:
         effects.publish("review.completed", review_id=row.id, team=row.team, status=row.status)
     return effects
