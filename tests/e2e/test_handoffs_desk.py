@@ -14,6 +14,14 @@ from e2e_helpers import live_ready, screenshot, sign_in
 from playwright.async_api import Page, expect
 from support import Receiver
 
+FOLLOW_UPS = (
+    "hello? is anyone there?",
+    "my invoice number is INV-2291",
+    "it was charged twice on the 3rd",
+    "the second charge is 49.90",
+    "ok, I'll wait here",
+)
+
 
 def turn(conversation: str, message: str) -> dict[str, Any]:
     return {
@@ -59,15 +67,18 @@ async def test_accept_watch_reply_and_close_a_transfer(
     await expect(page.locator(".flash")).to_contain_text("the conversation is yours now")
     await expect(page.get_by_test_id("transfer-status")).to_contain_text("Accepted by")
     await live_ready(page)
-    # The customer writes again: the AI does not answer, the message appears on the page live.
-    started = time.monotonic()
-    r = await http.post(
-        "/v1/turns", json=turn(conversation, "my invoice number is INV-2291"), headers=headers
-    )
-    assert r.json()["action"] == "transfer" and r.json()["transfer"]["id"] == transfer_id
+    # The customer writes five times more: the AI never answers, and each message is on the
+    # page, live, within a second of the turn that carried it.
     transcript = page.get_by_test_id("live-transcript")
-    await expect(transcript).to_contain_text("my invoice number is INV-2291", timeout=3000)
-    assert time.monotonic() - started < 1.0, "on the desk within a second"
+    took = []
+    for message in FOLLOW_UPS:
+        started = time.monotonic()
+        r = await http.post("/v1/turns", json=turn(conversation, message), headers=headers)
+        assert r.json()["action"] == "transfer" and r.json()["transfer"]["id"] == transfer_id
+        await expect(transcript).to_contain_text(message, timeout=3000)
+        took.append(time.monotonic() - started)
+    print("on the desk after " + ", ".join(f"{t * 1000:.0f} ms" for t in took))
+    assert max(took) < 1.0, f"on the desk within a second: {took}"
     await expect(transcript).to_contain_text("AI draft (not sent)")
     await page.get_by_label("Message to customer").fill("Thanks, I've corrected INV-2291.")
     await page.get_by_role("button", name="Send").click()
