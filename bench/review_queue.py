@@ -40,8 +40,10 @@ from turns import fresh_database, percentile, servers, service_env, stop_all  # 
 
 from service import db as database  # noqa: E402
 from service.migrate import upgrade  # noqa: E402
+from service.reviewers.caller import Caller  # noqa: E402
 from service.reviews import repository  # noqa: E402
-from service.settings import Settings  # noqa: E402
+from service.reviews import service as reviews  # noqa: E402
+from service.settings import Settings, to_libpq_url  # noqa: E402
 
 TEAMS = ("general", "billing", "care", "legal", "night")
 
@@ -115,17 +117,22 @@ def _reviewer(
     teams: tuple[str, ...] | None,
     count: int,
     every: float,
+    alone: bool,
 ) -> list[float]:
     """One reviewer's desk, in a process of its own: a claim every `every` seconds on average
-    (0: back to back), each in its own transaction through the repository's claim_next (the statement
-    the API runs)."""
+    (0: back to back), each through the use-case POST /v1/reviews/next runs (a pool connection,
+    claim_next's one statement, the review read back, the live event to ring). `alone`: the
+    bare statement on a bare asyncpg connection, the floor the use-case adds to."""
+    me = Caller(person, "bench@example.com", "Bench", "reviewer" if teams else "admin", teams or ())
+    scope = {} if teams is None else {"team": teams[0]} if len(teams) == 1 else {"teams": teams}
+    statement = repository.CLAIM_NEXT[tuple(scope)]
+    params = {"who": person, "lease": 120} | scope
 
     async def run() -> list[float]:
-        engine = database.create_engine(settings, pool_size=1)
+        pool = await database.create_pool(settings, size=1)
+        bare = await asyncpg.connect(to_libpq_url(settings.database_url or ""))
         out = []
         try:
-            async with engine.connect():  # connect before the clock starts
-                pass
             # Desks are independent: claims arrive at random (exponential gaps, mean `every`),
             # not all eight on the same tick, which would measure a burst the bench made.
             gaps = random.Random(str(person))
@@ -134,19 +141,23 @@ def _reviewer(
                 due += gaps.expovariate(1 / every) if every else 0.0
                 await asyncio.sleep(max(0.0, due - time.perf_counter()))
                 started = time.perf_counter()
-                async with database.transaction(engine) as conn:
-                    got = await repository.claim_next(conn, person, teams, 120)
+                if alone:
+                    got = await bare.fetchval(statement.sql, *statement.args(params)) is not None
+                else:
+                    async with pool.acquire() as conn:
+                        got = (await reviews.claim_next(conn, me, 120))[0] is not None
                 out.append(time.perf_counter() - started)
-                assert got is not None
+                assert got
         finally:
-            await engine.dispose()
+            await bare.close()
+            await pool.close()
         return out
 
     return asyncio.run(run())
 
 
 def claims(
-    settings: Settings, who: list[uuid.UUID], count: int, rate: float
+    settings: Settings, who: list[uuid.UUID], count: int, rate: float, alone: bool = False
 ) -> dict[str, list[float]]:
     """count claims split over concurrent reviewers, half of one team and half across every
     team, `rate` claims a second in all (0: each reviewer back to back). Each reviewer is a
@@ -156,8 +167,11 @@ def claims(
     each = count // len(who)
     every = len(who) / rate if rate else 0.0
     with ProcessPoolExecutor(len(who), mp_context=multiprocessing.get_context("spawn")) as pool:
-        one = [pool.submit(_reviewer, settings, p, ("billing",), each, every) for p in who[:half]]
-        rest = [pool.submit(_reviewer, settings, p, None, each, every) for p in who[half:]]
+        one = [
+            pool.submit(_reviewer, settings, p, ("billing",), each, every, alone)
+            for p in who[:half]
+        ]
+        rest = [pool.submit(_reviewer, settings, p, None, each, every, alone) for p in who[half:]]
         times = {
             "one team": [t for f in one for t in f.result()],
             "every team": [t for f in rest for t in f.result()],
@@ -241,14 +255,16 @@ def main() -> None:
         # Paced: a contact centre of 1,000 reviewers claiming once every 30 s makes 33 claims a
         # second; 200/s is six times that. Back to back: every reviewer as fast as the machine
         # goes, the load client's eight processes competing with Postgres for the two cores.
-        for rate in (args.claim_rate, 0.0):
-            times = claims(settings, people, args.claims, rate)
+        # The floor, in the same run: the statement alone, one round trip, paced the same way.
+        for rate, alone in ((args.claim_rate, True), (args.claim_rate, False), (0.0, False)):
+            times = claims(settings, people, args.claims, rate, alone)
             pace = f"{rate:.0f}/s in all" if rate else "back to back"
+            what = "statement alone" if alone else "claim-next"
             for name, values in times.items():
                 print(
-                    f"claim-next, {name:<10} ({len(values):,} claims, {args.reviewers // 2} "
-                    f"reviewers, {pace}): p50 {ms(values, 0.5)}  p99 {ms(values, 0.99)}  "
-                    "(target p99 < 10 ms)"
+                    f"{what}, {name:<10} ({len(values):,} claims, {args.reviewers // 2} "
+                    f"reviewers, {pace}): p50 {ms(values, 0.5)}  p99 {ms(values, 0.99)}"
+                    + ("" if alone else "  (target p99 < 10 ms)")
                 )
         asyncio.run(_plan(settings))
         assert settings.policy_path is not None

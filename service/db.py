@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -94,6 +95,12 @@ def named(sql: str) -> tuple[str, tuple[str, ...]]:
 _PARAM = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
 
 
+def json_value(value: Any) -> Any:
+    """A JSON column as Python: a pool connection hands it back as text, one under SQLAlchemy
+    (or one with a codec) has it decoded already."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
 # What asyncpg hands out: a bare connection, or one borrowed from a pool.
 PgConnection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 
@@ -113,7 +120,7 @@ async def create_pool(settings: Settings, size: int = 10) -> asyncpg.Pool:
     up as a third of the request's CPU in profiles."""
     return await asyncpg.create_pool(
         to_libpq_url(settings.database_url or ""),
-        min_size=2,
+        min_size=min(2, size),
         max_size=size,
         server_settings=_server_settings(settings, "hitl-turns"),
         command_timeout=settings.db_statement_timeout_seconds + 2,

@@ -33,6 +33,7 @@ T = TypeVar("T")
 # A use-case bound to its arguments: run in a transaction, it returns what it did and its effects.
 Work = Callable[[AsyncConnection], Awaitable[tuple[T, Effects]]]
 Read = Callable[[AsyncConnection], Awaitable[T]]
+StatementWork = Callable[[db.PgConnection], Awaitable[tuple[T, Effects]]]
 
 DELIVER_JOB = "webhooks.deliver"
 ASSIGN_JOB = "transfers.assign"
@@ -115,6 +116,15 @@ class Runtime:
         """The unit of work of a request or job: run `work` in one transaction, and ring the
         doorbells only once it has committed."""
         async with db.transaction(self.engine) as conn:
+            result, effects = await work(conn)
+        await self.dispatch(effects)
+        return result
+
+    async def commit_statement(self, work: StatementWork[T]) -> T:
+        """A unit of work that is one statement: `work` sends it on a pool connection, where it
+        is its own transaction (one round trip, no BEGIN or COMMIT to wait for); the doorbells
+        ring once it has returned. For a hot write that fits one statement (claim-next)."""
+        async with self.pg.acquire(timeout=self.settings.db_acquire_timeout_seconds) as conn:
             result, effects = await work(conn)
         await self.dispatch(effects)
         return result

@@ -48,7 +48,7 @@ class ReviewerController(Controller):
     )
     async def claim_next(self, runtime: Runtime, caller: Caller) -> Response[Any]:
         lease = runtime.settings.review_lease_seconds
-        row = await runtime.commit(lambda c: reviews.claim_next(c, caller, lease))
+        row = await runtime.commit_statement(lambda c: reviews.claim_next(c, caller, lease))
         if row is None:
             return Response(None, status_code=204)
         return Response(reviews.reviewer_view(row), status_code=200)

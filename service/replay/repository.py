@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
-from service.db import PgConnection, Statement
+from service.db import PgConnection, Statement, json_value
 from service.detection.reading import Reading
 from service.replay.runner import Event, OutcomeEvent, TurnEvent, Verdict
 from service.turns.signals import signals_for
@@ -88,16 +87,16 @@ def _turn(row: Any, ordinal: int, counted: bool) -> TurnEvent:
         # The stored score is the one the decision used, given by the channel or computed.
         sentiment=row["sentiment"],
         locale=row["locale"],
-        metadata=_json(row["metadata"]),
+        metadata=json_value(row["metadata"]),
     )
-    triggers = _json(row["triggers"]) or []
+    triggers = json_value(row["triggers"]) or []
     recorded = Verdict(
         row["action"],
         tuple(t["type"] for t in triggers),
         tuple(row["rule_ids"]),
         row["team"],
     )
-    scores = _json(row["scores"])
+    scores = json_value(row["scores"])
     return TurnEvent(
         (row["channel"], row["external_id"]),
         row["customer_id"],
@@ -111,7 +110,3 @@ def _turn(row: Any, ordinal: int, counted: bool) -> TurnEvent:
         counted,
         Reading.from_stored(scores) if scores else None,
     )
-
-
-def _json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value

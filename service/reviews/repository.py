@@ -10,10 +10,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service import db
+from service.db import PgConnection, Statement
 from service.reviews.schemas import ReviewRead
 
 # The review joined with what a reviewer needs to judge it.
-SELECT_VIEW = """
+VIEW_COLUMNS = """
 SELECT r.id, r.status, r.team, r.channel, r.priority, r.deadline, r.claimed_by, r.lease_until,
        r.draft_text, r.final_text, r.outcome_by, r.fallback, r.decided_by, r.decided_at,
        r.created_at, r.turn_id, r.conversation_id,
@@ -21,12 +22,14 @@ SELECT r.id, r.status, r.team, r.channel, r.priority, r.deadline, r.claimed_by, 
        c.external_id AS conversation_external_id, c.customer_id,
        d.triggers, d.policy_version,
        h.email AS claimed_by_email, h.display_name AS claimed_by_name
-FROM review r
+"""
+VIEW_JOINS = """
 JOIN turn t ON t.id = r.turn_id
 JOIN conversation c ON c.id = r.conversation_id
 JOIN decision d ON d.turn_id = r.turn_id
 LEFT JOIN reviewer h ON h.id = r.claimed_by
 """
+SELECT_VIEW = f"{VIEW_COLUMNS}FROM review r{VIEW_JOINS}"
 
 # An item a reviewer may act on: pending, or claimed by them, or claimed under a lapsed lease.
 ACTIONABLE_BY = (
@@ -54,6 +57,14 @@ async def list_open(
     return [ReviewRead.of(r) for r in await db.rows(conn, sql, params)]
 
 
+# A claim is a lease, not an outcome: its commit need not wait for the WAL to reach the disk
+# (that wait was most of a claim's tail). If PostgreSQL crashes within the moment before the
+# flush (a fraction of a second), the claim is forgotten, the item is pending again, and its reviewer can still act on it
+# (pending is actionable); the outcome itself (approve, edit, take over) commits synchronously.
+# set_config in RETURNING is SET LOCAL without another round trip, and only when a row was taken.
+LEASE_COMMIT = "set_config('synchronous_commit', 'off', true) AS lease_commit"
+
+
 async def claim(
     conn: AsyncConnection, review_id: uuid.UUID, who: uuid.UUID, lease_seconds: int
 ) -> bool:
@@ -61,7 +72,7 @@ async def claim(
         text(
             "UPDATE review SET status = 'claimed', claimed_by = :who, "
             "lease_until = now() + make_interval(secs => :lease) "
-            f"WHERE id = :id AND deadline > now() AND {ACTIONABLE_BY} RETURNING id"
+            f"WHERE id = :id AND deadline > now() AND {ACTIONABLE_BY} RETURNING id, {LEASE_COMMIT}"
         ),
         {"id": review_id, "who": who, "lease": lease_seconds},
     )
@@ -69,45 +80,50 @@ async def claim(
 
 
 async def claim_next(
-    conn: AsyncConnection, who: uuid.UUID, teams: Sequence[str] | None, lease_seconds: int
-) -> uuid.UUID | None:
-    """The most urgent free item of these teams; SKIP LOCKED lets reviewers claim in parallel.
+    conn: PgConnection, who: uuid.UUID, teams: Sequence[str] | None, lease_seconds: int
+) -> ReviewRead | None:
+    """The most urgent free item of these teams, claimed and read back in one statement: on a
+    pool connection that is one round trip, with no BEGIN or COMMIT of its own to wait for."""
+    scope: dict[str, Any] = (
+        {} if teams is None else {"team": teams[0]} if len(teams) == 1 else {"teams": list(teams)}
+    )
+    statement = CLAIM_NEXT[tuple(scope)]
+    params = {"who": who, "lease": lease_seconds} | scope
+    row = await conn.fetchrow(statement.sql, *statement.args(params))
+    return ReviewRead.of(row) if row else None
 
-    Two candidates, each from an index in the queue's order: the first pending item, and the
+
+def _claim_next(team_filter: str) -> Statement:
+    """Two candidates, each from an index in the queue's order: the first pending item, and the
     first item whose claim lapsed (few: the sweeper returns them to pending). The more urgent
     one is taken. Pending and claimed items are never scanned together: with claimed items in
-    one index, every claim walked past all those already claimed."""
-    # One team (the common case) by equality: the planner then walks review_pending_queue in
-    # order; with ANY(...) it filters the cross-team index instead.
-    team_filter = (
-        "" if teams is None else "AND team = :team" if len(teams) == 1 else "AND team = ANY(:teams)"
-    )
+    one index, every claim walked past all those already claimed. SKIP LOCKED lets reviewers
+    claim in parallel."""
     order = "ORDER BY deadline, priority DESC, created_at"
-    row = (
-        await conn.execute(
-            text(
-                "WITH pending AS ("
-                f"SELECT id, deadline, priority, created_at FROM review WHERE status = 'pending' "
-                f"AND deadline > now() {team_filter} {order} LIMIT 1 FOR UPDATE SKIP LOCKED), "
-                "lapsed AS ("
-                f"SELECT id, deadline, priority, created_at FROM review WHERE status = 'claimed' "
-                f"AND lease_until < now() AND deadline > now() {team_filter} {order} LIMIT 1 "
-                "FOR UPDATE SKIP LOCKED), "
-                "next AS (SELECT id FROM (SELECT * FROM pending UNION ALL SELECT * FROM lapsed) c "
-                f"{order} LIMIT 1) "
-                "UPDATE review r SET status = 'claimed', claimed_by = :who, "
-                "lease_until = now() + make_interval(secs => :lease) "
-                "FROM next WHERE r.id = next.id RETURNING r.id"
-            ),
-            {
-                "who": who,
-                "lease": lease_seconds,
-                "teams": list(teams or []),
-                "team": teams[0] if teams else None,
-            },
-        )
-    ).first()
-    return row.id if row else None
+    return Statement(
+        "WITH pending AS ("
+        f"SELECT id, deadline, priority, created_at FROM review WHERE status = 'pending' "
+        f"AND deadline > now() {team_filter} {order} LIMIT 1 FOR UPDATE SKIP LOCKED), "
+        "lapsed AS ("
+        f"SELECT id, deadline, priority, created_at FROM review WHERE status = 'claimed' "
+        f"AND lease_until < now() AND deadline > now() {team_filter} {order} LIMIT 1 "
+        "FOR UPDATE SKIP LOCKED), "
+        "next AS (SELECT id FROM (SELECT * FROM pending UNION ALL SELECT * FROM lapsed) c "
+        f"{order} LIMIT 1), "
+        "claimed AS (UPDATE review r SET status = 'claimed', claimed_by = :who, "
+        "lease_until = now() + make_interval(secs => :lease) "
+        f"FROM next WHERE r.id = next.id RETURNING r.*, {LEASE_COMMIT}) "
+        f"{VIEW_COLUMNS}FROM claimed r{VIEW_JOINS}"
+    )
+
+
+# By the teams' parameter: every team, one team by equality (the planner then walks
+# review_pending_queue in order; with ANY(...) it filters the cross-team index instead), several.
+CLAIM_NEXT = {
+    (): _claim_next(""),
+    ("team",): _claim_next("AND team = :team"),
+    ("teams",): _claim_next("AND team = ANY(:teams)"),
+}
 
 
 async def release(conn: AsyncConnection, review_id: uuid.UUID, who: uuid.UUID) -> bool:

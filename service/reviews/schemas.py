@@ -8,7 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import asyncpg
 from sqlalchemy.engine import Row
+
+from service.db import json_value
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +48,10 @@ class ReviewRead:
     claimed_by_name: str | None
 
     @classmethod
-    def of(cls, row: Row[Any]) -> ReviewRead:
-        """From a row of repository.SELECT_VIEW (its columns are these fields, by name)."""
-        return cls(**row._mapping)
+    def of(cls, row: Row[Any] | asyncpg.Record) -> ReviewRead:
+        """From a row of repository.SELECT_VIEW (its columns are these fields, by name), read
+        through SQLAlchemy or straight from a pool connection (JSON still text)."""
+        values = dict(row._mapping if isinstance(row, Row) else row)
+        values["triggers"] = json_value(values["triggers"])
+        values["metadata"] = json_value(values["metadata"])
+        return cls(**values)

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service import db
-from service.db import PgConnection, Statement
+from service.db import PgConnection, Statement, json_value
 from service.transfers.assignment import Agent
 from service.transfers.schemas import DeskTransfer, TransferRead
 
@@ -299,7 +299,7 @@ async def waiting_with_agents(
         return None
     agents = [
         Agent(uuid.UUID(a[0]), a[1], a[2], a[3], datetime.fromisoformat(a[4]) if a[4] else None)
-        for a in _decoded(row["agents"])
+        for a in json_value(row["agents"])
     ]
     return row["team"], list(row["passed_by"]), agents
 
@@ -316,11 +316,6 @@ async def reserve_and_offer(
     )
     assert row is not None
     return bool(row["offered"]), row["expires"]
-
-
-def _decoded(value: Any) -> Any:
-    # A pool connection hands back JSON as text; one under SQLAlchemy has it decoded already.
-    return json.loads(value) if isinstance(value, str) else value
 
 
 DESK = """

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from service.db import PgConnection, Statement
+from service.db import PgConnection, Statement, json_value
 from service.policy.engine import Facts, PriorContact, PriorTurn
 from service.transfers.package import MAX_TRANSCRIPT_TURNS, Exchange
 
@@ -88,8 +87,8 @@ async def load(
     row = await conn.fetchrow(FACTS.sql, *FACTS.args(params))
     assert row is not None  # a SELECT without FROM always returns its one row
     # [the stored answer, the body hash that key was first used with]
-    replay, replay_hash = _json(row["replay"]) if row["replay"] is not None else (None, None)
-    prior = _json(row["turns"])
+    replay, replay_hash = json_value(row["replay"]) if row["replay"] is not None else (None, None)
+    prior = json_value(row["turns"])
     turns = tuple(PriorTurn(intent=i, sentiment=s) for i, s, _ in prior)
     transcript = tuple(
         Exchange(datetime.fromisoformat(text[0]), text[1], text[2], intent, sentiment)
@@ -104,13 +103,8 @@ async def load(
             resolved=resolved,
             last_at=datetime.fromisoformat(at),
         )
-        for cid, resolved, at, intents, topics in _json(row["contacts"])
+        for cid, resolved, at, intents, topics in json_value(row["contacts"])
     )
     facts = Facts(turns=turns, resolved=bool(row["resolved"]), contacts=contacts)
-    owner = OpenTransfer(*_json(row["owner"])) if row["owner"] is not None else None
+    owner = OpenTransfer(*json_value(row["owner"])) if row["owner"] is not None else None
     return Loaded(facts, replay, replay_hash, owner, transcript)
-
-
-def _json(value: Any) -> Any:
-    # A pool connection hands back JSON as text; one under SQLAlchemy has it decoded already.
-    return json.loads(value) if isinstance(value, str) else value

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 
-from service.db import PgConnection, Statement
+from service.db import PgConnection, Statement, json_value
 from service.detection.live import LiveDetector
 from service.detection.reading import Reading
 from service.effects import Effects
@@ -124,7 +123,7 @@ async def _decide_once(
         raise
     if row["response"] is None:
         raise _OwnerChanged
-    return Outcome(_json(row["response"]), plan_.effects(plan, row, body))
+    return Outcome(json_value(row["response"]), plan_.effects(plan, row, body))
 
 
 def _plan(
@@ -171,7 +170,7 @@ async def replay(
     )
     assert row is not None  # the unique index said it was there
     same_body(idempotency_key, row["request_hash"], plan_.fingerprint(body))
-    return _json(row["response"])
+    return json_value(row["response"])
 
 
 def same_body(key: str | None, stored: str | None, sent: str) -> None:
@@ -202,7 +201,3 @@ def _warm_package(
         tier=warm.tier_of(body.metadata),
     )
     return warm.build(situation)
-
-
-def _json(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else json.loads(value)  # type: ignore[no-any-return]

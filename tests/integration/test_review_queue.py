@@ -54,12 +54,17 @@ async def test_parallel_reviewers_never_claim_the_same_item(
             )
             callers.append(await accounts.caller_by_id(conn, rid))
 
+    pool = await database.create_pool(settings, size=20)
+
     async def claim(caller: Any) -> str | None:
-        async with database.transaction(engine) as conn:
+        async with pool.acquire() as conn:
             row, _ = await reviews.claim_next(conn, caller, lease_seconds=60)
         return str(row.id) if row else None
 
-    claimed = await asyncio.gather(*(claim(c) for c in callers))
+    try:
+        claimed = await asyncio.gather(*(claim(c) for c in callers))
+    finally:
+        await pool.close()
     got = [c for c in claimed if c]
     assert sorted(got) == sorted(items), "every item claimed exactly once, nobody got two"
     assert claimed.count(None) == 10
@@ -80,6 +85,42 @@ async def test_finished_review_refuses_every_later_action(
             async with database.transaction(engine) as conn:
                 await action(conn, caller, uuid.UUID(item))
         assert err.value.extra["review"]["status"] == "approved"
+
+
+async def test_a_claim_is_a_lease_whose_loss_in_a_crash_costs_its_reviewer_nothing(
+    engine: AsyncEngine, settings: Settings
+) -> None:
+    """Claims commit without waiting for the WAL flush (their tail under load); what makes that
+    safe is that a claim PostgreSQL forgot in a crash leaves the item pending, and pending is
+    still the reviewer's to approve. The outcome's own commit waits for the disk."""
+    (item,) = await hold(settings, 1)
+    async with database.transaction(engine) as conn:
+        rid = await accounts.create_user(conn, "a@example.com", "reviewer", ["general"], None)
+        caller = await accounts.caller_by_id(conn, rid)
+    assert caller is not None
+    show = "SELECT current_setting('synchronous_commit')"
+    on = "SET LOCAL synchronous_commit = on"
+    pool = await database.create_pool(settings, size=1)
+    try:
+        async with pool.acquire() as bare, bare.transaction():
+            # The test servers run with synchronous_commit off: start from the production default.
+            await bare.execute(on)
+            row, _ = await reviews.claim_next(bare, caller, lease_seconds=60)
+            assert row is not None and str(row.id) == item and row.status == "claimed"
+            assert row.claimed_by_email == "a@example.com" and row.triggers[0]["type"]
+            assert await bare.fetchval(show) == "off"
+    finally:
+        await pool.close()
+    # The crash: the claim never reached the disk, so the item is pending again.
+    async with database.transaction(engine) as conn:
+        await conn.execute(
+            sa_text("UPDATE review SET status = 'pending', claimed_by = NULL, lease_until = NULL")
+        )
+    async with database.transaction(engine) as conn:
+        await conn.execute(sa_text(on))
+        done, _ = await reviews.approve(conn, caller, uuid.UUID(item))
+        assert (await conn.execute(sa_text(show))).scalar() == "on"
+    assert done.status == "approved"
 
 
 @pytest.mark.parametrize(

@@ -54,7 +54,7 @@ async def _claim(runtime: Runtime, me: Caller, review_id: uuid.UUID) -> bool:
 async def _next_item(runtime: Runtime, me: Caller) -> uuid.UUID | None:
     """Claims the most urgent free item for this person, as POST /v1/reviews/next does."""
     lease = runtime.settings.review_lease_seconds
-    row = await runtime.commit(lambda conn: reviews.claim_next(conn, me, lease))
+    row = await runtime.commit_statement(lambda conn: reviews.claim_next(conn, me, lease))
     return row.id if row is not None else None
 
 
