@@ -4,6 +4,17 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+from service.errors import Forbidden
+
+
+class HasTeam(Protocol):
+    @property
+    def team(self) -> str: ...
+
+
+Teamed = TypeVar("Teamed", bound=HasTeam)
 
 
 @dataclass(frozen=True)
@@ -24,6 +35,12 @@ class Caller:
 
     def can_see(self, team: str) -> bool:
         return self.sees_all_teams or team in self.teams
+
+    def sees(self, item: Teamed, what: str) -> Teamed:
+        """The item (a review, a transfer) if its team is this person's to see; else Forbidden."""
+        if not self.can_see(item.team):
+            raise Forbidden(f"this {what} belongs to team {item.team!r}, which is not yours")
+        return item
 
     @property
     def actor(self) -> str:

@@ -74,10 +74,7 @@ async def get_for_channel(conn: AsyncConnection, review_id: uuid.UUID, channel: 
 async def get_for_reviewer(
     conn: AsyncConnection, review_id: uuid.UUID, caller: Caller
 ) -> ReviewRead:
-    row = await _get(conn, review_id)
-    if not caller.can_see(row.team):
-        raise Forbidden(f"this review belongs to team {row.team!r}, which is not yours")
-    return row
+    return caller.sees(await _get(conn, review_id), "review")
 
 
 async def _get(conn: AsyncConnection, review_id: uuid.UUID) -> ReviewRead:

@@ -280,10 +280,7 @@ async def _ended(
 async def get_for_reviewer(
     conn: AsyncConnection, transfer_id: uuid.UUID, caller: Caller
 ) -> TransferRead:
-    row = await _get(conn, transfer_id)
-    if not caller.can_see(row.team):
-        raise Forbidden(f"this transfer belongs to team {row.team!r}, which is not yours")
-    return row
+    return caller.sees(await _get(conn, transfer_id), "transfer")
 
 
 async def get_for_channel(

@@ -125,6 +125,10 @@ async def test_everything_works_through_pgbouncer_in_transaction_mode(
                 f"/v1/reviews/{reviews[1]}/edit", json={"text": "Yes, send it."}, headers=person
             )
             assert edited.status_code == 200, edited.text
+            # Claim-next is one statement on the decision path's pool (no BEGIN of its own).
+            claimed = await http.post("/v1/reviews/next", headers=person)
+            assert claimed.status_code == 200 and claimed.json()["id"] in reviews[2:], claimed.text
+            assert claimed.json()["status"] == "claimed"
 
             asked = await http.post(
                 "/v1/turns",
