@@ -210,6 +210,16 @@ async def expire(
     return True, effects
 
 
+def batch_plans(policy: Policy) -> dict[str, tuple[str, str | None]]:
+    """The channels whose budget's expiry only sends a text, with that fallback and text: their
+    reviews are ended in batches (expire_due); a transfer is built one by one (expire)."""
+    return {
+        name: (channel.on_timeout, channel.holding_message)
+        for name, channel in policy.channels.items()
+        if channel.on_timeout in ("send_draft", "holding_message")
+    }
+
+
 async def expire_due(
     conn: AsyncConnection, policy: Policy, limit: int
 ) -> tuple[list[uuid.UUID], Effects]:
@@ -217,12 +227,7 @@ async def expire_due(
     `limit`, ended together (their ids are returned): a statement each for the reviews, their conversations, the audit
     rows and the deliveries, however many there are. Transfers are built one by one (`expire`):
     each warm package reads its own conversation."""
-    plans = {
-        name: (channel.on_timeout, channel.holding_message)
-        for name, channel in policy.channels.items()
-        if channel.on_timeout in ("send_draft", "holding_message")
-    }
-    ended = await repository.expire_due(conn, plans, limit)
+    ended = await repository.expire_due(conn, batch_plans(policy), limit)
     if not ended:
         return [], Effects()
     await _set_handler(conn, [conversation for _, conversation in ended], "ai")

@@ -103,7 +103,7 @@ async def test_every_hot_query_has_an_index(
             await reviews.list_open(conn, ["general"])
             await reviews.list_open(conn, None)
             await reviews.get(conn, review_id)
-            await reviews.overdue(conn)
+            await reviews.overdue(conn, 500, ["letters", "email"])
             await reviews.expire_due(conn, plans, 500)
             await reviews.return_lapsed_leases(conn)
             await outbox.due(conn)

@@ -80,7 +80,8 @@ async def tick(runtime: Runtime) -> int:
     ended = len(await runtime.commit(batch))
     if ended < BATCH:
         # What the batch leaves: fallbacks that transfer, and rows another worker was ending.
-        overdue = await runtime.read(lambda conn: repository.overdue(conn, ONE_BY_ONE))
+        batched = list(reviews.batch_plans(policy))
+        overdue = await runtime.read(lambda conn: repository.overdue(conn, ONE_BY_ONE, batched))
         for review_id in overdue:
             ended += await expire_now(runtime, review_id)
     if ended:
