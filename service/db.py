@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 from sqlalchemy import text
@@ -15,6 +15,8 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from service.settings import Settings, to_libpq_url
+
+M = TypeVar("M")
 
 
 def create_engine(settings: Settings, *, pool_size: int | None = None) -> AsyncEngine:
@@ -93,6 +95,11 @@ def named(sql: str) -> tuple[str, tuple[str, ...]]:
 
 
 _PARAM = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
+
+
+def read_as(model: Callable[..., M], found: Iterable[Row[Any]]) -> list[M]:
+    """Rows as a typed read model whose fields are the statement's columns, by name."""
+    return [model(**row._mapping) for row in found]
 
 
 def json_value(value: Any) -> Any:

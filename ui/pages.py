@@ -13,6 +13,10 @@ from service.reviewers.caller import Caller
 from ui import render
 from ui.security import caller_of, runtime_of, session_of, store_of
 
+# The queue page renders at most this many rows (the most urgent) plus a count of the rest:
+# a person scans the top of the list, and the page stays fast with 10,000 items open.
+QUEUE_ROWS = 200
+
 
 def is_htmx(request: Request[Any, Any, Any]) -> bool:
     return request.headers.get("hx-request") == "true"

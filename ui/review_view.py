@@ -9,10 +9,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from service.reviewers import repository as people
 from service.reviewers.caller import Caller
 from service.reviews import repository
 from service.reviews.schemas import ReviewRead
-from ui import queries
+from service.turns import repository as conversations
+from ui.pages import QUEUE_ROWS
 
 OUTCOME_WORDS = {
     "approved": "Approved",
@@ -88,12 +90,12 @@ async def load(conn: AsyncConnection, review_id: uuid.UUID, me: Caller) -> dict[
     row = await repository.get(conn, review_id)
     if row is None:
         return None
-    decider = await queries.reviewer_name(conn, row.decided_by)
+    decider = await people.name_of(conn, row.decided_by)
     return {
         "review": row,
         "state": situation(row, me, decider),
-        "history": await queries.history(conn, row.turn_id),
-        "contacts": await queries.prior_contacts(conn, row.customer_id, row.conversation_id),
+        "history": await conversations.history(conn, row.turn_id),
+        "contacts": await conversations.prior_contacts(conn, row.customer_id, row.conversation_id),
         "triggers": list(row.triggers or []),
     }
 
@@ -111,7 +113,7 @@ async def neighbour(
     The item itself may have ended or moved meanwhile: its neighbours are then the open items
     on either side of where it would stand.
     """
-    order = await repository.list_open(conn, me.team_scope(), limit=queries.QUEUE_ROWS)
+    order = await repository.list_open(conn, me.team_scope(), limit=QUEUE_ROWS)
     ids = [r.id for r in order]
     if row.id in ids:
         at = ids.index(row.id) + step

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from service.db import read_as
 from service.reviewers.accounts import CALLER_SQL, caller_of_row
 from service.reviewers.caller import Caller
+from service.reviewers.schemas import Person
 
 
 async def presence_of(conn: AsyncConnection, reviewer_id: uuid.UUID) -> str | None:
@@ -26,3 +29,35 @@ async def online(conn: AsyncConnection, limit: int = 1000) -> list[Caller]:
         {"n": limit},
     )
     return [caller_of_row(r) for r in rows]
+
+
+async def people(conn: AsyncConnection, teams: Sequence[str] | None) -> list[Person]:
+    """The people of these teams: presence, and how much each holds right now."""
+    sql = (
+        """
+    SELECT r.id, r.display_name, r.email, r.presence, r.last_seen_at,
+      array_agg(t.team ORDER BY t.team) AS teams,
+      (SELECT count(*) FROM review v WHERE v.claimed_by = r.id AND v.status = 'claimed')
+        AS holding,
+      (SELECT count(*) FROM transfer x WHERE x.assigned_to = r.id AND x.status = 'accepted')
+        AS conversations
+    FROM reviewer r JOIN reviewer_team t ON t.reviewer_id = r.id
+    WHERE true"""
+        + ("" if teams is None else " AND t.team = ANY(:teams)")
+        + """
+    GROUP BY r.id ORDER BY (r.presence = 'online') DESC, r.display_name LIMIT 500
+    """
+    )
+    return read_as(Person, await conn.execute(text(sql), {"teams": list(teams or [])}))
+
+
+async def name_of(conn: AsyncConnection, reviewer_id: uuid.UUID | None) -> str | None:
+    """ "Name (email)" of a person, as the desk shows who decided; None for nobody."""
+    if reviewer_id is None:
+        return None
+    row = (
+        await conn.execute(
+            text("SELECT display_name, email FROM reviewer WHERE id = :id"), {"id": reviewer_id}
+        )
+    ).first()
+    return f"{row.display_name} ({row.email})" if row else None

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service import db
 from service.db import PgConnection, Statement
-from service.reviews.schemas import ReviewRead
+from service.reviews.schemas import Hold, ReviewRead, TeamHealth
 
 # The review joined with what a reviewer needs to judge it.
 VIEW_COLUMNS = """
@@ -274,3 +274,63 @@ async def seconds_until_deadline(conn: AsyncConnection, review_id: uuid.UUID) ->
         {"id": review_id},
     )
     return float(row.s) if row else None
+
+
+def _team_filter(teams: Sequence[str] | None, column: str) -> str:
+    return "" if teams is None else f" AND {column} = ANY(:teams)"
+
+
+async def team_health(conn: AsyncConnection, teams: Sequence[str] | None) -> list[TeamHealth]:
+    """Per team: queue depth, oldest item, items past 80% of their budget, breaches today."""
+    sql = (
+        """
+    SELECT t.name AS team,
+      count(r.id) FILTER (WHERE r.status IN ('pending', 'claimed')) AS depth,
+      max(EXTRACT(EPOCH FROM now() - r.created_at))
+        FILTER (WHERE r.status IN ('pending', 'claimed')) AS oldest_seconds,
+      count(r.id) FILTER (WHERE r.status IN ('pending', 'claimed')
+        AND now() >= r.created_at + (r.deadline - r.created_at) * 0.8) AS at_risk,
+      count(r.id) FILTER (WHERE r.status = 'expired'
+        AND r.decided_at >= date_trunc('day', now())) AS breaches_today,
+      count(r.id) FILTER (WHERE r.status = 'claimed') AS held
+    FROM team t LEFT JOIN review r ON r.team = t.name
+      AND (r.status IN ('pending', 'claimed') OR r.decided_at >= date_trunc('day', now()))
+    WHERE true"""
+        + _team_filter(teams, "t.name")
+        + """
+    GROUP BY t.name ORDER BY t.name
+    """
+    )
+    return db.read_as(TeamHealth, await conn.execute(text(sql), {"teams": list(teams or [])}))
+
+
+async def holds(conn: AsyncConnection, teams: Sequence[str] | None) -> list[Hold]:
+    """Who holds what right now."""
+    sql = (
+        """
+    SELECT r.id, r.team, r.channel, r.deadline, r.lease_until, r.created_at, c.customer_id,
+           r.claimed_by,
+           h.display_name AS holder_name, h.email AS holder_email
+    FROM review r JOIN reviewer h ON h.id = r.claimed_by
+    JOIN conversation c ON c.id = r.conversation_id
+    WHERE r.status = 'claimed'"""
+        + _team_filter(teams, "r.team")
+        + """
+    ORDER BY h.display_name, r.deadline LIMIT 500
+    """
+    )
+    return db.read_as(Hold, await conn.execute(text(sql), {"teams": list(teams or [])}))
+
+
+async def open_page(
+    conn: AsyncConnection, teams: Sequence[str] | None, limit: int
+) -> tuple[list[ReviewRead], int]:
+    """The `limit` most urgent open reviews, and how many are open in all (counted only when
+    the page is full: a person scans the top of the list, and the page stays fast at 10,000)."""
+    rows = await list_open(conn, teams, limit=limit)
+    if len(rows) < limit:
+        return rows, len(rows)
+    sql = "SELECT count(*) FROM review WHERE status IN ('pending', 'claimed')" + _team_filter(
+        teams, "team"
+    )
+    return rows, int(await conn.scalar(text(sql), {"teams": list(teams or [])}) or 0)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import asyncpg
@@ -55,3 +56,31 @@ class ReviewRead:
         values["triggers"] = json_value(values["triggers"])
         values["metadata"] = json_value(values["metadata"])
         return cls(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class TeamHealth:
+    """A team's queue on the Supervisor page."""
+
+    team: str
+    depth: int
+    oldest_seconds: Decimal | None
+    at_risk: int
+    breaches_today: int
+    held: int
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """A claimed review and who holds it."""
+
+    id: uuid.UUID
+    team: str
+    channel: str
+    deadline: datetime
+    lease_until: datetime | None
+    created_at: datetime
+    customer_id: str
+    claimed_by: uuid.UUID
+    holder_name: str
+    holder_email: str

@@ -6,12 +6,14 @@ from typing import Any
 
 from litestar import Controller, Request, Response, get
 
-from ui import queries
-from ui.pages import show_page
+from service.reviews import repository
+from ui.pages import QUEUE_ROWS, show_page
 
 
 async def queue_context(runtime: Any, me: Any) -> dict[str, Any]:
-    rows, total = await runtime.read(lambda conn: queries.queue(conn, me.team_scope()))
+    rows, total = await runtime.read(
+        lambda conn: repository.open_page(conn, me.team_scope(), QUEUE_ROWS)
+    )
     return {"rows": rows, "total": total}
 
 

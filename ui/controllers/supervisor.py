@@ -13,10 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.channels import deliveries
 from service.errors import Conflict, Forbidden
+from service.reviewers import repository as reviewers
 from service.reviewers.caller import Caller
+from service.reviews import repository as reviews
 from service.reviews import supervision
 from service.runtime import Work
-from ui import queries
 from ui.pages import go, set_flash, show_page, signed_in
 from ui.security import caller_of, runtime_of
 
@@ -30,9 +31,9 @@ def supervisors_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRout
 async def supervisor_context(runtime: Any, me: Caller) -> dict[str, Any]:
     async def load(conn: AsyncConnection) -> dict[str, Any]:
         return {
-            "teams": await queries.team_health(conn, me.team_scope()),
-            "holds": await queries.holds(conn, me.team_scope()),
-            "people": await queries.people(conn, me.team_scope()),
+            "teams": await reviews.team_health(conn, me.team_scope()),
+            "holds": await reviews.holds(conn, me.team_scope()),
+            "people": await reviewers.people(conn, me.team_scope()),
             "stuck": await deliveries.stuck(conn, me),
         }
 
