@@ -166,7 +166,15 @@ async def test_prune_goes_in_batches(
 
 
 async def test_the_prune_statements_can_use_their_indexes(db: asyncpg.Connection) -> None:
-    """On a small table the planner may scan; forbidding that shows an index can serve each."""
+    """On a small table the planner may scan; forbidding that shows an index can serve each.
+    Conversations are many and mostly recent, as in service, and analysed: with whatever
+    statistics earlier tests left, the planner once walked the primary key instead."""
+    await db.execute(
+        "INSERT INTO conversation (channel, external_id, customer_id, handled_by, last_turn_at) "
+        "SELECT 'email', 'plan-' || n, 'c' || n, 'ai', now() - CASE WHEN n <= 20 "
+        "THEN interval '48 hours' ELSE interval '1 minute' END FROM generate_series(1, 2000) n"
+    )
+    await db.execute("ANALYZE conversation")
     for sql, index in (
         (CONVERSATIONS, "conversation_last_turn"),
         (DELIVERIES, "outbox_finished"),
