@@ -124,9 +124,7 @@ def _reviewer(
     claim_next's one statement, the review read back, the live event to ring). `alone`: the
     bare statement on a bare asyncpg connection, the floor the use-case adds to."""
     me = Caller(person, "bench@example.com", "Bench", "reviewer" if teams else "admin", teams or ())
-    scope = {} if teams is None else {"team": teams[0]} if len(teams) == 1 else {"teams": teams}
-    statement = repository.CLAIM_NEXT[tuple(scope)]
-    params = {"who": person, "lease": 120} | scope
+    sql, args = repository.claim_next_statement(person, teams, 120)
 
     async def run() -> list[float]:
         pool = await database.create_pool(settings, size=1)
@@ -139,7 +137,7 @@ def _reviewer(
                 for each in (conn, bare):
                     warm = each.transaction()
                     await warm.start()
-                    await each.fetchrow(statement.sql, *statement.args(params))
+                    await each.fetchrow(sql, *args)
                     await warm.rollback()
             # Desks are independent: claims arrive at random (exponential gaps, mean `every`),
             # not all eight on the same tick, which would measure a burst the bench made.
@@ -150,7 +148,7 @@ def _reviewer(
                 await asyncio.sleep(max(0.0, due - time.perf_counter()))
                 started = time.perf_counter()
                 if alone:
-                    got = await bare.fetchval(statement.sql, *statement.args(params)) is not None
+                    got = await bare.fetchval(sql, *args) is not None
                 else:
                     async with pool.acquire() as conn:
                         got = (await reviews.claim_next(conn, me, 120))[0] is not None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
@@ -95,6 +95,11 @@ def named(sql: str) -> tuple[str, tuple[str, ...]]:
 
 
 _PARAM = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
+
+
+def of_teams(column: str, teams: Sequence[str] | None) -> str:
+    """The condition limiting a query to these teams (bound as :teams); none for every team."""
+    return "" if teams is None else f" AND {column} = ANY(:teams)"
 
 
 def read_as(model: Callable[..., M], found: Iterable[Row[Any]]) -> list[M]:

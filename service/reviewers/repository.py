@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from service.db import read_as
+from service.db import of_teams, read_as
 from service.reviewers.accounts import CALLER_SQL, caller_of_row
 from service.reviewers.caller import Caller
 from service.reviewers.schemas import Person
@@ -43,7 +43,7 @@ async def people(conn: AsyncConnection, teams: Sequence[str] | None) -> list[Per
         AS conversations
     FROM reviewer r JOIN reviewer_team t ON t.reviewer_id = r.id
     WHERE true"""
-        + ("" if teams is None else " AND t.team = ANY(:teams)")
+        + of_teams("t.team", teams)
         + """
     GROUP BY r.id ORDER BY (r.presence = 'online') DESC, r.display_name LIMIT 500
     """
@@ -52,7 +52,7 @@ async def people(conn: AsyncConnection, teams: Sequence[str] | None) -> list[Per
 
 
 async def name_of(conn: AsyncConnection, reviewer_id: uuid.UUID | None) -> str | None:
-    """ "Name (email)" of a person, as the desk shows who decided; None for nobody."""
+    """A person as the desk names who decided, "Name (email)"; None for nobody."""
     if reviewer_id is None:
         return None
     row = (

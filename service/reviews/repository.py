@@ -10,7 +10,6 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service import db
-from service.db import PgConnection, Statement
 from service.reviews.schemas import Hold, ReviewRead, TeamHealth
 
 # The review joined with what a reviewer needs to judge it.
@@ -46,11 +45,8 @@ async def list_open(
     conn: AsyncConnection, teams: Sequence[str] | None, limit: int = 500
 ) -> list[ReviewRead]:
     """Open reviews, most urgent first; teams=None means every team."""
-    where = "r.status IN ('pending', 'claimed')"
-    params: dict[str, Any] = {"n": limit}
-    if teams is not None:
-        where += " AND r.team = ANY(:teams)"
-        params["teams"] = list(teams)
+    where = "r.status IN ('pending', 'claimed')" + db.of_teams("r.team", teams)
+    params: dict[str, Any] = {"n": limit, "teams": list(teams or [])}
     sql = (
         SELECT_VIEW + f" WHERE {where} ORDER BY r.deadline, r.priority DESC, r.created_at LIMIT :n"
     )
@@ -58,9 +54,9 @@ async def list_open(
 
 
 # A claim is a lease, not an outcome: its commit need not wait for the WAL to reach the disk
-# (that wait was most of a claim's tail). If PostgreSQL crashes within the moment before the
-# flush (a fraction of a second), the claim is forgotten, the item is pending again, and its reviewer can still act on it
-# (pending is actionable); the outcome itself (approve, edit, take over) commits synchronously.
+# (that wait was most of a claim's tail). If PostgreSQL crashes in the fraction of a second
+# before the flush, the claim is forgotten and the item is pending again, which its reviewer
+# can still act on; the outcome itself (approve, edit, take over) commits synchronously.
 # set_config in RETURNING is SET LOCAL without another round trip, and only when a row was taken.
 LEASE_COMMIT = "set_config('synchronous_commit', 'off', true) AS lease_commit"
 
@@ -80,27 +76,35 @@ async def claim(
 
 
 async def claim_next(
-    conn: PgConnection, who: uuid.UUID, teams: Sequence[str] | None, lease_seconds: int
+    conn: db.PgConnection, who: uuid.UUID, teams: Sequence[str] | None, lease_seconds: int
 ) -> ReviewRead | None:
     """The most urgent free item of these teams, claimed and read back in one statement: on a
     pool connection that is one round trip, with no BEGIN or COMMIT of its own to wait for."""
+    sql, args = claim_next_statement(who, teams, lease_seconds)
+    row = await conn.fetchrow(sql, *args)
+    return ReviewRead.of(row) if row else None
+
+
+def claim_next_statement(
+    who: uuid.UUID, teams: Sequence[str] | None, lease_seconds: int
+) -> tuple[str, list[Any]]:
+    """Claim-next's compiled statement for these teams and its arguments (the bench sends it
+    alone as the floor)."""
     scope: dict[str, Any] = (
         {} if teams is None else {"team": teams[0]} if len(teams) == 1 else {"teams": list(teams)}
     )
     statement = CLAIM_NEXT[tuple(scope)]
-    params = {"who": who, "lease": lease_seconds} | scope
-    row = await conn.fetchrow(statement.sql, *statement.args(params))
-    return ReviewRead.of(row) if row else None
+    return statement.sql, statement.args({"who": who, "lease": lease_seconds} | scope)
 
 
-def _claim_next(team_filter: str) -> Statement:
+def _claim_next(team_filter: str) -> db.Statement:
     """Two candidates, each from an index in the queue's order: the first pending item, and the
     first item whose claim lapsed (few: the sweeper returns them to pending). The more urgent
     one is taken. Pending and claimed items are never scanned together: with claimed items in
     one index, every claim walked past all those already claimed. SKIP LOCKED lets reviewers
     claim in parallel."""
     order = "ORDER BY deadline, priority DESC, created_at"
-    return Statement(
+    return db.Statement(
         "WITH pending AS ("
         f"SELECT id, deadline, priority, created_at FROM review WHERE status = 'pending' "
         f"AND deadline > now() {team_filter} {order} LIMIT 1 FOR UPDATE SKIP LOCKED), "
@@ -276,10 +280,6 @@ async def seconds_until_deadline(conn: AsyncConnection, review_id: uuid.UUID) ->
     return float(row.s) if row else None
 
 
-def _team_filter(teams: Sequence[str] | None, column: str) -> str:
-    return "" if teams is None else f" AND {column} = ANY(:teams)"
-
-
 async def team_health(conn: AsyncConnection, teams: Sequence[str] | None) -> list[TeamHealth]:
     """Per team: queue depth, oldest item, items past 80% of their budget, breaches today."""
     sql = (
@@ -296,7 +296,7 @@ async def team_health(conn: AsyncConnection, teams: Sequence[str] | None) -> lis
     FROM team t LEFT JOIN review r ON r.team = t.name
       AND (r.status IN ('pending', 'claimed') OR r.decided_at >= date_trunc('day', now()))
     WHERE true"""
-        + _team_filter(teams, "t.name")
+        + db.of_teams("t.name", teams)
         + """
     GROUP BY t.name ORDER BY t.name
     """
@@ -314,7 +314,7 @@ async def holds(conn: AsyncConnection, teams: Sequence[str] | None) -> list[Hold
     FROM review r JOIN reviewer h ON h.id = r.claimed_by
     JOIN conversation c ON c.id = r.conversation_id
     WHERE r.status = 'claimed'"""
-        + _team_filter(teams, "r.team")
+        + db.of_teams("r.team", teams)
         + """
     ORDER BY h.display_name, r.deadline LIMIT 500
     """
@@ -330,7 +330,7 @@ async def open_page(
     rows = await list_open(conn, teams, limit=limit)
     if len(rows) < limit:
         return rows, len(rows)
-    sql = "SELECT count(*) FROM review WHERE status IN ('pending', 'claimed')" + _team_filter(
-        teams, "team"
+    sql = "SELECT count(*) FROM review WHERE status IN ('pending', 'claimed')" + db.of_teams(
+        "team", teams
     )
     return rows, int(await conn.scalar(text(sql), {"teams": list(teams or [])}) or 0)

@@ -40,9 +40,9 @@ async def get(conn: AsyncConnection, transfer_id: uuid.UUID) -> TransferRead | N
 
 
 async def list_open(conn: AsyncConnection, teams: Sequence[str] | None) -> list[TransferRead]:
-    where = "x.status IN ('created', 'offered', 'queued', 'accepted')"
-    if teams is not None:
-        where += " AND x.team = ANY(:teams)"
+    where = "x.status IN ('created', 'offered', 'queued', 'accepted')" + db.of_teams(
+        "x.team", teams
+    )
     sql = VIEW + f" WHERE {where} ORDER BY x.priority DESC, x.created_at LIMIT 500"
     return [TransferRead.of(r) for r in await db.rows(conn, sql, {"teams": list(teams or [])})]
 
@@ -247,7 +247,7 @@ async def waiting(
     conn: AsyncConnection, limit: int = 200, teams: Sequence[str] | None = None
 ) -> list[uuid.UUID]:
     """Transfers nobody is offered yet, most urgent first (of these teams, or of all)."""
-    where = "" if teams is None else " AND team = ANY(:teams)"
+    where = db.of_teams("team", teams)
     return await db.column(
         conn,
         f"SELECT id FROM transfer WHERE status IN ('created', 'queued'){where} "
@@ -335,7 +335,7 @@ async def desk_list(
 ) -> tuple[list[DeskTransfer], list[DeskTransfer]]:
     """Transfers waiting for a person of these teams (what is offered to this person first, then
     the most urgent, then the oldest), and the ones this person accepted."""
-    team = "" if teams is None else " AND x.team = ANY(:teams)"
+    team = db.of_teams("x.team", teams)
     waiting = await db.rows(
         conn,
         f"{DESK} WHERE x.status IN ('created', 'offered', 'queued'){team} "
