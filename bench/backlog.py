@@ -40,6 +40,7 @@ from receiver import policy_for, receiver  # noqa: E402
 from review_queue import fill  # noqa: E402
 from turns import free_port, fresh_database, servers, service_env, stop_all, wait_ready  # noqa: E402
 
+from service import db as database  # noqa: E402
 from service.channels import outbox  # noqa: E402
 from service.effects import Effects  # noqa: E402
 from service.runtime import Runtime, queue_name  # noqa: E402
@@ -52,7 +53,7 @@ async def pile_up(settings: Settings, base: str, chat_key: str, args: argparse.N
     )
     runtime = await Runtime.start(settings)
     try:
-        async with runtime.engine.begin() as conn:
+        async with database.transaction(runtime.pg) as conn:
             events = [
                 outbox.Event("email", "review.completed", f"bench:{uuid.uuid4()}", {"n": n})
                 for n in range(args.deliveries)

@@ -146,7 +146,7 @@ def ms(values: list[float]) -> str:
 async def pruning(url: str, redis: str, seconds: float) -> tuple[int, float, float]:
     """Rows deleted, their rate, and the longest batch (each batch its own transaction)."""
     settings = Settings(database_url=url, redis_url=redis)
-    engine = database.create_engine(settings, pool_size=2)
+    pool = await database.create_pool(settings, 2)
     policy = load_policy(POLICY).retention
     longest, last = 0.0, time.perf_counter()
 
@@ -157,9 +157,9 @@ async def pruning(url: str, redis: str, seconds: float) -> tuple[int, float, flo
 
     began = time.perf_counter()
     try:
-        pruned = await prune(engine, policy, progress=batch, budget_seconds=seconds)
+        pruned = await prune(pool, policy, progress=batch, budget_seconds=seconds)
     finally:
-        await engine.dispose()
+        await pool.close()
     rows = sum(pruned.rows.values()) + pruned.turns
     return rows, rows / (time.perf_counter() - began), longest
 

@@ -186,10 +186,10 @@ def claims(
 
 
 async def _plan(settings: Settings) -> None:
-    engine = database.create_engine(settings, pool_size=1)
+    pool = await database.create_pool(settings, 1)
     try:
-        async with engine.connect() as conn:
-            plan = await conn.exec_driver_sql(
+        async with pool.acquire() as conn:
+            plan = await conn.fetch(
                 "EXPLAIN (ANALYZE, BUFFERS) SELECT id FROM review WHERE status = 'pending' "
                 "AND deadline > now() AND team = 'billing' "
                 "ORDER BY deadline, priority DESC, created_at LIMIT 1 FOR UPDATE SKIP LOCKED"
@@ -198,7 +198,7 @@ async def _plan(settings: Settings) -> None:
             for row in plan:
                 print("    " + row[0])
     finally:
-        await engine.dispose()
+        await pool.close()
 
 
 async def expire(url: str, n: int, spread: float) -> list[float]:

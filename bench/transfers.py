@@ -74,27 +74,23 @@ def percentile(values: list[float], q: float) -> float:
 
 async def measure(settings: Settings, count: int) -> list[float]:
     policy = load_policy(ROOT / "policies" / "default.yaml")
-    eng = database.create_engine(settings, pool_size=2)
+    pool = await database.create_pool(settings, 2)
     try:
-        async with eng.connect() as conn:
-            ids = [
-                r[0]
-                for r in (
-                    await conn.exec_driver_sql(
-                        "SELECT id FROM transfer WHERE status = 'created' ORDER BY created_at LIMIT "
-                        f"{count}"
-                    )
-                ).all()
-            ]
+        async with pool.acquire() as conn:
+            ids = await database.column(
+                conn,
+                "SELECT id FROM transfer WHERE status = 'created' ORDER BY created_at LIMIT :n",
+                {"n": count},
+            )
         times = []
         for transfer_id in ids:
             started = time.perf_counter()
-            async with database.transaction(eng) as conn:
+            async with database.transaction(pool) as conn:
                 await offers.assign(conn, transfer_id, policy)
             times.append(time.perf_counter() - started)
         return times
     finally:
-        await eng.dispose()
+        await pool.close()
 
 
 def routing_times(count: int) -> list[float]:

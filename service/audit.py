@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from service import db
+from service.db import Connection
 
 INSERT = (
     "INSERT INTO audit_event (actor, kind, subject_type, subject_id, data) "
@@ -15,15 +15,16 @@ INSERT = (
 
 
 async def record(
-    conn: AsyncConnection,
+    conn: Connection,
     actor: str,
     kind: str,
     subject_type: str,
     subject_id: object,
     **data: Any,
 ) -> None:
-    await conn.execute(
-        text(INSERT),
+    await db.execute(
+        conn,
+        INSERT,
         {
             "actor": actor,
             "kind": kind,
@@ -35,7 +36,7 @@ async def record(
 
 
 async def record_many(
-    conn: AsyncConnection,
+    conn: Connection,
     actor: str,
     kind: str,
     subject_type: str,
@@ -44,12 +45,11 @@ async def record_many(
     """One row per (subject id, data), in one statement: a batch is audited like its parts."""
     if not entries:
         return
-    await conn.execute(
-        text(
-            "INSERT INTO audit_event (actor, kind, subject_type, subject_id, data) "
-            "SELECT :actor, :kind, :stype, sid, CAST(data AS jsonb) "
-            "FROM unnest(CAST(:sids AS text[]), CAST(:datas AS text[])) AS e(sid, data)"
-        ),
+    await db.execute(
+        conn,
+        "INSERT INTO audit_event (actor, kind, subject_type, subject_id, data) "
+        "SELECT :actor, :kind, :stype, sid, CAST(data AS jsonb) "
+        "FROM unnest(CAST(:sids AS text[]), CAST(:datas AS text[])) AS e(sid, data)",
         {
             "actor": actor,
             "kind": kind,

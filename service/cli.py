@@ -17,7 +17,7 @@ from service.console import (
     in_transaction,
     load_policy_or_exit,
     require_secret_key,
-    run_with_engine,
+    run_with_pool,
     say,
     settings_with_services,
 )
@@ -166,8 +166,8 @@ def prune(dry_run: bool) -> None:
         say("the policy has no retention limits: everything is kept")
         return
 
-    async def run(engine: Any) -> None:
-        async with engine.connect() as conn:
+    async def run(pool: Any) -> None:
+        async with pool.acquire() as conn:
             due = await retention.due(conn, policy.retention)
         for kind, n in due.items():
             say(f"{kind}: {n:,} past {format_duration(retention.limits(policy.retention)[kind])}")
@@ -175,11 +175,11 @@ def prune(dry_run: bool) -> None:
             return
         with click.progressbar(length=sum(due.values()), label="pruning", file=sys.stderr) as bar:
             pruned = await retention.prune(
-                engine, policy.retention, progress=lambda _, n: bar.update(n)
+                pool, policy.retention, progress=lambda _, n: bar.update(n)
             )
         say(f"pruned {pruned}")
 
-    run_with_engine(settings, run)
+    run_with_pool(settings, run)
 
 
 @cli.group()

@@ -1,5 +1,5 @@
 """What every command needs: settings that find the services a running `hitl up` started, the
-policy or a clear reason to stop, a database engine for one command, messages on stderr."""
+policy or a clear reason to stop, a database pool for one command, messages on stderr."""
 
 from __future__ import annotations
 
@@ -42,23 +42,23 @@ def require_secret_key(configured: Settings) -> None:
         )
 
 
-def run_with_engine(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
+def run_with_pool(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
     async def main() -> T:
-        engine = db.create_engine(settings, pool_size=2)
+        pool = await db.create_pool(settings, 2)
         try:
-            return await work(engine)
+            return await work(pool)
         finally:
-            await engine.dispose()
+            await pool.close()
 
     return asyncio.run(main())
 
 
 def in_transaction(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
-    async def run(engine: Any) -> T:
-        async with db.transaction(engine) as conn:
+    async def run(pool: Any) -> T:
+        async with db.transaction(pool) as conn:
             return await work(conn)
 
-    return run_with_engine(settings, run)
+    return run_with_pool(settings, run)
 
 
 def load_policy_or_exit(settings: Settings) -> Any:

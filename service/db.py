@@ -1,47 +1,37 @@
-"""The database engine and the unit of work: one transaction, committed by its single owner."""
+"""The one way to the database: an asyncpg pool, statements with `:name` parameters compiled
+once, rows that read by name, and the unit of work (one transaction, committed by its owner).
+SQLModel tables (service/models) stay the schema that Alembic migrates; nothing runs through
+SQLAlchemy at run time."""
 
 from __future__ import annotations
 
 import json
 import re
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
+from functools import lru_cache
 from typing import Any, TypeVar
 
 import asyncpg
-from sqlalchemy import text
-from sqlalchemy.engine import Row
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from service.settings import Settings, to_libpq_url
 
 M = TypeVar("M")
+Params = dict[str, Any] | None
 
 
-def create_engine(settings: Settings, *, pool_size: int | None = None) -> AsyncEngine:
-    url = settings.async_database_url()
-    connect_args: dict[str, Any] = {
-        "server_settings": _server_settings(settings, "hitl"),
-        "command_timeout": settings.db_statement_timeout_seconds + 2,
-    }
-    if settings.db_pgbouncer:
-        # A prepared statement lives on one server connection, which PgBouncer hands to another
-        # client after the transaction: none are cached, and each gets a name of its own.
-        url += ("&" if "?" in url else "?") + "prepared_statement_cache_size=0"
-        connect_args |= {
-            "statement_cache_size": 0,
-            "prepared_statement_name_func": lambda: f"__hitl_{uuid.uuid4().hex}__",
-        }
-    return create_async_engine(
-        url,
-        pool_size=pool_size or settings.db_pool_size,
-        max_overflow=10,
-        pool_pre_ping=False,
-        pool_timeout=settings.db_acquire_timeout_seconds,
-        # asyncpg caches prepared statements per connection; our statements are few and fixed.
-        connect_args=connect_args,
-    )
+class Row(asyncpg.Record):
+    """A row that reads by column name as an attribute too (`row.id`), as well as `row["id"]`."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+# What asyncpg hands out: a bare connection, or one borrowed from a pool.
+Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 
 
 def _server_settings(settings: Settings, application: str) -> dict[str, str]:
@@ -55,30 +45,59 @@ def _server_settings(settings: Settings, application: str) -> dict[str, str]:
 
 
 @asynccontextmanager
-async def transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """BEGIN ... COMMIT (or ROLLBACK on error). Callers act on side effects only after it exits."""
-    async with engine.begin() as conn:
+async def transaction(
+    pool: asyncpg.Pool, acquire_within: float | None = None
+) -> AsyncIterator[Connection]:
+    """BEGIN ... COMMIT (or ROLLBACK on error). Callers act on side effects only after it exits.
+    acquire_within: seconds to wait for a free connection (TimeoutError past it)."""
+    async with pool.acquire(timeout=acquire_within) as conn, conn.transaction():
         yield conn
 
 
-async def column(conn: AsyncConnection, sql: str, params: dict[str, Any]) -> list[Any]:
-    """The first column of every row a statement returns (ids, mostly)."""
-    return list((await conn.execute(text(sql), params)).scalars())
+@lru_cache(maxsize=1024)
+def statement(sql: str) -> Statement:
+    """A statement's text compiled once: our SQL is a fixed set of constants (and a few built
+    from them by team filter), so the cache holds them all."""
+    return Statement(sql)
 
 
-async def rows(conn: AsyncConnection, sql: str, params: dict[str, Any]) -> list[Row[Any]]:
+async def rows(conn: Connection, sql: str, params: Params = None) -> list[Row]:
     """Every row a statement returns."""
-    return list((await conn.execute(text(sql), params)).all())
+    s = statement(sql)
+    return await conn.fetch(s.sql, *s.args(params or {}))  # type: ignore[return-value]
 
 
-async def one(conn: AsyncConnection, sql: str, params: dict[str, Any]) -> Row[Any]:
-    """The one row a statement returns (an error if there is none)."""
-    return (await conn.execute(text(sql), params)).one()
-
-
-async def first(conn: AsyncConnection, sql: str, params: dict[str, Any]) -> Row[Any] | None:
+async def first(conn: Connection, sql: str, params: Params = None) -> Row | None:
     """The first row a statement returns, or None."""
-    return (await conn.execute(text(sql), params)).first()
+    s = statement(sql)
+    return await conn.fetchrow(s.sql, *s.args(params or {}))  # type: ignore[return-value]
+
+
+async def one(conn: Connection, sql: str, params: Params = None) -> Row:
+    """The one row a statement returns (an error if there is none)."""
+    row = await first(conn, sql, params)
+    if row is None:
+        raise LookupError(f"no row for: {sql.strip().splitlines()[0]}")
+    return row
+
+
+async def column(conn: Connection, sql: str, params: Params = None) -> list[Any]:
+    """The first column of every row a statement returns (ids, mostly)."""
+    return [row[0] for row in await rows(conn, sql, params)]
+
+
+async def value(conn: Connection, sql: str, params: Params = None) -> Any:
+    """The first column of the first row, or None when there is no row."""
+    s = statement(sql)
+    return await conn.fetchval(s.sql, *s.args(params or {}))
+
+
+async def execute(conn: Connection, sql: str, params: Params = None) -> int:
+    """Runs a write; returns how many rows it touched (from the command tag, "UPDATE 3")."""
+    s = statement(sql)
+    tag = await conn.execute(s.sql, *s.args(params or {}))
+    count = tag.rsplit(" ", 1)[-1]
+    return int(count) if count.isdigit() else 0
 
 
 def named(sql: str) -> tuple[str, tuple[str, ...]]:
@@ -102,19 +121,15 @@ def of_teams(column: str, teams: Sequence[str] | None) -> str:
     return "" if teams is None else f" AND {column} = ANY(:teams)"
 
 
-def read_as(model: Callable[..., M], found: Iterable[Row[Any]]) -> list[M]:
+def read_as(model: Callable[..., M], found: Iterable[Row]) -> list[M]:
     """Rows as a typed read model whose fields are the statement's columns, by name."""
-    return [model(**row._mapping) for row in found]
+    return [model(**dict(row.items())) for row in found]
 
 
 def json_value(value: Any) -> Any:
-    """A JSON column as Python: a pool connection hands it back as text, one under SQLAlchemy
-    (or one with a codec) has it decoded already."""
+    """A JSON value as Python: a json/jsonb column is decoded by the pool's codec already; a
+    JSON text built in SQL (a `::text` or a bare connection without the codec) is not."""
     return json.loads(value) if isinstance(value, str) else value
-
-
-# What asyncpg hands out: a bare connection, or one borrowed from a pool.
-PgConnection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 
 
 class Statement:
@@ -127,32 +142,35 @@ class Statement:
         return [params[name] for name in self.names]
 
 
-async def create_pool(settings: Settings, size: int = 10) -> asyncpg.Pool:
-    """A raw asyncpg pool for the decision hot path, where SQLAlchemy's per-call overhead showed
-    up as a third of the request's CPU in profiles."""
+async def create_pool(
+    settings: Settings, size: int | None = None, *, application: str = "hitl"
+) -> asyncpg.Pool:
+    """The process's one pool. asyncpg prepares each statement once per connection and caches
+    it (SQLAlchemy's per-call overhead was a third of a decision's CPU in profiles)."""
     return await asyncpg.create_pool(
         to_libpq_url(settings.database_url or ""),
-        min_size=min(2, size),
-        max_size=size,
-        server_settings=_server_settings(settings, "hitl-turns"),
+        min_size=min(2, size or settings.db_pool_size),
+        max_size=size or settings.db_pool_size,
+        server_settings=_server_settings(settings, application),
         command_timeout=settings.db_statement_timeout_seconds + 2,
-        statement_cache_size=0 if settings.db_pgbouncer else 100,
-        # The hot path sets no session state: skip asyncpg's RESET ALL round trip per release.
+        # PgBouncer hands a server connection to another client after each transaction, and a
+        # prepared statement lives on one server connection: none are cached there.
+        statement_cache_size=0 if settings.db_pgbouncer else 1024,
+        init=json_codecs,
+        record_class=Row,
+        # We set no session state (SET LOCAL only): skip asyncpg's RESET ALL round trip per release.
         reset=_keep_session,
     )
 
 
+async def json_codecs(conn: asyncpg.Connection) -> None:
+    """json and jsonb decoded to Python on the way out; on the way in they take JSON text, which
+    is what every statement passes (json.dumps at the call, or a literal)."""
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(
+            name, schema="pg_catalog", encoder=str, decoder=json.loads, format="text"
+        )
+
+
 async def _keep_session(conn: asyncpg.Connection) -> None:
     return None
-
-
-async def driver_connection(conn: AsyncConnection) -> PgConnection:
-    """The asyncpg connection under a SQLAlchemy one, inside the same transaction: lets a
-    use-case run the hot path's compiled statements without a second implementation."""
-    raw = await conn.get_raw_connection()
-    if conn.in_transaction() and getattr(raw.dbapi_connection, "_transaction", ...) is None:
-        # SQLAlchemy's asyncpg adapter sends BEGIN with the first statement it runs itself: a
-        # driver statement before that ran outside the transaction, its row locks released at
-        # once (two concurrent offers of one transfer each reserved a slot). Begin it now.
-        await conn.exec_driver_sql("SELECT 1")
-    return raw.driver_connection  # type: ignore[return-value]

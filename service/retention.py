@@ -13,8 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+import asyncpg
 
 from service import db
 from service.policy.model import RetentionPolicy
@@ -89,17 +88,17 @@ def limits(policy: RetentionPolicy) -> dict[str, timedelta]:
     return {kind: age for kind, age in kept.items() if age is not None}
 
 
-async def due(conn: AsyncConnection, policy: RetentionPolicy) -> dict[str, int]:
+async def due(conn: db.Connection, policy: RetentionPolicy) -> dict[str, int]:
     """How many of each kind are past their limit now (for a dry run or a progress bar)."""
     found = {}
     for kind, age in limits(policy).items():
-        row = (await conn.execute(text(COUNTS[kind]), {"secs": age.total_seconds()})).first()
+        row = await db.first(conn, COUNTS[kind], {"secs": age.total_seconds()})
         found[kind] = int(row[0]) if row else 0
     return found
 
 
 async def prune(
-    engine: AsyncEngine,
+    pool: asyncpg.Pool,
     policy: RetentionPolicy,
     *,
     batch: int = BATCH,
@@ -113,12 +112,10 @@ async def prune(
     for kind, age in limits(policy).items():
         pruned.rows[kind] = 0
         while ends is None or time.monotonic() < ends:
-            async with db.transaction(engine) as conn:
-                row = (
-                    await conn.execute(
-                        text(STATEMENTS[kind]), {"secs": age.total_seconds(), "n": batch}
-                    )
-                ).one()
+            async with db.transaction(pool) as conn:
+                row = await db.one(
+                    conn, STATEMENTS[kind], {"secs": age.total_seconds(), "n": batch}
+                )
             pruned.rows[kind] += int(row.rows)
             pruned.turns += int(row.turns)
             if progress is not None:

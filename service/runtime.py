@@ -1,4 +1,4 @@
-"""The long-lived resources one process shares: settings, database engine, Redis/arq, policy."""
+"""The long-lived resources one process shares: settings, database pool, Redis/arq, policy."""
 
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ import asyncpg
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.constants import job_key_prefix
 from arq.jobs import serialize_job
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from service import db
 from service.channels.keys import KeyCache
@@ -31,9 +30,8 @@ from service.settings import Settings
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 # A use-case bound to its arguments: run in a transaction, it returns what it did and its effects.
-Work = Callable[[AsyncConnection], Awaitable[tuple[T, Effects]]]
-Read = Callable[[AsyncConnection], Awaitable[T]]
-StatementWork = Callable[[db.PgConnection], Awaitable[tuple[T, Effects]]]
+Work = Callable[[db.Connection], Awaitable[tuple[T, Effects]]]
+Read = Callable[[db.Connection], Awaitable[T]]
 
 DELIVER_JOB = "webhooks.deliver"
 ASSIGN_JOB = "transfers.assign"
@@ -59,10 +57,9 @@ def redis_settings(settings: Settings) -> RedisSettings:
 @dataclass
 class Runtime:
     settings: Settings
-    engine: AsyncEngine
+    pg: asyncpg.Pool
     redis: ArqRedis
     policies: PolicyHolder
-    pg: asyncpg.Pool
     shadow: PolicyHolder | None = None
     keys: KeyCache = field(default_factory=KeyCache)
     detector_: LiveDetector | None = None
@@ -85,10 +82,9 @@ class Runtime:
             await detector.start()
         runtime = cls(
             settings,
-            db.create_engine(settings),
+            pg,
             redis,
             holder,
-            pg,
             shadow,
             detector_=detector,
             secret_key=settings.resolved_secret_key(),
@@ -110,17 +106,16 @@ class Runtime:
             await self.detector_.close()
         await self.redis.aclose()
         await self.pg.close()
-        await self.engine.dispose()
 
     async def commit(self, work: Work[T]) -> T:
         """The unit of work of a request or job: run `work` in one transaction, and ring the
         doorbells only once it has committed."""
-        async with db.transaction(self.engine) as conn:
+        async with db.transaction(self.pg, self.settings.db_acquire_timeout_seconds) as conn:
             result, effects = await work(conn)
         await self.dispatch(effects)
         return result
 
-    async def commit_statement(self, work: StatementWork[T]) -> T:
+    async def commit_statement(self, work: Work[T]) -> T:
         """A unit of work that is one statement: `work` sends it on a pool connection, where it
         is its own transaction (one round trip, no BEGIN or COMMIT to wait for); the doorbells
         ring once it has returned. For a hot write that fits one statement (claim-next)."""
@@ -131,7 +126,7 @@ class Runtime:
 
     async def read(self, work: Read[T]) -> T:
         """The read side: `work` on one pooled connection, nothing written, nothing to ring."""
-        async with self.engine.connect() as conn:
+        async with self.pg.acquire(timeout=self.settings.db_acquire_timeout_seconds) as conn:
             return await work(conn)
 
     async def dispatch(self, effects: Effects) -> None:

@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+import asyncpg
 
 from service import db
 from service.channels import keys
@@ -40,11 +40,11 @@ def remember(state_dir: Path, demo: Demo) -> None:
     path.chmod(0o600)
 
 
-async def seed_demo(engine: AsyncEngine, policy: Policy, known: dict[str, str]) -> Demo:
+async def seed_demo(pool: asyncpg.Pool, policy: Policy, known: dict[str, str]) -> Demo:
     """Idempotent: reuses the login and key of an earlier run (`known`) while they still work."""
     password = known.get("password") or secrets.token_urlsafe(12)
     channel = DEMO_CHANNEL if DEMO_CHANNEL in policy.channels else sorted(policy.channels)[0]
-    async with db.transaction(engine) as conn:
+    async with db.transaction(pool) as conn:
         await accounts.ensure_teams(conn, sorted(policy.teams))
         await accounts.create_user(
             conn, DEMO_EMAIL, "admin", sorted(policy.teams), password, display_name="Demo Reviewer"

@@ -101,11 +101,11 @@ def _prepare(settings: Settings):  # type: ignore[no-untyped-def]
     upgrade(settings.async_database_url())
 
     async def seed():  # type: ignore[no-untyped-def]
-        engine = db.create_engine(settings, pool_size=2)
+        pool = await db.create_pool(settings, 2)
         try:
-            return await seed_demo(engine, policy, remembered(settings.state_dir))
+            return await seed_demo(pool, policy, remembered(settings.state_dir))
         finally:
-            await engine.dispose()
+            await pool.close()
 
     demo = asyncio.run(seed())
     remember(settings.state_dir, demo)

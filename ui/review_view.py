@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
+from service.db import Connection
 from service.reviewers import repository as people
 from service.reviewers.caller import Caller
 from service.reviews import repository
@@ -86,7 +85,7 @@ def situation(
     )
 
 
-async def load(conn: AsyncConnection, review_id: uuid.UUID, me: Caller) -> dict[str, Any] | None:
+async def load(conn: Connection, review_id: uuid.UUID, me: Caller) -> dict[str, Any] | None:
     row = await repository.get(conn, review_id)
     if row is None:
         return None
@@ -105,9 +104,7 @@ def _place(row: ReviewRead) -> tuple[Any, ...]:
     return (row.deadline, -row.priority, row.created_at)
 
 
-async def neighbour(
-    conn: AsyncConnection, row: ReviewRead, me: Caller, step: int
-) -> uuid.UUID | None:
+async def neighbour(conn: Connection, row: ReviewRead, me: Caller, step: int) -> uuid.UUID | None:
     """The open item after (step 1) or before (step -1) this one in the queue as it is now.
 
     The item itself may have ended or moved meanwhile: its neighbours are then the open items

@@ -7,7 +7,6 @@ from typing import Any
 
 import asyncpg
 import redis.exceptions
-import sqlalchemy.exc
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
 
@@ -61,8 +60,6 @@ RETRY_AFTER = "5"  # seconds: a restarting PostgreSQL or Redis is usually back b
 def unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """PostgreSQL or Redis cannot be reached: 503 with Retry-After, never a 500 (CONTRACT 4).
     Nothing was acknowledged, so the channel's retry (with its Idempotency-Key) is safe."""
-    if isinstance(exc, sqlalchemy.exc.DBAPIError) and not _lost_connection(exc):
-        return internal_error(request, exc)
     log.warning("dependency unreachable on %s %s: %r", request.method, request.url.path, exc)
     return Response(
         {
@@ -72,15 +69,6 @@ def unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[Any
         },
         status_code=503,
         headers={"Retry-After": RETRY_AFTER},
-    )
-
-
-def _lost_connection(exc: sqlalchemy.exc.DBAPIError) -> bool:
-    return (
-        exc.connection_invalidated
-        or isinstance(exc.orig, UNREACHABLE)
-        or isinstance(getattr(exc.orig, "__cause__", None), UNREACHABLE)
-        or _closed_under_us(getattr(exc.orig, "__cause__", None) or exc.orig)
     )
 
 
@@ -109,7 +97,7 @@ UNREACHABLE: tuple[type[BaseException], ...] = (
     ConnectionError,  # refused, reset: the socket itself
     TimeoutError,  # asyncpg's pool acquire and command timeouts
     asyncpg.exceptions.QueryCanceledError,  # statement_timeout
-    sqlalchemy.exc.TimeoutError,  # SQLAlchemy's pool checkout
+    asyncpg.exceptions.InsufficientResourcesError,  # too many connections
     asyncpg.PostgresConnectionError,
     asyncpg.exceptions.OperatorInterventionError,  # shutting down, cannot connect now
     asyncpg.exceptions.ConnectionDoesNotExistError,
@@ -119,7 +107,6 @@ UNREACHABLE: tuple[type[BaseException], ...] = (
 
 HANDLERS: dict[Any, Any] = {
     **dict.fromkeys(UNREACHABLE, unavailable),
-    sqlalchemy.exc.DBAPIError: unavailable,
     asyncpg.exceptions.InterfaceError: interface_error,
     DomainError: domain_error,
     ValidationException: validation_error,

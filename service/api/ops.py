@@ -6,7 +6,6 @@ import asyncio
 from typing import Any
 
 from litestar import Controller, Response, get
-from sqlalchemy import text
 
 from service.metrics import prom
 from service.runtime import Runtime
@@ -24,7 +23,7 @@ class OpsController(Controller):
         checks = {"postgres": "ok", "redis": "ok"}
         try:
             async with asyncio.timeout(2):
-                await runtime.read(lambda conn: conn.execute(text("SELECT 1")))
+                await runtime.read(lambda conn: conn.execute("SELECT 1"))
         except Exception as exc:
             checks["postgres"] = f"unreachable: {type(exc).__name__}"
         try:

@@ -7,9 +7,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 from litestar import Controller, Response
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.api.routes import NOTHING_WAITING, get, post
+from service.db import Connection
 from service.effects import Effects
 from service.metrics import prom
 from service.models.review import ENDED
@@ -20,7 +20,7 @@ from service.reviews.schemas import ReviewRead
 from service.runtime import Runtime
 from service.turns.schemas import EditIn
 
-Action = Callable[[AsyncConnection], Awaitable[tuple[ReviewRead, Effects]]]
+Action = Callable[[Connection], Awaitable[tuple[ReviewRead, Effects]]]
 
 
 async def _act(runtime: Runtime, action: Action) -> dict[str, Any]:

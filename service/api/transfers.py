@@ -10,9 +10,9 @@ from typing import Annotated, Any, Literal
 import msgspec
 from litestar import Controller
 from litestar.params import Parameter
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.api.routes import get, post, put
+from service.db import Connection
 from service.reviewers import presence
 from service.reviewers.caller import Caller
 from service.runtime import Runtime
@@ -50,7 +50,7 @@ class TransferController(Controller):
     async def get_transfer(
         self, transfer_id: uuid.UUID, runtime: Runtime, principal: str | Caller
     ) -> dict[str, Any]:
-        async def load(conn: AsyncConnection) -> dict[str, Any]:
+        async def load(conn: Connection) -> dict[str, Any]:
             if isinstance(principal, Caller):
                 row = await transfers.get_for_reviewer(conn, transfer_id, principal)
             else:

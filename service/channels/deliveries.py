@@ -8,10 +8,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from service import audit
 from service.channels import outbox, secrets
+from service.db import Connection
 from service.effects import Effects
 from service.errors import Conflict, Forbidden
 from service.reviewers.caller import Caller
@@ -34,7 +33,7 @@ GONE = "HTTP 410 Gone"
 
 
 async def begin(
-    conn: AsyncConnection, event_id: uuid.UUID
+    conn: Connection, event_id: uuid.UUID
 ) -> tuple[tuple[outbox.Delivery, list[str]] | None, Effects]:
     """Takes a due delivery for one attempt, with the channel's signing secrets; None if it is
     done, not due, or being attempted elsewhere."""
@@ -45,7 +44,7 @@ async def begin(
 
 
 async def record(
-    conn: AsyncConnection, delivery: outbox.Delivery, error: str | None, settings: Settings
+    conn: Connection, delivery: outbox.Delivery, error: str | None, settings: Settings
 ) -> tuple[str, Effects]:
     """The attempt's result: delivered; or the next attempt, scheduled by the retry rule; or
     given up (a receiver that said 410 Gone also has its endpoint switched off)."""
@@ -80,14 +79,14 @@ def _overseer(me: Caller) -> None:
         raise Forbidden("supervisors and admins only")
 
 
-async def stuck(conn: AsyncConnection, me: Caller, limit: int = 50) -> Stuck:
+async def stuck(conn: Connection, me: Caller, limit: int = 50) -> Stuck:
     _overseer(me)
     given_up, total = await outbox.given_up(conn, limit)
     return Stuck(given_up, total, await outbox.disabled_endpoints(conn))
 
 
 async def retry(
-    conn: AsyncConnection,
+    conn: Connection,
     me: Caller,
     *,
     event_id: uuid.UUID | None = None,

@@ -7,9 +7,9 @@ import secrets
 import time
 
 import asyncpg
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from service import db
+from service.db import Connection
 from service.errors import Unauthorized
 
 KEY_PREFIX = "hitl_ck_"
@@ -20,22 +20,22 @@ def hash_secret(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
-async def create_key(conn: AsyncConnection, channel: str) -> str:
+async def create_key(conn: Connection, channel: str) -> str:
     key = KEY_PREFIX + secrets.token_urlsafe(32)
-    await conn.execute(
-        text("INSERT INTO channel_key (channel, key_hash, prefix) VALUES (:c, :h, :p)"),
+    await db.execute(
+        conn,
+        "INSERT INTO channel_key (channel, key_hash, prefix) VALUES (:c, :h, :p)",
         {"c": channel, "h": hash_secret(key), "p": key[: len(KEY_PREFIX) + 6]},
     )
     return key
 
 
-async def channel_for_key(conn: AsyncConnection, key: str) -> str:
-    row = (
-        await conn.execute(
-            text("SELECT channel FROM channel_key WHERE key_hash = :h AND revoked_at IS NULL"),
-            {"h": hash_secret(key)},
-        )
-    ).first()
+async def channel_for_key(conn: Connection, key: str) -> str:
+    row = await db.first(
+        conn,
+        "SELECT channel FROM channel_key WHERE key_hash = :h AND revoked_at IS NULL",
+        {"h": hash_secret(key)},
+    )
     if row is None:
         raise Unauthorized("invalid channel API key")
     return str(row.channel)

@@ -9,10 +9,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from service import db
+from service.db import Connection
 
 # A delivery being attempted is hidden from other workers for this long.
 LOCK_SECONDS = 60
@@ -24,7 +22,7 @@ def envelope(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
 
 
 async def add(
-    conn: AsyncConnection, *, channel: str, event_type: str, dedupe_key: str, data: dict[str, Any]
+    conn: Connection, *, channel: str, event_type: str, dedupe_key: str, data: dict[str, Any]
 ) -> uuid.UUID | None:
     """Queue one delivery; a repeat of the same dedupe_key adds nothing and returns None."""
     added = await add_many(conn, [Event(channel, event_type, dedupe_key, data)])
@@ -41,17 +39,16 @@ class Event:
     data: dict[str, Any]
 
 
-async def add_many(conn: AsyncConnection, events: list[Event]) -> list[uuid.UUID]:
+async def add_many(conn: Connection, events: list[Event]) -> list[uuid.UUID]:
     """Queue deliveries in one statement; keys already queued add nothing and are not returned."""
     if not events:
         return []
-    rows = await conn.execute(
-        text(
-            "INSERT INTO outbox_event (dedupe_key, channel, event_type, payload, status) "
-            "SELECT k, c, t, CAST(p AS jsonb), 'pending' FROM unnest(CAST(:k AS text[]), "
-            "CAST(:c AS text[]), CAST(:t AS text[]), CAST(:p AS text[])) AS e(k, c, t, p) "
-            "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id"
-        ),
+    rows = await db.rows(
+        conn,
+        "INSERT INTO outbox_event (dedupe_key, channel, event_type, payload, status) "
+        "SELECT k, c, t, CAST(p AS jsonb), 'pending' FROM unnest(CAST(:k AS text[]), "
+        "CAST(:c AS text[]), CAST(:t AS text[]), CAST(:p AS text[])) AS e(k, c, t, p) "
+        "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
         {
             "k": [e.dedupe_key for e in events],
             "c": [e.channel for e in events],
@@ -73,7 +70,7 @@ class Delivery:
     disabled: str | None  # why the channel's endpoint is switched off (410 Gone), if it is
 
 
-async def claim(conn: AsyncConnection, event_id: uuid.UUID) -> Delivery | None:
+async def claim(conn: Connection, event_id: uuid.UUID) -> Delivery | None:
     """Take a due delivery for one attempt; None if it is done, not due, or being attempted."""
     row = await db.first(
         conn,
@@ -94,18 +91,17 @@ async def claim(conn: AsyncConnection, event_id: uuid.UUID) -> Delivery | None:
     )
 
 
-async def mark_delivered(conn: AsyncConnection, event_id: uuid.UUID) -> None:
-    await conn.execute(
-        text(
-            "UPDATE outbox_event SET status = 'delivered', delivered_at = now(), "
-            "locked_until = NULL, last_error = NULL WHERE id = :id AND status = 'pending'"
-        ),
+async def mark_delivered(conn: Connection, event_id: uuid.UUID) -> None:
+    await db.execute(
+        conn,
+        "UPDATE outbox_event SET status = 'delivered', delivered_at = now(), "
+        "locked_until = NULL, last_error = NULL WHERE id = :id AND status = 'pending'",
         {"id": event_id},
     )
 
 
 async def mark_retry(
-    conn: AsyncConnection, event_id: uuid.UUID, *, delay_seconds: float, error: str, give_up: bool
+    conn: Connection, event_id: uuid.UUID, *, delay_seconds: float, error: str, give_up: bool
 ) -> datetime | None:
     """Record a failed attempt; returns when to try next, or None if it was given up."""
     row = await db.first(
@@ -121,25 +117,22 @@ async def mark_retry(
     return row.next_attempt_at  # type: ignore[no-any-return]
 
 
-async def disable_endpoint(conn: AsyncConnection, channel: str, reason: str) -> int:
+async def disable_endpoint(conn: Connection, channel: str, reason: str) -> int:
     """The receiver said its endpoint is gone (410): stop sending to it. Every delivery still
     waiting for it gives up now, so supervisors see them all, with a retry, at once."""
-    await conn.execute(
-        text(
-            "INSERT INTO webhook_endpoint_disabled (channel, reason) VALUES (:c, :r) "
-            "ON CONFLICT (channel) DO NOTHING"
-        ),
+    await db.execute(
+        conn,
+        "INSERT INTO webhook_endpoint_disabled (channel, reason) VALUES (:c, :r) "
+        "ON CONFLICT (channel) DO NOTHING",
         {"c": channel, "r": reason[:500]},
     )
-    done = await conn.execute(
-        text(
-            "UPDATE outbox_event SET status = 'failed', locked_until = NULL, "
-            "last_error = 'not sent: the endpoint is disabled (' || :r || ')' "
-            "WHERE channel = :c AND status = 'pending'"
-        ),
+    return await db.execute(
+        conn,
+        "UPDATE outbox_event SET status = 'failed', locked_until = NULL, "
+        "last_error = 'not sent: the endpoint is disabled (' || :r || ')' "
+        "WHERE channel = :c AND status = 'pending'",
         {"c": channel, "r": reason[:400]},
     )
-    return int(done.rowcount or 0)
 
 
 @dataclass(frozen=True)
@@ -154,50 +147,46 @@ class GaveUp:
     created_at: datetime
 
 
-async def given_up(conn: AsyncConnection, limit: int = 100) -> tuple[list[GaveUp], int]:
+async def given_up(conn: Connection, limit: int = 100) -> tuple[list[GaveUp], int]:
     """The newest deliveries that gave up, and how many there are in all."""
-    rows = await conn.execute(
-        text(
-            "SELECT id, channel, event_type, attempts, last_error, created_at, "
-            "count(*) OVER () AS total FROM outbox_event WHERE status = 'failed' "
-            "ORDER BY created_at DESC LIMIT :n"
-        ),
+    found = await db.rows(
+        conn,
+        "SELECT id, channel, event_type, attempts, last_error, created_at, "
+        "count(*) OVER () AS total FROM outbox_event WHERE status = 'failed' "
+        "ORDER BY created_at DESC LIMIT :n",
         {"n": limit},
     )
-    found = rows.all()
     total = int(found[0].total) if found else 0
     return [
         GaveUp(r.id, r.channel, r.event_type, r.attempts, r.last_error, r.created_at) for r in found
     ], total
 
 
-async def disabled_endpoints(conn: AsyncConnection) -> list[tuple[str, str, datetime]]:
-    rows = await conn.execute(
-        text("SELECT channel, reason, disabled_at FROM webhook_endpoint_disabled ORDER BY channel")
+async def disabled_endpoints(conn: Connection) -> list[tuple[str, str, datetime]]:
+    rows = await db.rows(
+        conn, "SELECT channel, reason, disabled_at FROM webhook_endpoint_disabled ORDER BY channel"
     )
     return [(r.channel, r.reason, r.disabled_at) for r in rows]
 
 
 async def retry(
-    conn: AsyncConnection, *, event_id: uuid.UUID | None = None, channel: str | None = None
+    conn: Connection, *, event_id: uuid.UUID | None = None, channel: str | None = None
 ) -> list[tuple[uuid.UUID, int]]:
     """Give deliveries that gave up (one, or all of a channel) another full retry window from
     now, and switch their channel's endpoint back on. Returns (id, attempts) of each."""
     if event_id is None and channel is None:
         raise ValueError("retry one delivery or one channel's, never all at once by accident")
-    rows = await conn.execute(
-        text(
-            "UPDATE outbox_event SET status = 'pending', retried_at = now(), "
-            "next_attempt_at = now(), locked_until = NULL "
-            "WHERE status = 'failed' AND (CAST(:id AS uuid) IS NULL OR id = :id) "
-            "AND (CAST(:c AS text) IS NULL OR channel = :c) RETURNING id, channel, attempts"
-        ),
+    again = await db.rows(
+        conn,
+        "UPDATE outbox_event SET status = 'pending', retried_at = now(), "
+        "next_attempt_at = now(), locked_until = NULL "
+        "WHERE status = 'failed' AND (CAST(:id AS uuid) IS NULL OR id = :id) "
+        "AND (CAST(:c AS text) IS NULL OR channel = :c) RETURNING id, channel, attempts",
         {"id": event_id, "c": channel},
     )
-    again = rows.all()
     channels = sorted({r.channel for r in again} | ({channel} if channel else set()))
-    await conn.execute(
-        text("DELETE FROM webhook_endpoint_disabled WHERE channel = ANY(:c)"), {"c": channels}
+    await db.execute(
+        conn, "DELETE FROM webhook_endpoint_disabled WHERE channel = ANY(:c)", {"c": channels}
     )
     return [(r.id, r.attempts) for r in again]
 
@@ -208,7 +197,7 @@ WHERE status = 'pending' AND next_attempt_at <= now()
 ORDER BY next_attempt_at LIMIT :n"""
 
 
-async def due(conn: AsyncConnection, limit: int = 500) -> list[tuple[uuid.UUID, int]]:
+async def due(conn: Connection, limit: int = 500) -> list[tuple[uuid.UUID, int]]:
     """Deliveries due that nobody is attempting, oldest first, with their attempt counts."""
     return [(r.id, r.attempts) for r in await db.rows(conn, DUE, {"n": limit})]
 

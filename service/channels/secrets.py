@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from service import db
 from service.channels.signing import new_secret
+from service.db import Connection
 
 # After a rotation the old secret still signs, beside the new one, for this long.
 ROTATION_OVERLAP = "1 day"
@@ -23,33 +21,29 @@ class SigningSecrets:
         return [self.current] + ([self.previous] if self.previous else [])
 
 
-async def get_or_create(conn: AsyncConnection, channel: str) -> str:
-    await conn.execute(
-        text("INSERT INTO channel_secret (channel, secret) VALUES (:c, :s) ON CONFLICT DO NOTHING"),
+async def get_or_create(conn: Connection, channel: str) -> str:
+    await db.execute(
+        conn,
+        "INSERT INTO channel_secret (channel, secret) VALUES (:c, :s) ON CONFLICT DO NOTHING",
         {"c": channel, "s": new_secret()},
     )
-    row = (
-        await conn.execute(
-            text("SELECT secret FROM channel_secret WHERE channel = :c"), {"c": channel}
-        )
-    ).one()
+    row = await db.one(conn, "SELECT secret FROM channel_secret WHERE channel = :c", {"c": channel})
     return str(row.secret)
 
 
-async def rotate(conn: AsyncConnection, channel: str) -> str:
+async def rotate(conn: Connection, channel: str) -> str:
     await get_or_create(conn, channel)
     secret = new_secret()
-    await conn.execute(
-        text(
-            "UPDATE channel_secret SET previous_secret = secret, secret = :s, rotated_at = now() "
-            "WHERE channel = :c"
-        ),
+    await db.execute(
+        conn,
+        "UPDATE channel_secret SET previous_secret = secret, secret = :s, rotated_at = now() "
+        "WHERE channel = :c",
         {"c": channel, "s": secret},
     )
     return secret
 
 
-async def signing_secrets(conn: AsyncConnection, channel: str) -> SigningSecrets:
+async def signing_secrets(conn: Connection, channel: str) -> SigningSecrets:
     await get_or_create(conn, channel)
     row = await db.one(
         conn,

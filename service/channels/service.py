@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from service import audit, db
+from service.db import Connection
 from service.effects import Effects
 from service.errors import NotFound
 
 
 async def record_outcome(
-    conn: AsyncConnection, channel: str, conversation: str, resolved: bool, csat: int | None
+    conn: Connection, channel: str, conversation: str, resolved: bool, csat: int | None
 ) -> tuple[uuid.UUID, Effects]:
     """Whether the conversation was resolved, and the customer's CSAT; returns its id."""
     row = await db.first(

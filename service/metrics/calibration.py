@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from service import db
+from service.db import Connection
 
 Z95 = 1.96
 STEPS = tuple(round(0.05 * i, 2) for i in range(1, 20))  # candidate thresholds 0.05 .. 0.95
@@ -87,7 +87,7 @@ def recommend(items: Sequence[Reviewed], target: float) -> dict[str, Any] | None
 
 
 async def calibrate(
-    conn: AsyncConnection,
+    conn: Connection,
     since: timedelta,
     target: float,
     async_channels: Sequence[str],
@@ -97,7 +97,7 @@ async def calibrate(
     """The fit on the review outcomes of these teams (None: an admin, every team)."""
     secs = since.total_seconds()
     scope = None if teams is None else list(teams)
-    rows = (await conn.execute(text(OUTCOMES), {"secs": secs, "teams": scope})).all()
+    rows = await db.rows(conn, OUTCOMES, {"secs": secs, "teams": scope})
     groups: dict[tuple[str, str | None], list[Reviewed]] = {}
     for r in rows:
         groups.setdefault((r.channel, r.intent), []).append(
@@ -106,7 +106,7 @@ async def calibrate(
     everything = [x for items in groups.values() for x in items]
     volume = [
         r.confidence
-        for r in await conn.execute(text(VOLUME), {"secs": secs, "channels": list(async_channels)})
+        for r in await db.rows(conn, VOLUME, {"secs": secs, "channels": list(async_channels)})
     ]
     overall = recommend(everything, target)
     return {

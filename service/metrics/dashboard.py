@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from service import db
+from service.db import Connection
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,7 @@ def shares(counts: dict[str, int], keys: tuple[str, ...]) -> list[dict[str, Any]
 
 
 async def figures(
-    conn: AsyncConnection, period: Period, teams: Sequence[str] | None = None
+    conn: Connection, period: Period, teams: Sequence[str] | None = None
 ) -> dict[str, Any]:
     """The period's figures, of these teams' escalations (None: an admin, every team)."""
     p = {
@@ -117,17 +117,14 @@ async def figures(
         "secs": period.length.total_seconds(),
         "teams": None if teams is None else list(teams),
     }
-    decisions = (await conn.execute(text(DECISIONS), p)).all()
-    by_trigger = (await conn.execute(text(BY_TRIGGER), p)).all()
+    decisions = await db.rows(conn, DECISIONS, p)
+    by_trigger = await db.rows(conn, BY_TRIGGER, p)
     outcomes = {
-        r.status: r.n
-        for r in await conn.execute(text(REVIEW_OUTCOMES), p | {"ended": list(OUTCOMES)})
+        r.status: r.n for r in await db.rows(conn, REVIEW_OUTCOMES, p | {"ended": list(OUTCOMES)})
     }
-    edits = [
-        edit_share(r.draft_text, r.final_text or "") for r in await conn.execute(text(EDITS), p)
-    ]
-    csat = (await conn.execute(text(CSAT), p)).all()
-    queue = (await conn.execute(text(QUEUE), p)).all()
+    edits = [edit_share(r.draft_text, r.final_text or "") for r in await db.rows(conn, EDITS, p)]
+    csat = await db.rows(conn, CSAT, p)
+    queue = await db.rows(conn, QUEUE, p)
     total = sum(r.decisions for r in decisions)
     escalated = sum(r.escalated for r in decisions)
     explicit = sum(r.n for r in by_trigger if r.type == "explicit_request")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+
+from service import db
+from service.db import Connection
 
 REGISTRY = CollectorRegistry()
 
@@ -53,22 +54,20 @@ BREACHES = Gauge(
 )
 
 
-async def render(conn: AsyncConnection) -> bytes:
-    rows = await conn.execute(
-        text(
-            "SELECT team, count(*) AS n, EXTRACT(EPOCH FROM now() - min(created_at)) AS oldest "
-            "FROM review WHERE status IN ('pending', 'claimed') GROUP BY team"
-        )
+async def render(conn: Connection) -> bytes:
+    rows = await db.rows(
+        conn,
+        "SELECT team, count(*) AS n, EXTRACT(EPOCH FROM now() - min(created_at)) AS oldest "
+        "FROM review WHERE status IN ('pending', 'claimed') GROUP BY team",
     )
     QUEUE_DEPTH.clear()
     QUEUE_OLDEST.clear()
     for r in rows:
         QUEUE_DEPTH.labels(r.team).set(r.n)
         QUEUE_OLDEST.labels(r.team).set(float(r.oldest))
-    breaches = await conn.scalar(
-        text(
-            "SELECT count(*) FROM review WHERE status = 'expired' AND decided_at >= date_trunc('day', now())"
-        )
+    breaches = await db.value(
+        conn,
+        "SELECT count(*) FROM review WHERE status = 'expired' AND decided_at >= date_trunc('day', now())",
     )
     BREACHES.set(breaches or 0)
     return generate_latest(REGISTRY)

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from service import db
+from service.db import Connection
 
 SUMMARY = """
 SELECT d.action AS live, d.shadow->>'action' AS shadow, count(*) AS n
@@ -36,7 +36,7 @@ TEAM_SCOPE = """
 
 
 async def compare(
-    conn: AsyncConnection,
+    conn: Connection,
     since: timedelta,
     limit: int = 100,
     teams: Sequence[str] | None = None,
@@ -44,11 +44,11 @@ async def compare(
     """The agreement over every turn (counts only), and the differing turns themselves, with
     the customer's message, of these teams only (None: an admin, every team)."""
     params = {"secs": since.total_seconds(), "n": limit, "teams": list(teams or [])}
-    matrix = (await conn.execute(text(SUMMARY), params)).all()
+    matrix = await db.rows(conn, SUMMARY, params)
     turns = sum(r.n for r in matrix)
     agreed = sum(r.n for r in matrix if r.live == r.shadow)
     scope = "" if teams is None else TEAM_SCOPE
-    differing = (await conn.execute(text(DIFFERING.format(scope=scope)), params)).all()
+    differing = await db.rows(conn, DIFFERING.format(scope=scope), params)
     return {
         "since_seconds": since.total_seconds(),
         "turns": turns,

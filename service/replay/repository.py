@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from service.db import PgConnection, Statement, json_value
+from service.db import Connection, Statement, json_value
 from service.detection.reading import Reading
 from service.replay.runner import Event, OutcomeEvent, TurnEvent, Verdict
 from service.turns.signals import signals_for
@@ -48,7 +48,7 @@ WHERE c.outcome_at IS NOT NULL AND c.resolved IS NOT NULL AND c.last_turn_at >= 
 
 
 async def load_history(
-    conn: PgConnection, *, since: datetime, lead_in: datetime, channel: str | None
+    conn: Connection, *, since: datetime, lead_in: datetime, channel: str | None
 ) -> list[Event]:
     """Turns and outcomes in the order the service saw them (an outcome before a turn of the
     same instant: it committed before that turn's facts were read)."""

@@ -9,11 +9,10 @@ from collections.abc import Sequence
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service import db
 from service.channels.keys import hash_secret
+from service.db import Connection
 from service.errors import Invalid, NotFound, Unauthorized
 from service.models.reviewer import ROLES
 from service.reviewers.caller import Caller
@@ -35,15 +34,15 @@ def verify_password(password_hash: str | None, password: str) -> bool:
         return False
 
 
-async def ensure_teams(conn: AsyncConnection, teams: Sequence[str]) -> None:
+async def ensure_teams(conn: Connection, teams: Sequence[str]) -> None:
     for team in teams:
-        await conn.execute(
-            text("INSERT INTO team (name) VALUES (:t) ON CONFLICT DO NOTHING"), {"t": team}
+        await db.execute(
+            conn, "INSERT INTO team (name) VALUES (:t) ON CONFLICT DO NOTHING", {"t": team}
         )
 
 
 async def create_user(
-    conn: AsyncConnection,
+    conn: Connection,
     email: str,
     role: str,
     teams: Sequence[str],
@@ -56,40 +55,37 @@ async def create_user(
     if "@" not in email:
         raise Invalid("email must be an e-mail address", field="email")
     await ensure_teams(conn, teams)
-    row = (
-        await conn.execute(
-            text(
-                "INSERT INTO reviewer (email, display_name, password_hash, role, presence, capacity) "
-                "VALUES (:e, :n, :h, :r, 'offline', 3) ON CONFLICT (email) DO UPDATE SET "
-                "role = EXCLUDED.role, password_hash = COALESCE(EXCLUDED.password_hash, "
-                "reviewer.password_hash) RETURNING id"
-            ),
-            {
-                "e": email.lower(),
-                "n": display_name or email.split("@")[0].title(),
-                "h": hash_password(password) if password else None,
-                "r": role,
-            },
-        )
-    ).one()
-    await conn.execute(text("DELETE FROM reviewer_team WHERE reviewer_id = :id"), {"id": row.id})
+    row = await db.one(
+        conn,
+        "INSERT INTO reviewer (email, display_name, password_hash, role, presence, capacity) "
+        "VALUES (:e, :n, :h, :r, 'offline', 3) ON CONFLICT (email) DO UPDATE SET "
+        "role = EXCLUDED.role, password_hash = COALESCE(EXCLUDED.password_hash, "
+        "reviewer.password_hash) RETURNING id",
+        {
+            "e": email.lower(),
+            "n": display_name or email.split("@")[0].title(),
+            "h": hash_password(password) if password else None,
+            "r": role,
+        },
+    )
+    await db.execute(conn, "DELETE FROM reviewer_team WHERE reviewer_id = :id", {"id": row.id})
     for team in teams:
-        await conn.execute(
-            text("INSERT INTO reviewer_team (reviewer_id, team) VALUES (:id, :t)"),
+        await db.execute(
+            conn,
+            "INSERT INTO reviewer_team (reviewer_id, team) VALUES (:id, :t)",
             {"id": row.id, "t": team},
         )
     return row.id  # type: ignore[no-any-return]
 
 
-async def create_token(conn: AsyncConnection, email: str) -> str:
-    row = (
-        await conn.execute(text("SELECT id FROM reviewer WHERE email = :e"), {"e": email.lower()})
-    ).first()
+async def create_token(conn: Connection, email: str) -> str:
+    row = await db.first(conn, "SELECT id FROM reviewer WHERE email = :e", {"e": email.lower()})
     if row is None:
         raise NotFound(f"no reviewer with email {email}")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    await conn.execute(
-        text("INSERT INTO reviewer_token (reviewer_id, token_hash) VALUES (:id, :h)"),
+    await db.execute(
+        conn,
+        "INSERT INTO reviewer_token (reviewer_id, token_hash) VALUES (:id, :h)",
         {"id": row.id, "h": hash_secret(token)},
     )
     return token
@@ -106,7 +102,7 @@ def caller_of_row(row: object) -> Caller:
     return Caller(row.id, row.email, row.display_name, row.role, tuple(row.teams))  # type: ignore[attr-defined]
 
 
-async def caller_for_token(conn: AsyncConnection, token: str) -> Caller:
+async def caller_for_token(conn: Connection, token: str) -> Caller:
     row = await db.first(
         conn,
         CALLER_SQL + " JOIN reviewer_token k ON k.reviewer_id = r.id "
@@ -118,21 +114,15 @@ async def caller_for_token(conn: AsyncConnection, token: str) -> Caller:
     return caller_of_row(row)
 
 
-async def caller_by_id(conn: AsyncConnection, reviewer_id: uuid.UUID) -> Caller | None:
-    row = (
-        await conn.execute(
-            text(CALLER_SQL + " WHERE r.id = :id GROUP BY r.id"), {"id": reviewer_id}
-        )
-    ).first()
+async def caller_by_id(conn: Connection, reviewer_id: uuid.UUID) -> Caller | None:
+    row = await db.first(conn, CALLER_SQL + " WHERE r.id = :id GROUP BY r.id", {"id": reviewer_id})
     return caller_of_row(row) if row else None
 
 
-async def authenticate(conn: AsyncConnection, email: str, password: str) -> Caller | None:
-    row = (
-        await conn.execute(
-            text("SELECT id, password_hash FROM reviewer WHERE email = :e"), {"e": email.lower()}
-        )
-    ).first()
+async def authenticate(conn: Connection, email: str, password: str) -> Caller | None:
+    row = await db.first(
+        conn, "SELECT id, password_hash FROM reviewer WHERE email = :e", {"e": email.lower()}
+    )
     if row is None:
         # Spend the same time as a real check (no user oracle), off the event loop: argon2
         # takes ~50 ms of CPU, which would stall every other request of this process.

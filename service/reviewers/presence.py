@@ -29,8 +29,8 @@ import uuid
 from typing import Any
 
 from redis.exceptions import LockError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from service.db import Connection
 from service.effects import Effects
 from service.reviewers import repository as people
 from service.reviewers import service as reviewers
@@ -78,7 +78,7 @@ async def settle(runtime: Runtime, me: Caller) -> str | None:
             await runtime.redis.zremrangebyscore(key, "-inf", time.time())
             open_pages = await runtime.redis.zcard(key)
 
-            async def work(conn: AsyncConnection) -> tuple[str | None, Effects]:
+            async def work(conn: Connection) -> tuple[str | None, Effects]:
                 now = await people.presence_of(conn, me.id)
                 if open_pages and now == "offline":
                     return await reviewers.set_presence(conn, me, "online")

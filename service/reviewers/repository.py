@@ -5,33 +5,32 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from service.db import of_teams, read_as
+from service import db
+from service.db import Connection, of_teams, read_as
 from service.reviewers.accounts import CALLER_SQL, caller_of_row
 from service.reviewers.caller import Caller
 from service.reviewers.schemas import Person
 
 
-async def presence_of(conn: AsyncConnection, reviewer_id: uuid.UUID) -> str | None:
+async def presence_of(conn: Connection, reviewer_id: uuid.UUID) -> str | None:
     """online, away or offline; None if there is no such person."""
-    value = await conn.scalar(
-        text("SELECT presence FROM reviewer WHERE id = :id"), {"id": reviewer_id}
+    value = await db.value(
+        conn, "SELECT presence FROM reviewer WHERE id = :id", {"id": reviewer_id}
     )
     return str(value) if value is not None else None
 
 
-async def online(conn: AsyncConnection, limit: int = 1000) -> list[Caller]:
+async def online(conn: Connection, limit: int = 1000) -> list[Caller]:
     """Everyone Postgres says is online: the sweeper checks each against their heartbeats."""
-    rows = await conn.execute(
-        text(CALLER_SQL + " WHERE r.presence = 'online' GROUP BY r.id ORDER BY r.id LIMIT :n"),
+    rows = await db.rows(
+        conn,
+        CALLER_SQL + " WHERE r.presence = 'online' GROUP BY r.id ORDER BY r.id LIMIT :n",
         {"n": limit},
     )
     return [caller_of_row(r) for r in rows]
 
 
-async def people(conn: AsyncConnection, teams: Sequence[str] | None) -> list[Person]:
+async def people(conn: Connection, teams: Sequence[str] | None) -> list[Person]:
     """The people of these teams: presence, and how much each holds right now."""
     sql = (
         """
@@ -48,16 +47,14 @@ async def people(conn: AsyncConnection, teams: Sequence[str] | None) -> list[Per
     GROUP BY r.id ORDER BY (r.presence = 'online') DESC, r.display_name LIMIT 500
     """
     )
-    return read_as(Person, await conn.execute(text(sql), {"teams": list(teams or [])}))
+    return read_as(Person, await db.rows(conn, sql, {"teams": list(teams or [])}))
 
 
-async def name_of(conn: AsyncConnection, reviewer_id: uuid.UUID | None) -> str | None:
+async def name_of(conn: Connection, reviewer_id: uuid.UUID | None) -> str | None:
     """A person as the desk names who decided, "Name (email)"; None for nobody."""
     if reviewer_id is None:
         return None
-    row = (
-        await conn.execute(
-            text("SELECT display_name, email FROM reviewer WHERE id = :id"), {"id": reviewer_id}
-        )
-    ).first()
+    row = await db.first(
+        conn, "SELECT display_name, email FROM reviewer WHERE id = :id", {"id": reviewer_id}
+    )
     return f"{row.display_name} ({row.email})" if row else None

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
-
+from service import db
+from service.db import Connection
 from service.effects import Effects
 from service.errors import Invalid
 from service.models.reviewer import PRESENCE
@@ -12,13 +11,14 @@ from service.reviewers.caller import Caller
 from service.transfers import repository as transfers
 
 
-async def set_presence(conn: AsyncConnection, caller: Caller, presence: str) -> tuple[str, Effects]:
+async def set_presence(conn: Connection, caller: Caller, presence: str) -> tuple[str, Effects]:
     """Coming online lets the teams' waiting transfers find this person; going away or offline
     passes their pending offers on at once."""
     if presence not in PRESENCE:
         raise Invalid(f"presence must be one of {', '.join(PRESENCE)}", field="presence")
-    await conn.execute(
-        text("UPDATE reviewer SET presence = :p, last_seen_at = now() WHERE id = :id"),
+    await db.execute(
+        conn,
+        "UPDATE reviewer SET presence = :p, last_seen_at = now() WHERE id = :id",
         {"p": presence, "id": caller.id},
     )
     effects = Effects()

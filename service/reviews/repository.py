@@ -6,10 +6,8 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from service import db
+from service.db import Connection
 from service.reviews.schemas import Hold, ReviewRead, TeamHealth
 
 # The review joined with what a reviewer needs to judge it.
@@ -36,13 +34,13 @@ ACTIONABLE_BY = (
 )
 
 
-async def get(conn: AsyncConnection, review_id: uuid.UUID) -> ReviewRead | None:
+async def get(conn: Connection, review_id: uuid.UUID) -> ReviewRead | None:
     row = await db.first(conn, SELECT_VIEW + " WHERE r.id = :id", {"id": review_id})
     return ReviewRead.of(row) if row else None
 
 
 async def list_open(
-    conn: AsyncConnection, teams: Sequence[str] | None, limit: int = 500
+    conn: Connection, teams: Sequence[str] | None, limit: int = 500
 ) -> list[ReviewRead]:
     """Open reviews, most urgent first; teams=None means every team."""
     where = "r.status IN ('pending', 'claimed')" + db.of_teams("r.team", teams)
@@ -61,22 +59,19 @@ async def list_open(
 LEASE_COMMIT = "set_config('synchronous_commit', 'off', true) AS lease_commit"
 
 
-async def claim(
-    conn: AsyncConnection, review_id: uuid.UUID, who: uuid.UUID, lease_seconds: int
-) -> bool:
-    row = await conn.execute(
-        text(
-            "UPDATE review SET status = 'claimed', claimed_by = :who, "
-            "lease_until = now() + make_interval(secs => :lease) "
-            f"WHERE id = :id AND deadline > now() AND {ACTIONABLE_BY} RETURNING id, {LEASE_COMMIT}"
-        ),
+async def claim(conn: Connection, review_id: uuid.UUID, who: uuid.UUID, lease_seconds: int) -> bool:
+    row = await db.first(
+        conn,
+        "UPDATE review SET status = 'claimed', claimed_by = :who, "
+        "lease_until = now() + make_interval(secs => :lease) "
+        f"WHERE id = :id AND deadline > now() AND {ACTIONABLE_BY} RETURNING id, {LEASE_COMMIT}",
         {"id": review_id, "who": who, "lease": lease_seconds},
     )
-    return row.first() is not None
+    return row is not None
 
 
 async def claim_next(
-    conn: db.PgConnection, who: uuid.UUID, teams: Sequence[str] | None, lease_seconds: int
+    conn: db.Connection, who: uuid.UUID, teams: Sequence[str] | None, lease_seconds: int
 ) -> ReviewRead | None:
     """The most urgent free item of these teams, claimed and read back in one statement: on a
     pool connection that is one round trip, with no BEGIN or COMMIT of its own to wait for."""
@@ -130,70 +125,66 @@ CLAIM_NEXT = {
 }
 
 
-async def release(conn: AsyncConnection, review_id: uuid.UUID, who: uuid.UUID) -> bool:
-    row = await conn.execute(
-        text(
-            "UPDATE review SET status = 'pending', claimed_by = NULL, lease_until = NULL "
-            "WHERE id = :id AND status = 'claimed' AND claimed_by = :who "
-            "RETURNING id"
-        ),
+async def release(conn: Connection, review_id: uuid.UUID, who: uuid.UUID) -> bool:
+    row = await db.first(
+        conn,
+        "UPDATE review SET status = 'pending', claimed_by = NULL, lease_until = NULL "
+        "WHERE id = :id AND status = 'claimed' AND claimed_by = :who "
+        "RETURNING id",
         {"id": review_id, "who": who},
     )
-    return row.first() is not None
+    return row is not None
 
 
 async def finish_by_reviewer(
-    conn: AsyncConnection, review_id: uuid.UUID, who: uuid.UUID, status: str, final_text: str | None
+    conn: Connection, review_id: uuid.UUID, who: uuid.UUID, status: str, final_text: str | None
 ) -> bool:
     """approve / edit / take over: wins only if still actionable by `who` and before the deadline."""
-    row = await conn.execute(
-        text(
-            "UPDATE review SET status = :status, final_text = :final, outcome_by = 'reviewer', "
-            "decided_by = :who, decided_at = now(), lease_until = NULL "
-            f"WHERE id = :id AND deadline > now() AND {ACTIONABLE_BY} RETURNING id"
-        ),
+    row = await db.first(
+        conn,
+        "UPDATE review SET status = :status, final_text = :final, outcome_by = 'reviewer', "
+        "decided_by = :who, decided_at = now(), lease_until = NULL "
+        f"WHERE id = :id AND deadline > now() AND {ACTIONABLE_BY} RETURNING id",
         {"id": review_id, "who": who, "status": status, "final": final_text},
     )
-    return row.first() is not None
+    return row is not None
 
 
 async def expire(
-    conn: AsyncConnection, review_id: uuid.UUID, fallback: str, final_text: str | None
+    conn: Connection, review_id: uuid.UUID, fallback: str, final_text: str | None
 ) -> bool:
     """The budget ran out: applies the channel's on_timeout, only if nobody finished it first."""
-    row = await conn.execute(
-        text(
-            "UPDATE review SET status = 'expired', outcome_by = 'timeout', fallback = :fallback, "
-            "final_text = :final, decided_at = now(), lease_until = NULL "
-            "WHERE id = :id AND status IN ('pending', 'claimed') AND deadline <= now() RETURNING id"
-        ),
+    row = await db.first(
+        conn,
+        "UPDATE review SET status = 'expired', outcome_by = 'timeout', fallback = :fallback, "
+        "final_text = :final, decided_at = now(), lease_until = NULL "
+        "WHERE id = :id AND status IN ('pending', 'claimed') AND deadline <= now() RETURNING id",
         {"id": review_id, "fallback": fallback, "final": final_text},
     )
-    return row.first() is not None
+    return row is not None
 
 
 async def expire_due(
-    conn: AsyncConnection, plans: Mapping[str, tuple[str, str | None]], limit: int
+    conn: Connection, plans: Mapping[str, tuple[str, str | None]], limit: int
 ) -> list[tuple[uuid.UUID, uuid.UUID]]:
     """Ends up to `limit` overdue reviews of the channels planned (channel -> (fallback, the
     text it sends unless that is the draft)) in one statement, oldest deadline first, skipping
     rows another worker holds. Returns (review, conversation) of each one ended."""
     if not plans:
         return []
-    rows = await conn.execute(
-        text(
-            "WITH due AS (SELECT id FROM review WHERE status IN ('pending', 'claimed') "
-            "AND deadline <= now() AND channel = ANY(CAST(:channels AS text[])) "
-            "ORDER BY deadline LIMIT :n FOR UPDATE SKIP LOCKED), "
-            "plan AS (SELECT * FROM unnest(CAST(:channels AS text[]), "
-            "CAST(:fallbacks AS text[]), CAST(:texts AS text[])) AS p(channel, fallback, final)) "
-            "UPDATE review r SET status = 'expired', outcome_by = 'timeout', "
-            "fallback = plan.fallback, final_text = CASE WHEN plan.fallback = 'send_draft' "
-            "THEN r.draft_text ELSE plan.final END, decided_at = now(), "
-            "lease_until = NULL "
-            "FROM due, plan WHERE r.id = due.id AND plan.channel = r.channel "
-            "RETURNING r.id, r.conversation_id"
-        ),
+    rows = await db.rows(
+        conn,
+        "WITH due AS (SELECT id FROM review WHERE status IN ('pending', 'claimed') "
+        "AND deadline <= now() AND channel = ANY(CAST(:channels AS text[])) "
+        "ORDER BY deadline LIMIT :n FOR UPDATE SKIP LOCKED), "
+        "plan AS (SELECT * FROM unnest(CAST(:channels AS text[]), "
+        "CAST(:fallbacks AS text[]), CAST(:texts AS text[])) AS p(channel, fallback, final)) "
+        "UPDATE review r SET status = 'expired', outcome_by = 'timeout', "
+        "fallback = plan.fallback, final_text = CASE WHEN plan.fallback = 'send_draft' "
+        "THEN r.draft_text ELSE plan.final END, decided_at = now(), "
+        "lease_until = NULL "
+        "FROM due, plan WHERE r.id = due.id AND plan.channel = r.channel "
+        "RETURNING r.id, r.conversation_id",
         {
             "channels": list(plans),
             "fallbacks": [fallback for fallback, _ in plans.values()],
@@ -204,39 +195,37 @@ async def expire_due(
     return [(r.id, r.conversation_id) for r in rows]
 
 
-async def get_many(conn: AsyncConnection, review_ids: Sequence[uuid.UUID]) -> list[ReviewRead]:
+async def get_many(conn: Connection, review_ids: Sequence[uuid.UUID]) -> list[ReviewRead]:
     sql = SELECT_VIEW + " WHERE r.id = ANY(CAST(:ids AS uuid[]))"
     return [ReviewRead.of(r) for r in await db.rows(conn, sql, {"ids": list(review_ids)})]
 
 
-async def unclaim(conn: AsyncConnection, review_id: uuid.UUID) -> bool:
+async def unclaim(conn: Connection, review_id: uuid.UUID) -> bool:
     """A held item back to the queue, whoever held it."""
-    row = await conn.execute(
-        text(
-            "UPDATE review SET status = 'pending', claimed_by = NULL, lease_until = NULL "
-            "WHERE id = :id AND status = 'claimed' RETURNING id"
-        ),
+    row = await db.first(
+        conn,
+        "UPDATE review SET status = 'pending', claimed_by = NULL, lease_until = NULL "
+        "WHERE id = :id AND status = 'claimed' RETURNING id",
         {"id": review_id},
     )
-    return row.first() is not None
+    return row is not None
 
 
 async def hand_claim(
-    conn: AsyncConnection, review_id: uuid.UUID, to: uuid.UUID, lease_seconds: int
+    conn: Connection, review_id: uuid.UUID, to: uuid.UUID, lease_seconds: int
 ) -> str | None:
     """A held item to another member of its team with a fresh lease; their email, or None if
     it is no longer held (or they are not of the team)."""
-    row = await conn.execute(
-        text(
-            "UPDATE review SET claimed_by = :to, "
-            "lease_until = now() + make_interval(secs => :lease) "
-            "WHERE id = :id AND status = 'claimed' AND deadline > now() AND EXISTS ("
-            "SELECT 1 FROM reviewer_team m WHERE m.reviewer_id = :to AND m.team = review.team) "
-            "RETURNING (SELECT email FROM reviewer WHERE id = :to) AS email"
-        ),
+    row = await db.first(
+        conn,
+        "UPDATE review SET claimed_by = :to, "
+        "lease_until = now() + make_interval(secs => :lease) "
+        "WHERE id = :id AND status = 'claimed' AND deadline > now() AND EXISTS ("
+        "SELECT 1 FROM reviewer_team m WHERE m.reviewer_id = :to AND m.team = review.team) "
+        "RETURNING (SELECT email FROM reviewer WHERE id = :to) AS email",
         {"id": review_id, "to": to, "lease": lease_seconds},
     )
-    done = row.first()
+    done = row
     return done.email if done else None
 
 
@@ -249,7 +238,7 @@ ORDER BY deadline LIMIT :n"""
 
 
 async def overdue(
-    conn: AsyncConnection, limit: int = 500, batched: Sequence[str] = ()
+    conn: Connection, limit: int = 500, batched: Sequence[str] = ()
 ) -> list[uuid.UUID]:
     """Open reviews past their deadline, earliest first (the clock's one-by-one path): those of
     channels the batch does not end (`batched`: the channels it does), and any overdue for more
@@ -257,20 +246,19 @@ async def overdue(
     return await db.column(conn, OVERDUE, {"n": limit, "batched": list(batched)})
 
 
-async def return_lapsed_leases(conn: AsyncConnection) -> list[tuple[uuid.UUID, str, uuid.UUID]]:
+async def return_lapsed_leases(conn: Connection) -> list[tuple[uuid.UUID, str, uuid.UUID]]:
     """Claims whose lease ran out go back to the queue; returns (review, team, former holder)."""
-    rows = await conn.execute(
-        text(
-            "UPDATE review r SET status = 'pending', claimed_by = NULL, lease_until = NULL "
-            "FROM (SELECT id, claimed_by FROM review WHERE status = 'claimed' "
-            "AND lease_until < now() AND deadline > now() FOR UPDATE SKIP LOCKED) old "
-            "WHERE r.id = old.id RETURNING r.id, r.team, old.claimed_by"
-        )
+    rows = await db.rows(
+        conn,
+        "UPDATE review r SET status = 'pending', claimed_by = NULL, lease_until = NULL "
+        "FROM (SELECT id, claimed_by FROM review WHERE status = 'claimed' "
+        "AND lease_until < now() AND deadline > now() FOR UPDATE SKIP LOCKED) old "
+        "WHERE r.id = old.id RETURNING r.id, r.team, old.claimed_by",
     )
     return [(r.id, r.team, r.claimed_by) for r in rows]
 
 
-async def seconds_until_deadline(conn: AsyncConnection, review_id: uuid.UUID) -> float | None:
+async def seconds_until_deadline(conn: Connection, review_id: uuid.UUID) -> float | None:
     row = await db.first(
         conn,
         "SELECT EXTRACT(EPOCH FROM deadline - now()) AS s FROM review "
@@ -280,7 +268,7 @@ async def seconds_until_deadline(conn: AsyncConnection, review_id: uuid.UUID) ->
     return float(row.s) if row else None
 
 
-async def team_health(conn: AsyncConnection, teams: Sequence[str] | None) -> list[TeamHealth]:
+async def team_health(conn: Connection, teams: Sequence[str] | None) -> list[TeamHealth]:
     """Per team: queue depth, oldest item, items past 80% of their budget, breaches today."""
     sql = (
         """
@@ -301,10 +289,10 @@ async def team_health(conn: AsyncConnection, teams: Sequence[str] | None) -> lis
     GROUP BY t.name ORDER BY t.name
     """
     )
-    return db.read_as(TeamHealth, await conn.execute(text(sql), {"teams": list(teams or [])}))
+    return db.read_as(TeamHealth, await db.rows(conn, sql, {"teams": list(teams or [])}))
 
 
-async def holds(conn: AsyncConnection, teams: Sequence[str] | None) -> list[Hold]:
+async def holds(conn: Connection, teams: Sequence[str] | None) -> list[Hold]:
     """Who holds what right now."""
     sql = (
         """
@@ -319,11 +307,11 @@ async def holds(conn: AsyncConnection, teams: Sequence[str] | None) -> list[Hold
     ORDER BY h.display_name, r.deadline LIMIT 500
     """
     )
-    return db.read_as(Hold, await conn.execute(text(sql), {"teams": list(teams or [])}))
+    return db.read_as(Hold, await db.rows(conn, sql, {"teams": list(teams or [])}))
 
 
 async def open_page(
-    conn: AsyncConnection, teams: Sequence[str] | None, limit: int
+    conn: Connection, teams: Sequence[str] | None, limit: int
 ) -> tuple[list[ReviewRead], int]:
     """The `limit` most urgent open reviews, and how many are open in all (counted only when
     the page is full: a person scans the top of the list, and the page stays fast at 10,000)."""
@@ -333,4 +321,4 @@ async def open_page(
     sql = "SELECT count(*) FROM review WHERE status IN ('pending', 'claimed')" + db.of_teams(
         "team", teams
     )
-    return rows, int(await conn.scalar(text(sql), {"teams": list(teams or [])}) or 0)
+    return rows, int(await db.value(conn, sql, {"teams": list(teams or [])}) or 0)

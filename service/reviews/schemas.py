@@ -10,7 +10,6 @@ from decimal import Decimal
 from typing import Any
 
 import asyncpg
-from sqlalchemy.engine import Row
 
 from service.db import json_value
 
@@ -49,10 +48,10 @@ class ReviewRead:
     claimed_by_name: str | None
 
     @classmethod
-    def of(cls, row: Row[Any] | asyncpg.Record) -> ReviewRead:
-        """From a row of repository.SELECT_VIEW (its columns are these fields, by name), read
-        through SQLAlchemy or straight from a pool connection (JSON still text)."""
-        values = dict(row._mapping if isinstance(row, Row) else row)
+    def of(cls, row: asyncpg.Record) -> ReviewRead:
+        """From a row of repository.SELECT_VIEW (its columns are these fields, by name); from a
+        bare connection without the pool's JSON codec (the bench's) too."""
+        values = dict(row.items())
         values["triggers"] = json_value(values["triggers"])
         values["metadata"] = json_value(values["metadata"])
         return cls(**values)

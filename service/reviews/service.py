@@ -7,12 +7,9 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from service import audit
+from service import audit, db
 from service.channels import outbox
-from service.db import PgConnection, driver_connection
+from service.db import Connection
 from service.effects import Effects
 from service.errors import Conflict, Forbidden, Invalid, found
 from service.policy.model import Policy
@@ -64,24 +61,22 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-async def get_for_channel(conn: AsyncConnection, review_id: uuid.UUID, channel: str) -> ReviewRead:
+async def get_for_channel(conn: Connection, review_id: uuid.UUID, channel: str) -> ReviewRead:
     row = await _get(conn, review_id)
     if row.channel != channel:
         raise Forbidden("this review belongs to another channel")
     return row
 
 
-async def get_for_reviewer(
-    conn: AsyncConnection, review_id: uuid.UUID, caller: Caller
-) -> ReviewRead:
+async def get_for_reviewer(conn: Connection, review_id: uuid.UUID, caller: Caller) -> ReviewRead:
     return caller.sees(await _get(conn, review_id), "review")
 
 
-async def _get(conn: AsyncConnection, review_id: uuid.UUID) -> ReviewRead:
+async def _get(conn: Connection, review_id: uuid.UUID) -> ReviewRead:
     return found(await repository.get(conn, review_id), f"no review {review_id}")
 
 
-async def _conflict(conn: AsyncConnection, review_id: uuid.UUID, action: str) -> Conflict:
+async def _conflict(conn: Connection, review_id: uuid.UUID, action: str) -> Conflict:
     row = await _get(conn, review_id)
     if row.status == "claimed":
         why = f"it is held by {row.claimed_by_email}"
@@ -93,7 +88,7 @@ async def _conflict(conn: AsyncConnection, review_id: uuid.UUID, action: str) ->
 
 
 async def claim(
-    conn: AsyncConnection, caller: Caller, review_id: uuid.UUID, lease_seconds: int
+    conn: Connection, caller: Caller, review_id: uuid.UUID, lease_seconds: int
 ) -> tuple[ReviewRead, Effects]:
     await get_for_reviewer(conn, review_id, caller)
     if not await repository.claim(conn, review_id, caller.id, lease_seconds):
@@ -105,7 +100,7 @@ async def claim(
 
 
 async def claim_next(
-    conn: PgConnection, caller: Caller, lease_seconds: int
+    conn: Connection, caller: Caller, lease_seconds: int
 ) -> tuple[ReviewRead | None, Effects]:
     """One statement, for Runtime.commit_statement: a desk's busiest write, whose BEGIN and
     COMMIT round trips through SQLAlchemy tripled its tail (bench/review_queue.py)."""
@@ -117,7 +112,7 @@ async def claim_next(
 
 
 async def release(
-    conn: AsyncConnection, caller: Caller, review_id: uuid.UUID
+    conn: Connection, caller: Caller, review_id: uuid.UUID
 ) -> tuple[ReviewRead, Effects]:
     await get_for_reviewer(conn, review_id, caller)
     if not await repository.release(conn, review_id, caller.id):
@@ -129,14 +124,14 @@ async def release(
 
 
 async def approve(
-    conn: AsyncConnection, caller: Caller, review_id: uuid.UUID
+    conn: Connection, caller: Caller, review_id: uuid.UUID
 ) -> tuple[ReviewRead, Effects]:
     row = await get_for_reviewer(conn, review_id, caller)
     return await _finish(conn, caller, row, "approved", row.draft_text)
 
 
 async def edit(
-    conn: AsyncConnection, caller: Caller, review_id: uuid.UUID, reply: str
+    conn: Connection, caller: Caller, review_id: uuid.UUID, reply: str
 ) -> tuple[ReviewRead, Effects]:
     if not reply.strip():
         raise Invalid("text must not be empty", field="text")
@@ -147,7 +142,7 @@ async def edit(
 
 
 async def take_over(
-    conn: AsyncConnection, caller: Caller, review_id: uuid.UUID, policy: Policy | None = None
+    conn: Connection, caller: Caller, review_id: uuid.UUID, policy: Policy | None = None
 ) -> tuple[ReviewRead, Effects]:
     """The reviewer answers the customer personally: a warm transfer assigned to them.
     With the policy, the package also lists the customer's prior contacts in its window."""
@@ -156,7 +151,7 @@ async def take_over(
 
 
 async def _finish(
-    conn: AsyncConnection,
+    conn: Connection,
     caller: Caller,
     row: ReviewRead,
     status: str,
@@ -180,9 +175,7 @@ async def _finish(
     return done, effects
 
 
-async def expire(
-    conn: AsyncConnection, review_id: uuid.UUID, policy: Policy
-) -> tuple[bool, Effects]:
+async def expire(conn: Connection, review_id: uuid.UUID, policy: Policy) -> tuple[bool, Effects]:
     """Applies the channel's on_timeout once the budget is spent; (False, nothing) if it was not
     due or already finished."""
     row = await repository.get(conn, review_id)
@@ -221,7 +214,7 @@ def batch_plans(policy: Policy) -> dict[str, tuple[str, str | None]]:
 
 
 async def expire_due(
-    conn: AsyncConnection, policy: Policy, limit: int
+    conn: Connection, policy: Policy, limit: int
 ) -> tuple[list[uuid.UUID], Effects]:
     """Overdue reviews whose fallback only sends a text (the draft or a holding message), up to
     `limit`, ended together (their ids are returned): a statement each for the reviews, their conversations, the audit
@@ -238,7 +231,7 @@ async def expire_due(
     return [r.id for r in rows], await _completed(conn, rows, who=None)
 
 
-async def _completed(conn: AsyncConnection, rows: Sequence[ReviewRead], who: str | None) -> Effects:
+async def _completed(conn: Connection, rows: Sequence[ReviewRead], who: str | None) -> Effects:
     effects = Effects()
     events = [
         outbox.Event(
@@ -262,7 +255,7 @@ async def _completed(conn: AsyncConnection, rows: Sequence[ReviewRead], who: str
 
 
 async def _transfer(
-    conn: AsyncConnection,
+    conn: Connection,
     row: ReviewRead,
     reason: str,
     mode: str,
@@ -293,14 +286,12 @@ async def _transfer(
     )
 
 
-async def _warm_package(
-    conn: AsyncConnection, row: ReviewRead, policy: Policy | None
-) -> dict[str, Any]:
+async def _warm_package(conn: Connection, row: ReviewRead, policy: Policy | None) -> dict[str, Any]:
     """The same package as a hard-trigger transfer: transcript, prior contacts, why, what the AI
     drafted; from one facts query, as for a turn (its transcript holds the review's turn)."""
     window = policy.triggers.repeat_contact.window if policy is not None else timedelta(0)
     loaded = await facts.load(
-        await driver_connection(conn),
+        conn,
         channel=row.channel,
         conversation=row.conversation_external_id,
         customer=row.customer_id,
@@ -319,14 +310,11 @@ async def _warm_package(
     return warm.build(situation)
 
 
-async def _set_handler(
-    conn: AsyncConnection, conversation_ids: list[uuid.UUID], handler: str
-) -> None:
+async def _set_handler(conn: Connection, conversation_ids: list[uuid.UUID], handler: str) -> None:
     """The review is over: its conversations pass on (unless something else took them since)."""
-    await conn.execute(
-        text(
-            "UPDATE conversation SET handled_by = :h "
-            "WHERE id = ANY(CAST(:ids AS uuid[])) AND handled_by = 'review'"
-        ),
+    await db.execute(
+        conn,
+        "UPDATE conversation SET handled_by = :h "
+        "WHERE id = ANY(CAST(:ids AS uuid[])) AND handled_by = 'review'",
         {"h": handler, "ids": conversation_ids},
     )

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from service import audit
+from service.db import Connection
 from service.effects import Effects
 from service.errors import Conflict, Forbidden
 from service.reviewers.caller import Caller
@@ -20,7 +19,7 @@ def _supervisor(me: Caller) -> None:
 
 
 async def release_hold(
-    conn: AsyncConnection, me: Caller, review_id: uuid.UUID
+    conn: Connection, me: Caller, review_id: uuid.UUID
 ) -> tuple[uuid.UUID | None, Effects]:
     """A supervisor gives someone's claim back to the queue (they left, or it is stuck).
     Returns who held it."""
@@ -37,7 +36,7 @@ async def release_hold(
 
 
 async def reassign_hold(
-    conn: AsyncConnection, me: Caller, review_id: uuid.UUID, to: uuid.UUID, lease_seconds: int
+    conn: Connection, me: Caller, review_id: uuid.UUID, to: uuid.UUID, lease_seconds: int
 ) -> tuple[str, Effects]:
     """Hands someone's claim to another member of the item's team, with a fresh lease.
     Returns the new holder's email."""

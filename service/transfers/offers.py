@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from service.db import driver_connection
+from service.db import Connection
 from service.effects import Effects
 from service.policy.model import Policy
 from service.transfers import assignment, repository
@@ -19,14 +17,11 @@ from service.transfers.service import announce
 UNCHANGED = frozenset({"not waiting", "already queued", "not offered", "no fallback"})
 
 
-async def assign(
-    conn: AsyncConnection, transfer_id: uuid.UUID, policy: Policy
-) -> tuple[str, Effects]:
+async def assign(conn: Connection, transfer_id: uuid.UUID, policy: Policy) -> tuple[str, Effects]:
     """Offer a waiting transfer to the best available agent of its team, or leave it queued.
     The choice is pure (assignment.choose); Postgres settles races for an agent's last slot."""
     effects = Effects()
-    pg = await driver_connection(conn)
-    waiting = await repository.waiting_with_agents(pg, transfer_id)
+    waiting = await repository.waiting_with_agents(conn, transfer_id)
     if waiting is None:
         return "not waiting", effects
     team_name, passed_by, agents = waiting
@@ -34,7 +29,7 @@ async def assign(
     passed = set(passed_by)
     while (agent := assignment.choose(agents, passed)) is not None:
         offered, expires = await repository.reserve_and_offer(
-            pg, transfer_id, agent.id, team.offer_timeout if team else None
+            conn, transfer_id, agent.id, team.offer_timeout if team else None
         )
         if offered:
             break
@@ -51,9 +46,7 @@ async def assign(
     return "offered", effects
 
 
-async def fallback(
-    conn: AsyncConnection, transfer_id: uuid.UUID, policy: Policy
-) -> tuple[str, Effects]:
+async def fallback(conn: Connection, transfer_id: uuid.UUID, policy: Policy) -> tuple[str, Effects]:
     """Nobody of the team has been online for the policy's `no_one_online.after`: the transfer
     moves to the fallback team (and is offered there), or the customer gets the holding
     message by webhook and it keeps waiting. Once per transfer, so never a ping-pong."""
@@ -94,9 +87,7 @@ async def fallback(
     )
 
 
-async def lapse(
-    conn: AsyncConnection, transfer_id: uuid.UUID, policy: Policy
-) -> tuple[str, Effects]:
+async def lapse(conn: Connection, transfer_id: uuid.UUID, policy: Policy) -> tuple[str, Effects]:
     """An offer not accepted in time moves on to the next agent, or back to the team queue."""
     holder = await repository.lapse_offer(conn, transfer_id)
     if holder is None:

@@ -8,12 +8,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.engine import Row
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from service import db
-from service.db import PgConnection, Statement, json_value
+from service.db import Connection, Row, Statement, json_value
 from service.transfers.assignment import Agent
 from service.transfers.schemas import DeskTransfer, TransferRead
 
@@ -34,12 +30,12 @@ OPEN = ("created", "offered", "queued", "accepted")  # a person has the conversa
 WAITING = ("created", "offered", "queued")
 
 
-async def get(conn: AsyncConnection, transfer_id: uuid.UUID) -> TransferRead | None:
+async def get(conn: Connection, transfer_id: uuid.UUID) -> TransferRead | None:
     row = await db.first(conn, VIEW + " WHERE x.id = :id", {"id": transfer_id})
     return TransferRead.of(row) if row else None
 
 
-async def list_open(conn: AsyncConnection, teams: Sequence[str] | None) -> list[TransferRead]:
+async def list_open(conn: Connection, teams: Sequence[str] | None) -> list[TransferRead]:
     where = "x.status IN ('created', 'offered', 'queued', 'accepted')" + db.of_teams(
         "x.team", teams
     )
@@ -47,18 +43,17 @@ async def list_open(conn: AsyncConnection, teams: Sequence[str] | None) -> list[
     return [TransferRead.of(r) for r in await db.rows(conn, sql, {"teams": list(teams or [])})]
 
 
-async def change_load(conn: AsyncConnection, agent: uuid.UUID, delta: int) -> None:
+async def change_load(conn: Connection, agent: uuid.UUID, delta: int) -> None:
     # The CHECK (active_transfers BETWEEN 0 AND capacity) refuses any overbooking.
-    await conn.execute(
-        text(
-            "UPDATE reviewer SET active_transfers = active_transfers + :d, "
-            "last_assigned_at = CASE WHEN :d > 0 THEN now() ELSE last_assigned_at END WHERE id = :id"
-        ),
+    await db.execute(
+        conn,
+        "UPDATE reviewer SET active_transfers = active_transfers + :d, "
+        "last_assigned_at = CASE WHEN :d > 0 THEN now() ELSE last_assigned_at END WHERE id = :id",
         {"id": agent, "d": delta},
     )
 
 
-async def lapse_offer(conn: AsyncConnection, transfer_id: uuid.UUID) -> uuid.UUID | None:
+async def lapse_offer(conn: Connection, transfer_id: uuid.UUID) -> uuid.UUID | None:
     """An offer nobody accepted in time goes back to waiting; returns who let it lapse."""
     row = await db.first(
         conn,
@@ -72,9 +67,7 @@ async def lapse_offer(conn: AsyncConnection, transfer_id: uuid.UUID) -> uuid.UUI
     return row.assigned_to if row else None
 
 
-async def accept(
-    conn: AsyncConnection, transfer_id: uuid.UUID, agent: uuid.UUID
-) -> Row[Any] | None:
+async def accept(conn: Connection, transfer_id: uuid.UUID, agent: uuid.UUID) -> Row | None:
     """Offered to this agent, or waiting in the queue: returns the previous status and holder."""
     return await db.first(
         conn,
@@ -89,48 +82,42 @@ async def accept(
 
 
 async def end(
-    conn: AsyncConnection,
+    conn: Connection,
     transfer_id: uuid.UUID,
     status: str,
     from_statuses: Sequence[str],
     resolution: str | None,
-) -> Row[Any] | None:
+) -> Row | None:
     """close or cancel; returns the previous status and holder, so their load can be released."""
-    return (
-        await conn.execute(
-            text(
-                "WITH old AS (SELECT id, status, assigned_to FROM transfer WHERE id = :id "
-                "AND status = ANY(:from_statuses) FOR UPDATE) "
-                "UPDATE transfer x SET status = :status, resolution = :resolution, "
-                "closed_at = now(), offer_expires_at = NULL "
-                "FROM old WHERE x.id = old.id RETURNING old.status AS was, old.assigned_to AS holder"
-            ),
-            {
-                "id": transfer_id,
-                "status": status,
-                "from_statuses": list(from_statuses),
-                "resolution": resolution,
-            },
-        )
-    ).first()
+    return await db.first(
+        conn,
+        "WITH old AS (SELECT id, status, assigned_to FROM transfer WHERE id = :id "
+        "AND status = ANY(:from_statuses) FOR UPDATE) "
+        "UPDATE transfer x SET status = :status, resolution = :resolution, "
+        "closed_at = now(), offer_expires_at = NULL "
+        "FROM old WHERE x.id = old.id RETURNING old.status AS was, old.assigned_to AS holder",
+        {
+            "id": transfer_id,
+            "status": status,
+            "from_statuses": list(from_statuses),
+            "resolution": resolution,
+        },
+    )
 
 
-async def end_offers_of(
-    conn: AsyncConnection, agent: uuid.UUID
-) -> list[tuple[uuid.UUID, datetime]]:
+async def end_offers_of(conn: Connection, agent: uuid.UUID) -> list[tuple[uuid.UUID, datetime]]:
     """The offers someone holds, due now: they went away or offline, so the offers move on."""
-    rows = await conn.execute(
-        text(
-            "UPDATE transfer SET offer_expires_at = now() "
-            "WHERE assigned_to = :id AND status = 'offered' RETURNING id, offer_expires_at"
-        ),
+    rows = await db.rows(
+        conn,
+        "UPDATE transfer SET offer_expires_at = now() "
+        "WHERE assigned_to = :id AND status = 'offered' RETURNING id, offer_expires_at",
         {"id": agent},
     )
     return [(r.id, r.offer_expires_at) for r in rows]
 
 
 async def unattended(
-    conn: AsyncConnection, team: str, waited: timedelta, limit: int = 200
+    conn: Connection, team: str, waited: timedelta, limit: int = 200
 ) -> list[uuid.UUID]:
     """Transfers of a team with nobody of it online that have waited this long and had no
     fallback yet (moved from a team, or told the customer to hold)."""
@@ -147,18 +134,19 @@ async def unattended(
     )
 
 
-async def reroute(conn: AsyncConnection, transfer_id: uuid.UUID, old: str, new: str) -> bool:
-    result = await conn.execute(
-        text(
+async def reroute(conn: Connection, transfer_id: uuid.UUID, old: str, new: str) -> bool:
+    return (
+        await db.execute(
+            conn,
             "UPDATE transfer SET team = :new "
-            "WHERE id = :id AND team = :old AND status IN ('created', 'queued')"
-        ),
-        {"id": transfer_id, "old": old, "new": new},
+            "WHERE id = :id AND team = :old AND status IN ('created', 'queued')",
+            {"id": transfer_id, "old": old, "new": new},
+        )
+        > 0
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def add_holding(conn: AsyncConnection, transfer_id: uuid.UUID, text_: str) -> Row[Any]:
+async def add_holding(conn: Connection, transfer_id: uuid.UUID, text_: str) -> Row:
     return await db.one(
         conn,
         "INSERT INTO transfer_message (transfer_id, sender, author, text) "
@@ -167,7 +155,7 @@ async def add_holding(conn: AsyncConnection, transfer_id: uuid.UUID, text_: str)
     )
 
 
-async def end_offers_to_absent(conn: AsyncConnection, limit: int = 200) -> list[uuid.UUID]:
+async def end_offers_to_absent(conn: Connection, limit: int = 200) -> list[uuid.UUID]:
     """Offers held by someone who is not online (away, offline, or set so by the sweeper):
     due now, so the sweeper moves them on."""
     return await db.column(
@@ -181,31 +169,31 @@ async def end_offers_to_absent(conn: AsyncConnection, limit: int = 200) -> list[
     )
 
 
-async def queue(conn: AsyncConnection, transfer_id: uuid.UUID) -> bool:
+async def queue(conn: Connection, transfer_id: uuid.UUID) -> bool:
     """Nobody could be offered it: it waits in the team's queue (True if it was just created)."""
-    result = await conn.execute(
-        text("UPDATE transfer SET status = 'queued' WHERE id = :id AND status = 'created'"),
-        {"id": transfer_id},
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
-
-
-async def messages(conn: AsyncConnection, transfer_id: uuid.UUID) -> Sequence[Row[Any]]:
-    """The conversation since the transfer began: the customer's turns and the person's replies."""
     return (
-        await conn.execute(
-            text(
-                "SELECT id, at, sender, author, text, draft_text, triggers FROM transfer_message "
-                "WHERE transfer_id = :id ORDER BY id"
-            ),
+        await db.execute(
+            conn,
+            "UPDATE transfer SET status = 'queued' WHERE id = :id AND status = 'created'",
             {"id": transfer_id},
         )
-    ).all()
+        > 0
+    )
+
+
+async def messages(conn: Connection, transfer_id: uuid.UUID) -> Sequence[Row]:
+    """The conversation since the transfer began: the customer's turns and the person's replies."""
+    return await db.rows(
+        conn,
+        "SELECT id, at, sender, author, text, draft_text, triggers FROM transfer_message "
+        "WHERE transfer_id = :id ORDER BY id",
+        {"id": transfer_id},
+    )
 
 
 async def add_reply(
-    conn: AsyncConnection, transfer_id: uuid.UUID, author: str, text_: str, key: str | None
-) -> tuple[Row[Any], bool]:
+    conn: Connection, transfer_id: uuid.UUID, author: str, text_: str, key: str | None
+) -> tuple[Row, bool]:
     """The reply, and whether it is new (False: this Idempotency-Key sent it before)."""
     row = await db.first(
         conn,
@@ -227,13 +215,12 @@ async def add_reply(
 
 
 async def record(
-    conn: AsyncConnection, transfer_id: uuid.UUID, actor: str, status: str, **detail: Any
+    conn: Connection, transfer_id: uuid.UUID, actor: str, status: str, **detail: Any
 ) -> None:
-    await conn.execute(
-        text(
-            "INSERT INTO transfer_event (transfer_id, actor, status, detail) "
-            "VALUES (:id, :actor, :status, CAST(:detail AS jsonb))"
-        ),
+    await db.execute(
+        conn,
+        "INSERT INTO transfer_event (transfer_id, actor, status, detail) "
+        "VALUES (:id, :actor, :status, CAST(:detail AS jsonb))",
         {
             "id": transfer_id,
             "actor": actor,
@@ -244,7 +231,7 @@ async def record(
 
 
 async def waiting(
-    conn: AsyncConnection, limit: int = 200, teams: Sequence[str] | None = None
+    conn: Connection, limit: int = 200, teams: Sequence[str] | None = None
 ) -> list[uuid.UUID]:
     """Transfers nobody is offered yet, most urgent first (of these teams, or of all)."""
     where = db.of_teams("team", teams)
@@ -260,7 +247,7 @@ LAPSED = """SELECT id FROM transfer WHERE status = 'offered' AND offer_expires_a
 ORDER BY offer_expires_at LIMIT :n"""
 
 
-async def lapsed_offers(conn: AsyncConnection, limit: int = 200) -> list[uuid.UUID]:
+async def lapsed_offers(conn: Connection, limit: int = 200) -> list[uuid.UUID]:
     """Offers whose time ran out, the longest lapsed first: the sweeper moves them on."""
     return await db.column(conn, LAPSED, {"n": limit})
 
@@ -292,7 +279,7 @@ SELECT EXISTS (SELECT 1 FROM offer) AS offered, (SELECT offer_expires_at FROM of
 
 
 async def waiting_with_agents(
-    pg: PgConnection, transfer_id: uuid.UUID
+    pg: Connection, transfer_id: uuid.UUID
 ) -> tuple[str, list[uuid.UUID], list[Agent]] | None:
     row = await pg.fetchrow(WAITING_WITH_AGENTS.sql, *WAITING_WITH_AGENTS.args({"id": transfer_id}))
     if row is None:
@@ -305,7 +292,7 @@ async def waiting_with_agents(
 
 
 async def reserve_and_offer(
-    pg: PgConnection, transfer_id: uuid.UUID, agent: uuid.UUID, expires_after: timedelta | None
+    pg: Connection, transfer_id: uuid.UUID, agent: uuid.UUID, expires_after: timedelta | None
 ) -> tuple[bool, datetime | None]:
     """Offered, and when the offer lapses; (False, None) if the agent's last slot went meanwhile.
     No expiry (NULL seconds) leaves offer_expires_at NULL: the offer waits for that agent."""
@@ -331,7 +318,7 @@ LEFT JOIN reviewer h ON h.id = x.assigned_to
 
 
 async def desk_list(
-    conn: AsyncConnection, teams: Sequence[str] | None, me: uuid.UUID
+    conn: Connection, teams: Sequence[str] | None, me: uuid.UUID
 ) -> tuple[list[DeskTransfer], list[DeskTransfer]]:
     """Transfers waiting for a person of these teams (what is offered to this person first, then
     the most urgent, then the oldest), and the ones this person accepted."""

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.engine import Row
+from service.db import Row
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,8 +43,8 @@ class TransferRead:
     team_online: int | None
 
     @classmethod
-    def of(cls, row: Row[Any]) -> TransferRead:
-        return cls(**row._mapping)
+    def of(cls, row: Row) -> TransferRead:
+        return cls(**dict(row.items()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,11 +71,11 @@ class DeskTransfer:
     waiting_seconds: float
 
     @classmethod
-    def of(cls, row: Row[Any]) -> DeskTransfer:
-        return cls(**row._mapping)
+    def of(cls, row: Row) -> DeskTransfer:
+        return cls(**dict(row.items()))
 
 
-def view(row: TransferRead, messages: Sequence[Row[Any]] | None = None) -> dict[str, Any]:
+def view(row: TransferRead, messages: Sequence[Row] | None = None) -> dict[str, Any]:
     """GET /v1/transfers/{id} as the contract promises, with a little more for people."""
     return {
         "id": str(row.id),
@@ -104,7 +104,7 @@ def view(row: TransferRead, messages: Sequence[Row[Any]] | None = None) -> dict[
     }
 
 
-def conversation(messages: Sequence[Row[Any]]) -> dict[str, Any]:
+def conversation(messages: Sequence[Row]) -> dict[str, Any]:
     """What was said since the transfer began: the contract's customer_messages, and the whole
     exchange (with the AI's drafts, never sent, and the signals each message raised)."""
     return {

@@ -7,12 +7,11 @@ import json
 import uuid
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.engine import Row
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
+import asyncpg
 
+from service import db
 from service.channels import outbox
+from service.db import Connection, Row
 from service.effects import Effects
 from service.errors import Conflict, Forbidden, Invalid, KeyReused, found
 from service.reviewers.caller import Caller
@@ -25,7 +24,7 @@ OVERSEERS = ("supervisor", "admin")
 
 
 async def create(
-    conn: AsyncConnection,
+    conn: Connection,
     opening: Opening,
     *,
     conversation_id: uuid.UUID,
@@ -38,7 +37,7 @@ async def create(
     reviewer taking over gets the transfer accepted at once; otherwise it waits for an offer.
     A conversation has one person at a time: if it already has an open transfer, 409."""
     try:
-        async with conn.begin_nested():
+        async with conn.transaction():
             await _insert(
                 conn,
                 {
@@ -57,15 +56,15 @@ async def create(
                     "priority": opening.priority,
                 },
             )
-    except IntegrityError as exc:
-        if "transfer_one_open_per_conversation" not in str(exc.orig):
+    except asyncpg.IntegrityConstraintViolationError as exc:
+        if getattr(exc, "constraint_name", None) != "transfer_one_open_per_conversation":
             raise
         raise Conflict("a person already has this conversation (it has an open transfer)") from exc
     if assigned_to:
         try:
-            async with conn.begin_nested():
+            async with conn.transaction():
                 await repository.change_load(conn, assigned_to, +1)
-        except IntegrityError as exc:
+        except asyncpg.IntegrityConstraintViolationError as exc:
             raise Conflict("you are at your capacity of open transfers; close one first") from exc
     transfer_id = opening.transfer_id
     await repository.record(conn, transfer_id, opening.actor, opening.status, reason=opening.reason)
@@ -86,29 +85,28 @@ async def create(
     return transfer_id, effects
 
 
-async def _insert(conn: AsyncConnection, values: dict[str, Any]) -> None:
-    await conn.execute(
-        text(
-            "INSERT INTO transfer (id, conversation_id, turn_id, review_id, channel, mode, team, "
-            "reason, status, assigned_to, summary, triggers, accepted_at, priority) VALUES "
-            "(:id, :conv, :turn, :review, :channel, :mode, :team, :reason, :status, "
-            "CAST(:who AS uuid), CAST(:summary AS jsonb), CAST(:triggers AS jsonb), "
-            "CASE WHEN CAST(:who AS uuid) IS NULL THEN NULL ELSE now() END, :priority)"
-        ),
+async def _insert(conn: Connection, values: dict[str, Any]) -> None:
+    await db.execute(
+        conn,
+        "INSERT INTO transfer (id, conversation_id, turn_id, review_id, channel, mode, team, "
+        "reason, status, assigned_to, summary, triggers, accepted_at, priority) VALUES "
+        "(:id, :conv, :turn, :review, :channel, :mode, :team, :reason, :status, "
+        "CAST(:who AS uuid), CAST(:summary AS jsonb), CAST(:triggers AS jsonb), "
+        "CASE WHEN CAST(:who AS uuid) IS NULL THEN NULL ELSE now() END, :priority)",
         values,
     )
 
 
 async def accept(
-    conn: AsyncConnection, caller: Caller, transfer_id: uuid.UUID
+    conn: Connection, caller: Caller, transfer_id: uuid.UUID
 ) -> tuple[TransferRead, Effects]:
     row = await get_for_reviewer(conn, transfer_id, caller)
     try:
-        async with conn.begin_nested():
+        async with conn.transaction():
             changed = await repository.accept(conn, transfer_id, caller.id)
             if changed is not None and changed.was in ("created", "queued"):
                 await repository.change_load(conn, caller.id, +1)
-    except IntegrityError as exc:
+    except asyncpg.IntegrityConstraintViolationError as exc:
         raise Conflict("you are at your capacity of open transfers; close one first") from exc
     if changed is None:
         raise await _conflict(conn, transfer_id, "accept")
@@ -126,7 +124,7 @@ async def accept(
 
 
 async def close(
-    conn: AsyncConnection,
+    conn: Connection,
     transfer_id: uuid.UUID,
     resolution: str,
     *,
@@ -162,7 +160,7 @@ async def close(
 
 
 async def cancel(
-    conn: AsyncConnection,
+    conn: Connection,
     transfer_id: uuid.UUID,
     *,
     caller: Caller | None = None,
@@ -191,12 +189,12 @@ def _may_end(row: TransferRead, caller: Caller, action: str) -> None:
 
 
 async def reply(
-    conn: AsyncConnection,
+    conn: Connection,
     caller: Caller,
     transfer_id: uuid.UUID,
     text_: str,
     idempotency_key: str | None = None,
-) -> tuple[Row[Any], Effects]:
+) -> tuple[Row, Effects]:
     """The person's message to the customer: stored with the transfer and sent to the channel
     as a signed `transfer.message` webhook (through the outbox, like every event). Retried with
     the same Idempotency-Key it is sent once; the key with another text is refused (422)."""
@@ -239,9 +237,9 @@ async def reply(
 
 
 async def _ended(
-    conn: AsyncConnection,
+    conn: Connection,
     row: TransferRead,
-    ended: Row[Any],
+    ended: Row,
     status: str,
     caller: Caller | None,
     channel: str | None,
@@ -278,14 +276,12 @@ async def _ended(
 
 
 async def get_for_reviewer(
-    conn: AsyncConnection, transfer_id: uuid.UUID, caller: Caller
+    conn: Connection, transfer_id: uuid.UUID, caller: Caller
 ) -> TransferRead:
     return caller.sees(await _get(conn, transfer_id), "transfer")
 
 
-async def get_for_channel(
-    conn: AsyncConnection, transfer_id: uuid.UUID, channel: str
-) -> TransferRead:
+async def get_for_channel(conn: Connection, transfer_id: uuid.UUID, channel: str) -> TransferRead:
     row = await _get(conn, transfer_id)
     if row.channel != channel:
         raise Forbidden("this transfer belongs to another channel")
@@ -293,18 +289,18 @@ async def get_for_channel(
 
 
 async def _authorised(
-    conn: AsyncConnection, transfer_id: uuid.UUID, caller: Caller | None, channel: str | None
+    conn: Connection, transfer_id: uuid.UUID, caller: Caller | None, channel: str | None
 ) -> TransferRead:
     if caller is not None:
         return await get_for_reviewer(conn, transfer_id, caller)
     return await get_for_channel(conn, transfer_id, channel or "")
 
 
-async def _get(conn: AsyncConnection, transfer_id: uuid.UUID) -> TransferRead:
+async def _get(conn: Connection, transfer_id: uuid.UUID) -> TransferRead:
     return found(await repository.get(conn, transfer_id), f"no transfer {transfer_id}")
 
 
-async def _conflict(conn: AsyncConnection, transfer_id: uuid.UUID, action: str) -> Conflict:
+async def _conflict(conn: Connection, transfer_id: uuid.UUID, action: str) -> Conflict:
     row = await _get(conn, transfer_id)
     holder = f" by {row.assigned_email}" if row.assigned_email else ""
     return Conflict(
@@ -313,7 +309,7 @@ async def _conflict(conn: AsyncConnection, transfer_id: uuid.UUID, action: str) 
 
 
 async def announce(
-    conn: AsyncConnection,
+    conn: Connection,
     channel: str,
     event: str,
     transfer_id: uuid.UUID,
@@ -321,11 +317,10 @@ async def announce(
     dedupe: str | None = None,
 ) -> Effects:
     effects = Effects()
-    conversation = await conn.scalar(
-        text(
-            "SELECT c.external_id FROM transfer x JOIN conversation c ON c.id = x.conversation_id "
-            "WHERE x.id = :id"
-        ),
+    conversation = await db.value(
+        conn,
+        "SELECT c.external_id FROM transfer x JOIN conversation c ON c.id = x.conversation_id "
+        "WHERE x.id = :id",
         {"id": transfer_id},
     )
     effects.deliver(
@@ -341,8 +336,9 @@ async def announce(
     return effects
 
 
-async def _set_handler(conn: AsyncConnection, conversation_id: uuid.UUID, handler: str) -> None:
-    await conn.execute(
-        text("UPDATE conversation SET handled_by = :h WHERE id = :id"),
+async def _set_handler(conn: Connection, conversation_id: uuid.UUID, handler: str) -> None:
+    await db.execute(
+        conn,
+        "UPDATE conversation SET handled_by = :h WHERE id = :id",
         {"h": handler, "id": conversation_id},
     )

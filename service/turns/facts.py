@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from service.db import PgConnection, Statement, json_value
+from service.db import Connection, Statement, json_value
 from service.policy.engine import Facts, PriorContact, PriorTurn
 from service.transfers.package import MAX_TRANSCRIPT_TURNS, Exchange
 
@@ -69,7 +69,7 @@ class Loaded:
 
 
 async def load(
-    conn: PgConnection,
+    conn: Connection,
     *,
     channel: str,
     conversation: str,

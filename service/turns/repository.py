@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from service.db import read_as
+from service import db
+from service.db import Connection, read_as
 from service.turns.history import PastTurn, PriorContact
 
 
-async def history(conn: AsyncConnection, turn_id: uuid.UUID, limit: int = 20) -> list[PastTurn]:
+async def history(conn: Connection, turn_id: uuid.UUID, limit: int = 20) -> list[PastTurn]:
     """The conversation before this turn: what the customer said and what was answered."""
     sql = """
     SELECT t.seq, t.message, t.draft_text, t.created_at, d.action, r.status AS review_status,
@@ -22,17 +20,17 @@ async def history(conn: AsyncConnection, turn_id: uuid.UUID, limit: int = 20) ->
       AND t.seq < (SELECT seq FROM turn WHERE id = :turn)
     ORDER BY t.seq DESC LIMIT :n
     """
-    rows = (await conn.execute(text(sql), {"turn": turn_id, "n": limit})).all()
+    rows = await db.rows(conn, sql, {"turn": turn_id, "n": limit})
     return read_as(PastTurn, reversed(rows))
 
 
 async def prior_contacts(
-    conn: AsyncConnection, customer_id: str, conversation_id: uuid.UUID, limit: int = 5
+    conn: Connection, customer_id: str, conversation_id: uuid.UUID, limit: int = 5
 ) -> list[PriorContact]:
     """The customer's other conversations, newest first."""
     sql = """
     SELECT channel, created_at, turn_count, resolved FROM conversation
     WHERE customer_id = :c AND id <> :conv ORDER BY created_at DESC LIMIT :n
     """
-    found = await conn.execute(text(sql), {"c": customer_id, "conv": conversation_id, "n": limit})
+    found = await db.rows(conn, sql, {"c": customer_id, "conv": conversation_id, "n": limit})
     return read_as(PriorContact, found)

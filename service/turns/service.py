@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncpg
 
-from service.db import PgConnection, Statement, json_value
+from service.db import Connection, Statement, json_value
 from service.detection.live import LiveDetector
 from service.detection.reading import Reading
 from service.effects import Effects
@@ -45,7 +45,7 @@ class Outcome:
 
 
 async def decide(
-    conn: PgConnection,
+    conn: Connection,
     policy: Policy,
     key_channel: str,
     body: TurnCreate,
@@ -76,7 +76,7 @@ async def decide(
 
 
 async def _decide_once(
-    conn: PgConnection,
+    conn: Connection,
     policy: Policy,
     body: TurnCreate,
     idempotency_key: str | None,
@@ -162,7 +162,7 @@ REPLAY = Statement(
 
 
 async def replay(
-    conn: PgConnection, channel: str, idempotency_key: str, body: TurnCreate
+    conn: Connection, channel: str, idempotency_key: str, body: TurnCreate
 ) -> dict[str, Any]:
     """The first answer to a retry that lost the race to commit."""
     row = await conn.fetchrow(

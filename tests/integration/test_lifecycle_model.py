@@ -17,7 +17,6 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
-from sqlalchemy import text
 
 from service import db as database
 from service.detection.live import LiveDetector
@@ -46,7 +45,7 @@ TABLES = "transfer_message, transfer_event, transfer, review, decision, turn, co
 
 
 class World:
-    """What the machine drives: one event loop, the turn path's pool and detector, an engine."""
+    """What the machine drives: one event loop, its pool and the detector."""
 
     def __init__(self, configured: Settings) -> None:
         self.settings = configured
@@ -55,7 +54,6 @@ class World:
         self.detector = LiveDetector()
         self.run(self.detector.start())
         self.pool = self.run(database.create_pool(configured, size=2))
-        self.engine = database.create_engine(configured, pool_size=2)
         self.people: list[Any] = self.run(self._people())
 
     def run(self, work: Any) -> Any:
@@ -66,7 +64,7 @@ class World:
         await conn.execute("TRUNCATE reviewer_team, reviewer, team RESTART IDENTITY CASCADE")
         await conn.close()
         found = []
-        async with database.transaction(self.engine) as c:
+        async with database.transaction(self.pool) as c:
             for n in range(PEOPLE):
                 rid = await accounts.create_user(
                     c, f"m{n}@example.com", "reviewer", ["general", "care"], None
@@ -76,7 +74,6 @@ class World:
 
     def close(self) -> None:
         self.run(self.pool.close())
-        self.run(self.engine.dispose())
         self.run(self.detector.close())
         self.loop.close()
 
@@ -96,10 +93,10 @@ def test_the_lifecycle_keeps_its_invariants(world: World) -> None:
             self.run(self._reset())
 
         async def _reset(self) -> None:
-            async with database.transaction(world.engine) as conn:
-                await conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
-                await conn.execute(
-                    text("UPDATE reviewer SET active_transfers = 0, presence = 'offline'")
+            async with database.transaction(world.pool) as conn:
+                await database.execute(conn, f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
+                await database.execute(
+                    conn, "UPDATE reviewer SET active_transfers = 0, presence = 'offline'"
                 )
 
         def _open(self, held_by: Any = None) -> list[uuid.UUID]:
@@ -109,17 +106,17 @@ def test_the_lifecycle_keeps_its_invariants(world: World) -> None:
                 where = "status = 'accepted' AND assigned_to = :me"
 
             async def read() -> list[uuid.UUID]:
-                async with world.engine.connect() as conn:
+                async with world.pool.acquire() as conn:
                     sql = f"SELECT id FROM transfer WHERE {where} ORDER BY created_at"
                     me = held_by.id if held_by is not None else None
-                    return [r.id for r in await conn.execute(text(sql), {"me": me})]
+                    return [r.id for r in await database.rows(conn, sql, {"me": me})]
 
             return self.run(read())  # type: ignore[no-any-return]
 
         def _commit(self, work: Any) -> None:
             async def go() -> None:
                 try:
-                    async with database.transaction(world.engine) as conn:
+                    async with database.transaction(world.pool) as conn:
                         await work(conn)
                 except DomainError:
                     pass  # refused (taken, not yours, over capacity): a legal outcome
@@ -157,12 +154,12 @@ def test_the_lifecycle_keeps_its_invariants(world: World) -> None:
             """Open reviews, oldest first, with who holds each (None: nobody)."""
 
             async def read() -> list[tuple[uuid.UUID, Any]]:
-                async with world.engine.connect() as conn:
+                async with world.pool.acquire() as conn:
                     sql = (
                         "SELECT id, claimed_by FROM review WHERE status IN ('pending', 'claimed') "
                         "ORDER BY created_at"
                     )
-                    return [(r.id, r.claimed_by) for r in await conn.execute(text(sql))]
+                    return [(r.id, r.claimed_by) for r in await database.rows(conn, sql)]
 
             return self.run(read())  # type: ignore[no-any-return]
 
@@ -198,8 +195,9 @@ def test_the_lifecycle_keeps_its_invariants(world: World) -> None:
             r = found[pick % len(found)][0]
 
             async def work(c: Any) -> None:
-                await c.execute(
-                    text("UPDATE review SET deadline = now() - interval '1 second' WHERE id = :id"),
+                await database.execute(
+                    c,
+                    "UPDATE review SET deadline = now() - interval '1 second' WHERE id = :id",
                     {"id": r},
                 )
                 await reviews.expire(c, r, world.policy)
@@ -226,10 +224,9 @@ def test_the_lifecycle_keeps_its_invariants(world: World) -> None:
             t = found[pick % len(found)]
 
             async def work(c: Any) -> None:
-                await c.execute(
-                    text(
-                        "UPDATE transfer SET offer_expires_at = now() WHERE id = :id AND status = 'offered'"
-                    ),
+                await database.execute(
+                    c,
+                    "UPDATE transfer SET offer_expires_at = now() WHERE id = :id AND status = 'offered'",
                     {"id": t},
                 )
                 await offers.lapse(c, t, world.policy)
@@ -270,61 +267,54 @@ def test_the_lifecycle_keeps_its_invariants(world: World) -> None:
         @invariant()
         def postgres_agrees_with_itself(self) -> None:
             async def check() -> None:
-                async with world.engine.connect() as conn:
-                    one = await conn.scalar(
-                        text(
-                            "SELECT count(*) FROM (SELECT conversation_id FROM transfer "
-                            "WHERE status IN ('created','offered','queued','accepted') "
-                            "GROUP BY 1 HAVING count(*) > 1) x"
-                        )
+                async with world.pool.acquire() as conn:
+                    one = await database.value(
+                        conn,
+                        "SELECT count(*) FROM (SELECT conversation_id FROM transfer "
+                        "WHERE status IN ('created','offered','queued','accepted') "
+                        "GROUP BY 1 HAVING count(*) > 1) x",
                     )
                     assert one == 0, "two open transfers in one conversation"
-                    owner = await conn.scalar(
-                        text(
-                            "SELECT count(*) FROM conversation c WHERE (c.handled_by = 'human') <> "
-                            "EXISTS (SELECT 1 FROM transfer x WHERE x.conversation_id = c.id "
-                            "AND x.status IN ('created','offered','queued','accepted'))"
-                        )
+                    owner = await database.value(
+                        conn,
+                        "SELECT count(*) FROM conversation c WHERE (c.handled_by = 'human') <> "
+                        "EXISTS (SELECT 1 FROM transfer x WHERE x.conversation_id = c.id "
+                        "AND x.status IN ('created','offered','queued','accepted'))",
                     )
                     assert owner == 0, "the owner column disagrees with the open transfers"
-                    reviews_ = await conn.scalar(
-                        text(
-                            "SELECT count(*) FROM (SELECT conversation_id FROM review "
-                            "WHERE status IN ('pending','claimed') GROUP BY 1 HAVING count(*) > 1) x"
-                        )
+                    reviews_ = await database.value(
+                        conn,
+                        "SELECT count(*) FROM (SELECT conversation_id FROM review "
+                        "WHERE status IN ('pending','claimed') GROUP BY 1 HAVING count(*) > 1) x",
                     )
                     assert reviews_ == 0, "two open reviews in one conversation"
-                    both = await conn.scalar(
-                        text(
-                            "SELECT count(*) FROM review r JOIN transfer x "
-                            "ON x.conversation_id = r.conversation_id "
-                            "WHERE r.status IN ('pending','claimed') "
-                            "AND x.status IN ('created','offered','queued','accepted')"
-                        )
+                    both = await database.value(
+                        conn,
+                        "SELECT count(*) FROM review r JOIN transfer x "
+                        "ON x.conversation_id = r.conversation_id "
+                        "WHERE r.status IN ('pending','claimed') "
+                        "AND x.status IN ('created','offered','queued','accepted')",
                     )
                     assert both == 0, "a held draft in a conversation a person has"
-                    held = await conn.scalar(
-                        text(
-                            "SELECT count(*) FROM conversation c WHERE (c.handled_by = 'review') <> "
-                            "EXISTS (SELECT 1 FROM review r WHERE r.conversation_id = c.id "
-                            "AND r.status IN ('pending','claimed'))"
-                        )
+                    held = await database.value(
+                        conn,
+                        "SELECT count(*) FROM conversation c WHERE (c.handled_by = 'review') <> "
+                        "EXISTS (SELECT 1 FROM review r WHERE r.conversation_id = c.id "
+                        "AND r.status IN ('pending','claimed'))",
                     )
                     assert held == 0, "the owner column disagrees with the open reviews"
-                    load = await conn.scalar(
-                        text(
-                            "SELECT count(*) FROM reviewer r WHERE r.active_transfers <> "
-                            "(SELECT count(*) FROM transfer x WHERE x.assigned_to = r.id "
-                            "AND x.status IN ('offered','accepted'))"
-                        )
+                    load = await database.value(
+                        conn,
+                        "SELECT count(*) FROM reviewer r WHERE r.active_transfers <> "
+                        "(SELECT count(*) FROM transfer x WHERE x.assigned_to = r.id "
+                        "AND x.status IN ('offered','accepted'))",
                     )
                     assert load == 0, "someone's load is not what they hold"
-                    stale = await conn.scalar(
-                        text(
-                            "SELECT count(*) FROM transfer x JOIN reviewer r ON r.id = x.assigned_to "
-                            "WHERE x.status = 'offered' AND r.presence <> 'online' "
-                            "AND (x.offer_expires_at IS NULL OR x.offer_expires_at > now())"
-                        )
+                    stale = await database.value(
+                        conn,
+                        "SELECT count(*) FROM transfer x JOIN reviewer r ON r.id = x.assigned_to "
+                        "WHERE x.status = 'offered' AND r.presence <> 'online' "
+                        "AND (x.offer_expires_at IS NULL OR x.offer_expires_at > now())",
                     )
                     assert stale == 0, "an offer waits for someone who is not online"
                     # (their offers are due at once: the worker's lapse moves them on)
@@ -334,16 +324,17 @@ def test_the_lifecycle_keeps_its_invariants(world: World) -> None:
 
         def teardown(self) -> None:
             async def count() -> None:
-                async with world.engine.connect() as conn:
+                async with world.pool.acquire() as conn:
                     for status in ("accepted", "closed", "cancelled", "offered", "queued"):
-                        n = await conn.scalar(
-                            text("SELECT count(*) FROM transfer_event WHERE status = :s"),
+                        n = await database.value(
+                            conn,
+                            "SELECT count(*) FROM transfer_event WHERE status = :s",
                             {"s": status},
                         )
                         SEEN[status] = SEEN.get(status, 0) + int(n or 0)
                     for status in ("approved", "edited", "taken_over", "expired", "superseded"):
-                        n = await conn.scalar(
-                            text("SELECT count(*) FROM review WHERE status = :s"), {"s": status}
+                        n = await database.value(
+                            conn, "SELECT count(*) FROM review WHERE status = :s", {"s": status}
                         )
                         SEEN[f"review.{status}"] = SEEN.get(f"review.{status}", 0) + int(n or 0)
 

@@ -146,21 +146,21 @@ async def test_prune_goes_in_batches(
         made = await make_history(http, key, token)
         ids += [made["old_done"], made["old_handed_back"]]
     await age(db, ids)
-    engine = database.create_engine(settings, pool_size=2)
+    pool = await database.create_pool(settings, 2)
     batches: list[tuple[str, int]] = []
     try:
         spent = await prune(
-            engine, RetentionPolicy(conversations=timedelta(days=30)), budget_seconds=0.0
+            pool, RetentionPolicy(conversations=timedelta(days=30)), budget_seconds=0.0
         )
         assert spent.rows == {"conversations": 0}, "a spent budget stops before the next batch"
         pruned = await prune(
-            engine,
+            pool,
             RetentionPolicy(conversations=timedelta(days=30)),
             batch=3,
             progress=lambda kind, n: batches.append((kind, n)),
         )
     finally:
-        await engine.dispose()
+        await pool.close()
     assert pruned.rows == {"conversations": 14} and pruned.turns == 14
     assert [n for _, n in batches] == [3, 3, 3, 3, 2], "five short transactions, not one long"
 

@@ -8,8 +8,6 @@ from typing import Any
 
 import asyncpg
 import pytest
-from sqlalchemy import text as sa_text
-from sqlalchemy.ext.asyncio import AsyncEngine
 from support import decide_all
 
 from service import db as database
@@ -21,10 +19,10 @@ from service.turns.schemas import DraftIn, TurnCreate
 
 
 @pytest.fixture
-async def engine(settings: Settings, db: asyncpg.Connection) -> Any:
-    engine = database.create_engine(settings, pool_size=30)
-    yield engine
-    await engine.dispose()
+async def pool(settings: Settings, db: asyncpg.Connection) -> Any:
+    made = await database.create_pool(settings, 30)
+    yield made
+    await made.close()
 
 
 async def hold(settings: Settings, count: int) -> list[str]:
@@ -43,83 +41,74 @@ async def hold(settings: Settings, count: int) -> list[str]:
 
 
 async def test_parallel_reviewers_never_claim_the_same_item(
-    engine: AsyncEngine, settings: Settings
+    pool: asyncpg.Pool, settings: Settings
 ) -> None:
     items = await hold(settings, 10)
     callers = []
     for n in range(20):
-        async with database.transaction(engine) as conn:
+        async with database.transaction(pool) as conn:
             rid = await accounts.create_user(
                 conn, f"r{n}@example.com", "reviewer", ["general"], None
             )
             callers.append(await accounts.caller_by_id(conn, rid))
-
-    pool = await database.create_pool(settings, size=20)
 
     async def claim(caller: Any) -> str | None:
         async with pool.acquire() as conn:
             row, _ = await reviews.claim_next(conn, caller, lease_seconds=60)
         return str(row.id) if row else None
 
-    try:
-        claimed = await asyncio.gather(*(claim(c) for c in callers))
-    finally:
-        await pool.close()
+    claimed = await asyncio.gather(*(claim(c) for c in callers))
     got = [c for c in claimed if c]
     assert sorted(got) == sorted(items), "every item claimed exactly once, nobody got two"
     assert claimed.count(None) == 10
 
 
 async def test_finished_review_refuses_every_later_action(
-    engine: AsyncEngine, settings: Settings
+    pool: asyncpg.Pool, settings: Settings
 ) -> None:
     (item,) = await hold(settings, 1)
-    async with database.transaction(engine) as conn:
+    async with database.transaction(pool) as conn:
         rid = await accounts.create_user(conn, "a@example.com", "reviewer", ["general"], None)
         caller = await accounts.caller_by_id(conn, rid)
     assert caller is not None
-    async with database.transaction(engine) as conn:
+    async with database.transaction(pool) as conn:
         await reviews.approve(conn, caller, uuid.UUID(item))
     for action in (reviews.approve, reviews.take_over, reviews.release):
         with pytest.raises(Conflict) as err:
-            async with database.transaction(engine) as conn:
+            async with database.transaction(pool) as conn:
                 await action(conn, caller, uuid.UUID(item))
         assert err.value.extra["review"]["status"] == "approved"
 
 
 async def test_a_claim_is_a_lease_whose_loss_in_a_crash_costs_its_reviewer_nothing(
-    engine: AsyncEngine, settings: Settings
+    pool: asyncpg.Pool, settings: Settings
 ) -> None:
     """Claims commit without waiting for the WAL flush (their tail under load); what makes that
     safe is that a claim PostgreSQL forgot in a crash leaves the item pending, and pending is
     still the reviewer's to approve. The outcome's own commit waits for the disk."""
     (item,) = await hold(settings, 1)
-    async with database.transaction(engine) as conn:
+    async with database.transaction(pool) as conn:
         rid = await accounts.create_user(conn, "a@example.com", "reviewer", ["general"], None)
         caller = await accounts.caller_by_id(conn, rid)
     assert caller is not None
     show = "SELECT current_setting('synchronous_commit')"
     on = "SET LOCAL synchronous_commit = on"
-    pool = await database.create_pool(settings, size=1)
-    try:
-        async with pool.acquire() as bare, bare.transaction():
-            # The test servers run with synchronous_commit off: start from the production default.
-            await bare.execute(on)
-            row, _ = await reviews.claim_next(bare, caller, lease_seconds=60)
-            assert row is not None and str(row.id) == item and row.status == "claimed"
-            assert row.claimed_by_email == "a@example.com" and row.triggers[0]["type"]
-            assert await bare.fetchval(show) == "off"
-    finally:
-        await pool.close()
+    async with pool.acquire() as bare, bare.transaction():
+        # The test servers run with synchronous_commit off: start from the production default.
+        await bare.execute(on)
+        row, _ = await reviews.claim_next(bare, caller, lease_seconds=60)
+        assert row is not None and str(row.id) == item and row.status == "claimed"
+        assert row.claimed_by_email == "a@example.com" and row.triggers[0]["type"]
+        assert await bare.fetchval(show) == "off"
     # The crash: the claim never reached the disk, so the item is pending again.
-    async with database.transaction(engine) as conn:
-        await conn.execute(
-            sa_text("UPDATE review SET status = 'pending', claimed_by = NULL, lease_until = NULL")
+    async with database.transaction(pool) as conn:
+        await database.execute(
+            conn, "UPDATE review SET status = 'pending', claimed_by = NULL, lease_until = NULL"
         )
-    async with database.transaction(engine) as conn:
-        await conn.execute(sa_text(on))
+    async with database.transaction(pool) as conn:
+        await database.execute(conn, on)
         done, _ = await reviews.approve(conn, caller, uuid.UUID(item))
-        assert (await conn.execute(sa_text(show))).scalar() == "on"
+        assert await database.value(conn, show) == "on"
     assert done.status == "approved"
 
 
@@ -155,7 +144,7 @@ async def test_postgres_refuses_broken_invariants(
 
 @pytest.mark.parametrize("batched", [False, True], ids=["one by one", "in batches"])
 async def test_reviewers_and_the_deadline_race_for_each_review_and_one_wins(
-    engine: AsyncEngine, settings: Settings, db: asyncpg.Connection, batched: bool
+    pool: asyncpg.Pool, settings: Settings, db: asyncpg.Connection, batched: bool
 ) -> None:
     """Per review, 2 to 10 reviewers act at once (approve, edit or take over) right at its
     deadline, while the expiry fires, for one review (as for a transfer fallback) or as the
@@ -171,7 +160,7 @@ async def test_reviewers_and_the_deadline_race_for_each_review_and_one_wins(
     policy = load_policy(settings.policy_path)
     items = [uuid.UUID(i) for i in await hold(settings, trials)]
     people = []
-    async with database.transaction(engine) as conn:
+    async with database.transaction(pool) as conn:
         for n in range(10):
             rid = await accounts.create_user(
                 conn, f"p{n}@example.com", "reviewer", ["general"], None
@@ -180,7 +169,7 @@ async def test_reviewers_and_the_deadline_race_for_each_review_and_one_wins(
 
     async def act(caller: Any, review_id: uuid.UUID, kind: int) -> bool:
         try:
-            async with database.transaction(engine) as conn:
+            async with database.transaction(pool) as conn:
                 if kind == 0:
                     await reviews.approve(conn, caller, review_id)
                 elif kind == 1:
@@ -193,12 +182,12 @@ async def test_reviewers_and_the_deadline_race_for_each_review_and_one_wins(
 
     async def expiry(review_id: uuid.UUID) -> bool:
         while True:  # fires from the deadline on, until it or a reviewer has finished it
-            async with database.transaction(engine) as conn:
+            async with database.transaction(pool) as conn:
                 ended, _ = await reviews.expire(conn, review_id, policy)
                 if ended:
                     return True
-                status = await conn.scalar(
-                    sa_text("SELECT status FROM review WHERE id = :id"), {"id": review_id}
+                status = await database.value(
+                    conn, "SELECT status FROM review WHERE id = :id", {"id": review_id}
                 )
             if status not in ("pending", "claimed"):
                 return False
@@ -207,14 +196,13 @@ async def test_reviewers_and_the_deadline_race_for_each_review_and_one_wins(
     async def batch_expiry(group: list[uuid.UUID]) -> set[uuid.UUID]:
         won: set[uuid.UUID] = set()
         while True:  # the clock ticks until reviewers or its batches have ended the group
-            async with database.transaction(engine) as conn:
+            async with database.transaction(pool) as conn:
                 ended, _ = await reviews.expire_due(conn, policy, 500)
                 won |= set(ended)
-                still_open = await conn.scalar(
-                    sa_text(
-                        "SELECT count(*) FROM review WHERE id = ANY(:ids) "
-                        "AND status IN ('pending', 'claimed')"
-                    ),
+                still_open = await database.value(
+                    conn,
+                    "SELECT count(*) FROM review WHERE id = ANY(:ids) "
+                    "AND status IN ('pending', 'claimed')",
                     {"ids": group},
                 )
             if not still_open:

@@ -36,35 +36,37 @@ async def explicit_requests(settings: Settings, count: int) -> list[uuid.UUID]:
 
 
 @pytest.fixture
-async def engine(settings: Settings, db: asyncpg.Connection) -> Any:
-    engine = database.create_engine(settings, pool_size=40)
-    yield engine
-    await engine.dispose()
+async def pool(settings: Settings, db: asyncpg.Connection) -> Any:
+    made = await database.create_pool(settings, 40)
+    yield made
+    await made.close()
 
 
-async def agents(engine: Any, count: int, capacity: int) -> list[Any]:
+async def agents(pool: Any, count: int, capacity: int) -> list[Any]:
     people = []
-    async with database.transaction(engine) as conn:
+    async with database.transaction(pool) as conn:
         for n in range(count):
             rid = await accounts.create_user(
                 conn, f"agent{n}@example.com", "reviewer", ["general"], None
             )
-            await conn.exec_driver_sql(
-                f"UPDATE reviewer SET presence = 'online', capacity = {capacity} WHERE id = '{rid}'"
+            await database.execute(
+                conn,
+                "UPDATE reviewer SET presence = 'online', capacity = :c WHERE id = :id",
+                {"c": capacity, "id": rid},
             )
             people.append(await accounts.caller_by_id(conn, rid))
     return people
 
 
 async def test_hundred_transfers_offered_at_once_to_five_agents(
-    engine: Any, settings: Settings, db: asyncpg.Connection
+    pool: Any, settings: Settings, db: asyncpg.Connection
 ) -> None:
     policy = load_policy(settings.policy_path)
     ids = await explicit_requests(settings, 100)
-    await agents(engine, 5, capacity=4)
+    await agents(pool, 5, capacity=4)
 
     async def assign(transfer_id: uuid.UUID) -> None:
-        async with database.transaction(engine) as conn:
+        async with database.transaction(pool) as conn:
             await offers.assign(conn, transfer_id, policy)
 
     results = await asyncio.gather(*(assign(t) for t in ids), return_exceptions=True)
@@ -84,16 +86,16 @@ async def test_hundred_transfers_offered_at_once_to_five_agents(
 
 
 async def test_one_transfer_assigned_twenty_times_at_once_is_offered_once(
-    engine: Any, settings: Settings, db: asyncpg.Connection
+    pool: Any, settings: Settings, db: asyncpg.Connection
 ) -> None:
     """The assignment job, the sweeper and someone coming online may all try the same transfer:
     one offer, one slot taken (the transfer's row lock holds for the whole transaction)."""
     policy = load_policy(settings.policy_path)
     (transfer_id,) = await explicit_requests(settings, 1)
-    await agents(engine, 1, capacity=5)
+    await agents(pool, 1, capacity=5)
 
     async def assign() -> None:
-        async with database.transaction(engine) as conn:
+        async with database.transaction(pool) as conn:
             await offers.assign(conn, transfer_id, policy)
 
     results = await asyncio.gather(*(assign() for _ in range(20)), return_exceptions=True)
@@ -102,38 +104,23 @@ async def test_one_transfer_assigned_twenty_times_at_once_is_offered_once(
     assert await db.fetchval("SELECT active_transfers FROM reviewer") == 1
 
 
-async def test_driver_statements_run_inside_the_transaction(
-    engine: Any, settings: Settings, db: asyncpg.Connection
-) -> None:
-    """A raw asyncpg statement as the first of a transaction still holds its locks until the
-    commit (SQLAlchemy's adapter sends BEGIN lazily; service.db.driver_connection begins it)."""
-    (transfer_id,) = await explicit_requests(settings, 1)
-    async with database.transaction(engine) as conn:
-        pg = await database.driver_connection(conn)
-        await pg.fetchrow("SELECT id FROM transfer WHERE id = $1 FOR UPDATE", transfer_id)
-        with pytest.raises(asyncpg.LockNotAvailableError):
-            await db.fetchrow(
-                "SELECT id FROM transfer WHERE id = $1 FOR UPDATE NOWAIT", transfer_id
-            )
-
-
 async def test_accept_close_and_capacity(
-    engine: Any, settings: Settings, db: asyncpg.Connection
+    pool: Any, settings: Settings, db: asyncpg.Connection
 ) -> None:
     policy = load_policy(settings.policy_path)
     first, second = await explicit_requests(settings, 2)
-    (agent,) = await agents(engine, 1, capacity=1)
-    async with database.transaction(engine) as conn:
+    (agent,) = await agents(pool, 1, capacity=1)
+    async with database.transaction(pool) as conn:
         await offers.assign(conn, first, policy)
         await offers.assign(conn, second, policy)
     assert await db.fetchval("SELECT status FROM transfer WHERE id = $1", second) == "queued"
-    async with database.transaction(engine) as conn:
+    async with database.transaction(pool) as conn:
         row, _ = await transfers.accept(conn, agent, first)
     assert row.status == "accepted"
     with pytest.raises(Exception, match="capacity"):
-        async with database.transaction(engine) as conn:
+        async with database.transaction(pool) as conn:
             await transfers.accept(conn, agent, second)
-    async with database.transaction(engine) as conn:
+    async with database.transaction(pool) as conn:
         row, effects = await transfers.close(conn, first, "refund issued", caller=agent)
     assert row.status == "closed" and row.resolution == "refund issued"
     assert effects.deliveries, "transfer.closed goes to the channel"

@@ -84,14 +84,14 @@ async def test_every_path_opens_a_transfer_the_same_way(
         "UPDATE review SET deadline = now() - interval '1 second' WHERE id = $1",
         uuid.UUID(review_id),
     )
-    engine = database.create_engine(settings, pool_size=1)
+    pool = await database.create_pool(settings, 1)
     try:
-        async with database.transaction(engine) as conn:
+        async with database.transaction(pool) as conn:
             ended, _ = await reviews.expire(
                 conn, uuid.UUID(review_id), load_policy(settings.policy_path)
             )
     finally:
-        await engine.dispose()
+        await pool.close()
     assert ended
     timed_out_id = await db.fetchval(
         "SELECT id::text FROM transfer WHERE review_id = $1", uuid.UUID(review_id)

@@ -7,8 +7,8 @@ from typing import Any
 
 from litestar import Controller, Request, Response, get
 from markupsafe import Markup
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from service.db import Connection
 from service.errors import Invalid
 from service.metrics import calibration, dashboard, shadow
 from ui import charts, render
@@ -46,7 +46,7 @@ class DashboardController(Controller):
         async_channels = [c.name for c in policy.channels.values() if c.mode == "async"]
         teams = signed_in(request).team_scope()
 
-        async def load(conn: AsyncConnection) -> tuple[Any, ...]:
+        async def load(conn: Connection) -> tuple[Any, ...]:
             data = await dashboard.figures(conn, chosen, teams)
             fit = await calibration.calibrate(
                 conn,

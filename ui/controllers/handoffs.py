@@ -12,8 +12,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from service.db import Connection
 from service.effects import Effects
 from service.errors import Conflict, Invalid, KeyReused
 from service.reviewers import repository as people
@@ -30,7 +30,7 @@ PRESENCE_WORDS = {"online": "Online", "away": "Away", "offline": "Offline"}
 
 
 async def handoffs_context(runtime: Any, me: Caller) -> dict[str, Any]:
-    async def load(conn: AsyncConnection) -> tuple[Any, ...]:
+    async def load(conn: Connection) -> tuple[Any, ...]:
         waiting, mine = await repository.desk_list(conn, me.team_scope(), me.id)
         return waiting, mine, await people.presence_of(conn, me.id)
 
@@ -47,7 +47,7 @@ async def transfer_context(runtime: Any, me: Caller, transfer_id: uuid.UUID) -> 
     """One transfer as its page shows it: the row, the contract's view with the messages since
     it began, and what this person may do with it now."""
 
-    async def load(conn: AsyncConnection) -> tuple[Any, ...]:
+    async def load(conn: Connection) -> tuple[Any, ...]:
         row = await transfers.get_for_reviewer(conn, transfer_id, me)
         return row, await repository.messages(conn, transfer_id)
 
@@ -68,7 +68,7 @@ async def transfer_context(runtime: Any, me: Caller, transfer_id: uuid.UUID) -> 
 async def _act(
     request: Request[Any, Any, Any],
     transfer_id: uuid.UUID,
-    use_case: Callable[[AsyncConnection, Caller], Awaitable[tuple[Any, Effects]]],
+    use_case: Callable[[Connection, Caller], Awaitable[tuple[Any, Effects]]],
     done_message: str,
     done: str | None = None,
 ) -> Response[Any]:

@@ -19,8 +19,8 @@ from typing import Any
 
 from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from service.db import Connection
 from service.reviewers import presence
 from service.reviewers.caller import Caller
 from service.reviews import service as reviews
@@ -82,7 +82,7 @@ async def _render(
         return "".join(render.render("transfer.html", b, **page) for b in ("status", "transcript"))
     rid = uuid.UUID(str(item_id))
 
-    async def load(conn: AsyncConnection) -> dict[str, Any] | None:
+    async def load(conn: Connection) -> dict[str, Any] | None:
         await reviews.get_for_reviewer(conn, rid, me)
         return await review_view.load(conn, rid, me)
 

@@ -14,8 +14,8 @@ from typing import Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.response import Redirect
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from service.db import Connection
 from service.effects import Effects
 from service.errors import Conflict, Invalid, NotFound
 from service.reviewers.caller import Caller
@@ -26,7 +26,7 @@ from ui import render, review_view
 from ui.pages import context, go, is_htmx, set_flash, signed_in
 from ui.security import runtime_of
 
-Action = Callable[[AsyncConnection], Awaitable[tuple[ReviewRead, Effects]]]
+Action = Callable[[Connection], Awaitable[tuple[ReviewRead, Effects]]]
 DONE_WORDS = {
     "approve": "Approved: the draft goes to",
     "edit": "Sent your edited reply to",
@@ -73,7 +73,7 @@ class ReviewController(Controller):
     ) -> Response[str]:
         runtime, me = runtime_of(request), signed_in(request)
 
-        async def load(conn: AsyncConnection) -> dict[str, Any] | None:
+        async def load(conn: Connection) -> dict[str, Any] | None:
             await reviews.get_for_reviewer(conn, review_id, me)  # 403/404 before anything shows
             return await review_view.load(conn, review_id, me)
 
@@ -228,7 +228,7 @@ class ReviewController(Controller):
     ) -> Response[Any]:
         runtime, me = runtime_of(request), signed_in(request)
 
-        async def neighbour(conn: AsyncConnection) -> uuid.UUID | None:
+        async def neighbour(conn: Connection) -> uuid.UUID | None:
             row = await reviews.get_for_reviewer(conn, review_id, me)
             return await review_view.neighbour(conn, row, me, step)
 

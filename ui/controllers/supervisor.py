@@ -9,9 +9,9 @@ from typing import Any
 from litestar import Controller, Request, Response, get, post
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.channels import deliveries
+from service.db import Connection
 from service.errors import Conflict, Forbidden
 from service.reviewers import repository as reviewers
 from service.reviewers.caller import Caller
@@ -29,7 +29,7 @@ def supervisors_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRout
 
 
 async def supervisor_context(runtime: Any, me: Caller) -> dict[str, Any]:
-    async def load(conn: AsyncConnection) -> dict[str, Any]:
+    async def load(conn: Connection) -> dict[str, Any]:
         return {
             "teams": await reviews.team_health(conn, me.team_scope()),
             "holds": await reviews.holds(conn, me.team_scope()),

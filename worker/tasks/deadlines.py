@@ -18,8 +18,7 @@ import threading
 import time
 import uuid
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
+from service.db import Connection
 from service.effects import Effects
 from service.metrics import prom
 from service.policy.holder import PolicyHolder
@@ -74,7 +73,7 @@ async def tick(runtime: Runtime) -> int:
     """Ends every review due now (up to a batch and ONE_BY_ONE transfers); returns how many."""
     policy = runtime.policies.current
 
-    async def batch(conn: AsyncConnection) -> tuple[list[uuid.UUID], Effects]:
+    async def batch(conn: Connection) -> tuple[list[uuid.UUID], Effects]:
         return await reviews.expire_due(conn, policy, BATCH)
 
     ended = len(await runtime.commit(batch))
@@ -92,7 +91,7 @@ async def tick(runtime: Runtime) -> int:
 async def expire_now(runtime: Runtime, review_id: uuid.UUID) -> bool:
     """One review's fallback, whatever it is; False if it was not due or already ended."""
 
-    async def work(conn: AsyncConnection) -> tuple[bool, Effects]:
+    async def work(conn: Connection) -> tuple[bool, Effects]:
         return await reviews.expire(conn, review_id, runtime.policies.current)
 
     return await runtime.commit(work)

@@ -7,14 +7,13 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
+from service.db import Connection
 from service.effects import Effects
 from service.policy.model import Policy
 from service.runtime import Runtime
 from service.transfers import offers, repository
 
-Step = Callable[[AsyncConnection, uuid.UUID, Policy], Awaitable[tuple[str, Effects]]]
+Step = Callable[[Connection, uuid.UUID, Policy], Awaitable[tuple[str, Effects]]]
 
 
 async def apply(runtime: Runtime, step: Step, transfer_id: uuid.UUID) -> str:

@@ -20,7 +20,7 @@ BUDGET_SECONDS = 45.0  # within the job's 60 s timeout, the same as every other 
 async def prune_old(ctx: dict[str, Any]) -> dict[str, int]:
     runtime: Runtime = ctx["runtime"]
     pruned = await retention.prune(
-        runtime.engine, runtime.policies.current.retention, budget_seconds=BUDGET_SECONDS
+        runtime.pg, runtime.policies.current.retention, budget_seconds=BUDGET_SECONDS
     )
     if any(pruned.rows.values()):
         log.info("retention: pruned %s", pruned)

@@ -7,9 +7,8 @@ import logging
 import uuid
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from service.channels import outbox
+from service.db import Connection
 from service.effects import Effects
 from service.reviewers import presence
 from service.reviews import repository
@@ -48,7 +47,7 @@ async def sweep(ctx: dict[str, Any]) -> dict[str, int]:
     }
 
 
-async def _requeue_due(conn: AsyncConnection) -> tuple[list[tuple[uuid.UUID, int]], Effects]:
+async def _requeue_due(conn: Connection) -> tuple[list[tuple[uuid.UUID, int]], Effects]:
     """Deliveries due whose job Redis lost: queued again. The job id names the attempt, so a
     delivery still queued is not queued twice; a job a killed worker held runs again once arq's
     lease on it ends (70 s: no job's timeout is over 60 s, see worker/settings.py)."""
@@ -58,7 +57,7 @@ async def _requeue_due(conn: AsyncConnection) -> tuple[list[tuple[uuid.UUID, int
     return due, effects
 
 
-async def _return_lapsed(conn: AsyncConnection) -> tuple[list[Any], Effects]:
+async def _return_lapsed(conn: Connection) -> tuple[list[Any], Effects]:
     lapsed = await repository.return_lapsed_leases(conn)
     effects = Effects()
     for review_id, team, holder in lapsed:
@@ -73,13 +72,13 @@ async def _sweep_transfers(runtime: Runtime) -> int:
     `no_one_online` follow their fallback; waiting transfers try again for a free agent."""
     policy = runtime.policies.current
 
-    async def end_offers(conn: AsyncConnection) -> tuple[None, Effects]:
+    async def end_offers(conn: Connection) -> tuple[None, Effects]:
         await transfer_queries.end_offers_to_absent(conn)  # due now: lapsed below
         return None, Effects()
 
     await runtime.commit(end_offers)
 
-    async def due(conn: AsyncConnection) -> tuple[list[uuid.UUID], ...]:
+    async def due(conn: Connection) -> tuple[list[uuid.UUID], ...]:
         lapsed = list(await transfer_queries.lapsed_offers(conn))
         unattended = [
             transfer_id
