@@ -163,6 +163,15 @@ async def create_pool(
     )
 
 
+async def connect(settings: Settings) -> asyncpg.Connection:
+    """One connection made as the pool makes them (rows by name, JSON decoded), for a script or
+    a test that runs a use-case outside a Runtime."""
+    url = to_libpq_url(settings.database_url or "")
+    conn: asyncpg.Connection = await asyncpg.connect(url, record_class=Row)
+    await json_codecs(conn)
+    return conn
+
+
 async def json_codecs(conn: asyncpg.Connection) -> None:
     """json and jsonb decoded to Python on the way out; on the way in they take JSON text, which
     is what every statement passes (json.dumps at the call, or a literal)."""

@@ -20,13 +20,15 @@ from support import (
     ROOT,
     Process,
     Receiver,
-    cli,
     free_port,
     process_env,
     start_receiver,
     wait_http_ready,
 )
 
+from service import db as database
+from service.channels import keys
+from service.reviewers import accounts
 from service.settings import Settings, to_libpq_url
 
 TABLES = (
@@ -218,42 +220,42 @@ async def http(server: str, receiver: Receiver) -> AsyncIterator[httpx.AsyncClie
         yield client
 
 
+async def in_service(settings: Settings, work: Any) -> Any:
+    """Runs a use-case in one transaction, in this process. The fixtures below call what `hitl
+    keys create` and `hitl users create|token` call: starting the command itself costs 1.3 s
+    of imports, and most tests want a key and a person (test_cli runs the commands)."""
+    conn = await database.connect(settings)
+    try:
+        async with conn.transaction():
+            return await work(conn)
+    finally:
+        await conn.close()
+
+
 @pytest.fixture
 async def channel_key(db: asyncpg.Connection, settings: Settings) -> Any:
-    """Issue a key for a channel through the real CLI."""
+    """Issue a key for a channel, as `hitl keys create` does."""
 
     async def issue(channel: str = "email") -> str:
-        code, out, err = await cli(settings, "keys", "create", channel)
-        assert code == 0, err
-        return out.strip()
+        return await in_service(settings, lambda c: keys.create_key(c, channel))  # type: ignore[no-any-return]
 
     return issue
 
 
 @pytest.fixture
 async def reviewer(db: asyncpg.Connection, settings: Settings) -> Any:
-    """Create a reviewer through the real CLI; returns a bearer token for them."""
+    """Create a reviewer (password "correct horse battery"), as `hitl users create` does;
+    returns a bearer token for them, as `hitl users token` makes."""
 
     async def create(
         email: str = "rita@example.com",
         teams: tuple[str, ...] = ("general",),
         role: str = "reviewer",
     ) -> str:
-        team_args = [a for t in teams for a in ("--team", t)]
-        code, _, err = await cli(
-            settings,
-            "users",
-            "create",
-            email,
-            "--role",
-            role,
-            *team_args,
-            "--password-stdin",
-            stdin="correct horse battery\n",
-        )
-        assert code == 0, err
-        code, out, err = await cli(settings, "users", "token", email)
-        assert code == 0, err
-        return out.strip()
+        async def work(conn: Any) -> str:
+            await accounts.create_user(conn, email, role, teams, "correct horse battery")
+            return await accounts.create_token(conn, email)
+
+        return await in_service(settings, work)  # type: ignore[no-any-return]
 
     return create

@@ -11,7 +11,7 @@ from typing import Any
 from service import db
 from service.db import Connection, Row, Statement, json_value
 from service.transfers.assignment import Agent
-from service.transfers.schemas import DeskTransfer, TransferRead
+from service.transfers.schemas import DeskTransfer, Said, TransferRead
 
 VIEW = """
 SELECT x.id, x.conversation_id, x.channel, x.mode, x.team, x.reason, x.status, x.assigned_to,
@@ -181,14 +181,15 @@ async def queue(conn: Connection, transfer_id: uuid.UUID) -> bool:
     )
 
 
-async def messages(conn: Connection, transfer_id: uuid.UUID) -> Sequence[Row]:
+async def messages(conn: Connection, transfer_id: uuid.UUID) -> list[Said]:
     """The conversation since the transfer began: the customer's turns and the person's replies."""
-    return await db.rows(
+    found = await db.rows(
         conn,
         "SELECT id, at, sender, author, text, draft_text, triggers FROM transfer_message "
         "WHERE transfer_id = :id ORDER BY id",
         {"id": transfer_id},
     )
+    return db.read_as(Said, found)
 
 
 async def add_reply(

@@ -75,7 +75,21 @@ class DeskTransfer:
         return cls(**dict(row.items()))
 
 
-def view(row: TransferRead, messages: Sequence[Row] | None = None) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class Said:
+    """One message since the transfer began (repository.messages): the customer's, with the AI's
+    draft kept for the person and never sent, or the person's reply, or a holding message."""
+
+    id: int
+    at: datetime
+    sender: str
+    author: str | None
+    text: str
+    draft_text: str | None
+    triggers: list[dict[str, Any]] | None
+
+
+def view(row: TransferRead, messages: Sequence[Said] | None = None) -> dict[str, Any]:
     """GET /v1/transfers/{id} as the contract promises, with a little more for people."""
     return {
         "id": str(row.id),
@@ -104,7 +118,7 @@ def view(row: TransferRead, messages: Sequence[Row] | None = None) -> dict[str, 
     }
 
 
-def conversation(messages: Sequence[Row]) -> dict[str, Any]:
+def conversation(messages: Sequence[Said]) -> dict[str, Any]:
     """What was said since the transfer began: the contract's customer_messages, and the whole
     exchange (with the AI's drafts, never sent, and the signals each message raised)."""
     return {

@@ -131,8 +131,13 @@ def test_the_lifecycle_keeps_its_invariants(world: World) -> None:
         def turn(self, conversation: int, message: str, unsure: bool) -> None:
             # Even conversations are on chat (sync), odd ones on letters (async: held drafts).
             channel = "chat" if conversation % 2 == 0 else "letters"
+            answer = self._decide(f"m-{conversation}", channel, message, unsure)
+            assert answer["action"] in ("send", "review", "transfer")
+            assert not (channel == "chat" and answer["action"] == "review")
+
+        def _decide(self, conversation: str, channel: str, message: str, unsure: bool) -> Any:
             body = TurnCreate(
-                conversation_id=f"m-{conversation}",
+                conversation_id=conversation,
                 channel=channel,
                 customer_id=f"c-{conversation}",
                 message=message,
@@ -146,9 +151,7 @@ def test_the_lifecycle_keeps_its_invariants(world: World) -> None:
                     )
                 return out.response
 
-            answer = self.run(go())
-            assert answer["action"] in ("send", "review", "transfer")
-            assert not (channel == "chat" and answer["action"] == "review")
+            return self.run(go())
 
         def _reviews(self) -> list[tuple[uuid.UUID, Any]]:
             """Open reviews, oldest first, with who holds each (None: nobody)."""
@@ -170,10 +173,15 @@ def test_the_lifecycle_keeps_its_invariants(world: World) -> None:
             act=st.sampled_from(["claim", "release", "approve", "edit", "take_over"]),
         )
         def review(self, person: int, holder: bool, pick: int, act: str) -> None:
-            """Mostly whoever holds the review acts on it; sometimes someone else tries."""
+            """Mostly whoever holds the review acts on it; sometimes someone else tries. With
+            none open (the conversations are with people, or their drafts went out), a new
+            conversation's unsure letter is held first: without it, whether people ever ended a
+            review depended on the run."""
             found = self._reviews()
             if not found:
-                return
+                SEEN["fresh"] = SEEN.get("fresh", 0) + 1
+                self._decide(f"fresh-{SEEN['fresh']}", "letters", MESSAGES[0], True)
+                found = self._reviews()
             r, claimed_by = found[pick % len(found)]
             me = world.people[person]
             if holder and claimed_by is not None:

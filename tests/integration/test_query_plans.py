@@ -102,8 +102,7 @@ async def test_every_hot_query_has_an_index(
     seen: list[tuple[str, tuple[Any, ...]]] = []
 
     # A connection as the pool makes them (rows by name, JSON decoded), noting what it runs.
-    conn = await asyncpg.connect(settings.database_url, record_class=database.Row)
-    await database.json_codecs(conn)
+    conn = await database.connect(settings)
     raw: Any = Recording(conn, seen)
     plans = {"letters": ("send_draft", None)}
     writes = conn.transaction()  # the expiries and offers below are undone: only their plans count
