@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     webhook_retry_for_seconds: float = 26 * 3600.0
     webhook_timeout_seconds: float = 10.0
     review_lease_seconds: int = 120
-    db_pool_size: int = 20
+    db_pool_size: int = 40  # one pool: requests, jobs and the decision path
     # A slow database fails a request (503 with Retry-After) instead of hanging it: no statement
     # runs longer than this, and no request waits longer than that for a pooled connection.
     db_statement_timeout_seconds: float = Field(default=10.0, gt=0)

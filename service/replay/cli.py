@@ -9,13 +9,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import click
+from tqdm import tqdm
 
+from service.console import settings_with_services
+from service.policy.durations import DurationError, parse_duration
+from service.policy.loader import PolicyError, load_policy
 from service.policy.model import Policy
 from service.replay import report
 from service.replay import service as replay_service
 from service.replay.compare import Comparison
+from service.replay.repository import load_history
 from service.replay.runner import Event, Lane, collector_paused
+from service.replay.sources import InputError, read_file
+from service.settings import Settings, to_libpq_url
 
 
 @click.command("replay")
@@ -103,8 +111,6 @@ def _compare(
 
 
 def _load(path: str) -> Policy:
-    from service.policy.loader import PolicyError, load_policy
-
     try:
         return load_policy(path)
     except PolicyError as err:
@@ -122,8 +128,6 @@ def _names(paths: list[str]) -> list[str]:
 
 
 def _file(path: str) -> list[Event]:
-    from service.replay.sources import InputError, read_file
-
     size = Path(path).stat().st_size
     try:
         with _progress(size, "B", "reading", big=4_000_000) as bar:
@@ -133,10 +137,6 @@ def _file(path: str) -> list[Event]:
 
 
 def _history(lanes: list[Lane], since: str, channel: str | None) -> list[Event]:
-    from service.console import settings_with_services
-    from service.policy.durations import DurationError, parse_duration
-    from service.settings import Settings
-
     try:
         period = parse_duration(since)
     except DurationError as err:
@@ -152,11 +152,6 @@ def _history(lanes: list[Lane], since: str, channel: str | None) -> list[Event]:
 async def _read_history(
     url: str, since: datetime, lead_in: datetime, channel: str | None
 ) -> list[Event]:
-    import asyncpg
-
-    from service.replay.repository import load_history
-    from service.settings import to_libpq_url
-
     conn = await asyncpg.connect(to_libpq_url(url))
     try:
         return await load_history(conn, since=since, lead_in=lead_in, channel=channel)
@@ -165,8 +160,6 @@ async def _read_history(
 
 
 def _progress(total: int, unit: str = "turn", desc: str = "replaying", big: int = 20_000) -> Any:
-    from tqdm import tqdm
-
     # Only long runs on a terminal get a bar; it goes to stderr so --json output stays clean.
     quiet = total < big or not sys.stderr.isatty()
     return tqdm(total=total, unit=unit, unit_scale=True, desc=desc, file=sys.stderr, disable=quiet)

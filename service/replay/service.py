@@ -11,6 +11,7 @@ from service.policy.model import Policy
 from service.replay import readings
 from service.replay.compare import Comparison, Tally, compare
 from service.replay.runner import Event, Lane, TurnEvent, Verdict, collector_paused, replay
+from service.replay.sources import read_file
 
 RECORDED = "recorded"
 
@@ -43,8 +44,6 @@ def run(
 
 def compare_file(path: Path, policies: list[tuple[str, Policy]]) -> Comparison:
     """A JSON-lines file of conversations through each named policy (the first is the candidate)."""
-    from service.replay.sources import read_file
-
     lanes = [Lane(name, policy) for name, policy in policies]
     with collector_paused():
         return run(read_file(path), lanes)

@@ -289,14 +289,12 @@ async def _transfer(
 async def _warm_package(conn: Connection, row: ReviewRead, policy: Policy | None) -> dict[str, Any]:
     """The same package as a hard-trigger transfer: transcript, prior contacts, why, what the AI
     drafted; from one facts query, as for a turn (its transcript holds the review's turn)."""
-    window = policy.triggers.repeat_contact.window if policy is not None else timedelta(0)
     loaded = await facts.load(
         conn,
         channel=row.channel,
         conversation=row.conversation_external_id,
         customer=row.customer_id,
-        idempotency_key=None,
-        repeat_window=window,
+        repeat_window=policy.triggers.repeat_contact.window if policy else timedelta(0),
     )
     situation = context.assemble(
         loaded.transcript,

@@ -50,6 +50,8 @@ async def fallback(conn: Connection, transfer_id: uuid.UUID, policy: Policy) -> 
     """Nobody of the team has been online for the policy's `no_one_online.after`: the transfer
     moves to the fallback team (and is offered there), or the customer gets the holding
     message by webhook and it keeps waiting. Once per transfer, so never a ping-pong."""
+    if not await repository.hold_for_fallback(conn, transfer_id):
+        return "no fallback", Effects()
     row = await repository.get(conn, transfer_id)
     team = policy.teams.get(row.team) if row is not None else None
     rule = team.no_one_online if team is not None else None

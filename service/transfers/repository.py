@@ -134,6 +134,19 @@ async def unattended(
     )
 
 
+async def hold_for_fallback(conn: Connection, transfer_id: uuid.UUID) -> bool:
+    """Locks the transfer and says whether it has yet to follow a fallback. Two sweeps can run
+    at once (a slow one and the next tick): the second waits here for the first to commit, and
+    the check is a statement of its own so that it sees what the first wrote."""
+    await db.execute(conn, "SELECT 1 FROM transfer WHERE id = :id FOR UPDATE", {"id": transfer_id})
+    return not await db.value(
+        conn,
+        "SELECT EXISTS (SELECT 1 FROM transfer_event WHERE transfer_id = :id "
+        "AND status IN ('rerouted', 'holding'))",
+        {"id": transfer_id},
+    )
+
+
 async def reroute(conn: Connection, transfer_id: uuid.UUID, old: str, new: str) -> bool:
     return (
         await db.execute(

@@ -74,9 +74,11 @@ async def load(
     channel: str,
     conversation: str,
     customer: str,
-    idempotency_key: str | None,
     repeat_window: timedelta,
+    idempotency_key: str | None = None,
 ) -> Loaded:
+    """What the policy needs to know of a conversation before it decides: one statement. With an
+    idempotency key, also the answer already given to that key (a retried turn)."""
     params = {
         "channel": channel,
         "conversation": conversation,

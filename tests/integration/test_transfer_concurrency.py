@@ -104,6 +104,30 @@ async def test_one_transfer_assigned_twenty_times_at_once_is_offered_once(
     assert await db.fetchval("SELECT active_transfers FROM reviewer") == 1
 
 
+async def test_a_fallback_run_by_two_sweeps_at_once_happens_once(
+    pool: Any, settings: Settings, db: asyncpg.Connection
+) -> None:
+    """A slow sweep and the next tick may both find a transfer of a team with nobody online:
+    the customer gets one holding message, and the team's one fallback is recorded once."""
+    policy = load_policy(settings.policy_path)
+    (transfer_id,) = await explicit_requests(settings, 1)
+    await db.execute("UPDATE transfer SET team = 'night' WHERE id = $1", transfer_id)
+
+    async def fallback() -> str:
+        async with database.transaction(pool) as conn:
+            outcome, _ = await offers.fallback(conn, transfer_id, policy)
+        return outcome
+
+    outcomes = await asyncio.gather(*(fallback() for _ in range(10)))
+    assert sorted(outcomes) == ["held"] + ["no fallback"] * 9, outcomes
+    assert await db.fetchval("SELECT count(*) FROM transfer_event WHERE status = 'holding'") == 1
+    assert await db.fetchval("SELECT count(*) FROM transfer_message") == 1
+    assert (
+        await db.fetchval("SELECT count(*) FROM outbox_event WHERE event_type = 'transfer.message'")
+        == 1
+    )
+
+
 async def test_accept_close_and_capacity(
     pool: Any, settings: Settings, db: asyncpg.Connection
 ) -> None:

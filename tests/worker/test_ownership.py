@@ -318,6 +318,8 @@ async def test_the_sweeper_moves_on_offers_held_by_someone_not_online(
     reviewer: Any,
     start_worker: Any,
     db: asyncpg.Connection,
+    redis_client: Any,
+    settings: Any,
 ) -> None:
     """However someone came to be offline while holding an offer (a crash between two writes, a
     database restored from before this rule), the sweeper passes the offer on."""
@@ -334,6 +336,10 @@ async def test_the_sweeper_moves_on_offers_held_by_someone_not_online(
     assert r.json()["transfer"]["team"] == "care", r.text
     await offered_to(db, "bob@example.com", r.json()["transfer"]["id"])
     await http.put("/v1/me/presence", json={"presence": "online"}, headers=auth(ann))
+    # Offline in Postgres with no heartbeat left in Redis: with bob's API heartbeat still there,
+    # a sweep already under way would rightly set him online again (its presence check).
+    bob_id = await db.fetchval("SELECT id FROM reviewer WHERE email = 'bob@example.com'")
+    await redis_client.delete(f"{settings.redis_prefix}:presence:{bob_id}")
     await db.execute("UPDATE reviewer SET presence = 'offline' WHERE email = 'bob@example.com'")
     # The sweeper runs every second here; 30 s is for a machine loaded by the other test process
     # and a browser (10 s once ran out in the full suite, though never alone).
