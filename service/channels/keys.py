@@ -55,12 +55,9 @@ class KeyCache:
         now = time.monotonic()
         if hit and hit[1] > now:
             return hit[0]
-        channel = await pool.fetchval(
-            "SELECT channel FROM channel_key WHERE key_hash = $1 AND revoked_at IS NULL", digest
-        )
-        if channel is None:
-            raise Unauthorized("invalid channel API key")
+        async with pool.acquire() as conn:
+            channel = await channel_for_key(conn, key)
         if len(self._known) >= self.max_size:
             self._known.clear()
         self._known[digest] = (channel, now + self.ttl)
-        return str(channel)
+        return channel
