@@ -21,7 +21,8 @@ Params = dict[str, Any] | None
 
 
 class Row(asyncpg.Record):
-    """A row that reads by column name as an attribute too (`row.id`), as well as `row["id"]`."""
+    """A row that reads by column name as an attribute too (`row.id`), as well as `row["id"]`.
+    Record's own methods (get, items, keys, values) win: no column of ours has those names."""
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -55,44 +56,49 @@ async def transaction(
 
 
 @lru_cache(maxsize=1024)
-def statement(sql: str) -> Statement:
-    """A statement's text compiled once: our SQL is a fixed set of constants (and a few built
-    from them by team filter), so the cache holds them all."""
+def _compiled(sql: str) -> Statement:
+    # Our SQL is a fixed set of constants (and a few built from them by team filter): the cache
+    # holds them all, so each text is turned into asyncpg's form once per process.
     return Statement(sql)
 
 
-async def rows(conn: Connection, sql: str, params: Params = None) -> list[Row]:
+def statement(sql: str | Statement) -> Statement:
+    """A statement compiled once: a text is looked up (or compiled), a Statement is itself."""
+    return sql if isinstance(sql, Statement) else _compiled(sql)
+
+
+async def rows(conn: Connection, sql: str | Statement, params: Params = None) -> list[Row]:
     """Every row a statement returns."""
     s = statement(sql)
     return await conn.fetch(s.sql, *s.args(params or {}))  # type: ignore[return-value]
 
 
-async def first(conn: Connection, sql: str, params: Params = None) -> Row | None:
+async def first(conn: Connection, sql: str | Statement, params: Params = None) -> Row | None:
     """The first row a statement returns, or None."""
     s = statement(sql)
     return await conn.fetchrow(s.sql, *s.args(params or {}))  # type: ignore[return-value]
 
 
-async def one(conn: Connection, sql: str, params: Params = None) -> Row:
+async def one(conn: Connection, sql: str | Statement, params: Params = None) -> Row:
     """The one row a statement returns (an error if there is none)."""
     row = await first(conn, sql, params)
     if row is None:
-        raise LookupError(f"no row for: {sql.strip().splitlines()[0]}")
+        raise LookupError(f"no row for: {statement(sql).sql.strip().splitlines()[0]}")
     return row
 
 
-async def column(conn: Connection, sql: str, params: Params = None) -> list[Any]:
+async def column(conn: Connection, sql: str | Statement, params: Params = None) -> list[Any]:
     """The first column of every row a statement returns (ids, mostly)."""
     return [row[0] for row in await rows(conn, sql, params)]
 
 
-async def value(conn: Connection, sql: str, params: Params = None) -> Any:
+async def value(conn: Connection, sql: str | Statement, params: Params = None) -> Any:
     """The first column of the first row, or None when there is no row."""
     s = statement(sql)
     return await conn.fetchval(s.sql, *s.args(params or {}))
 
 
-async def execute(conn: Connection, sql: str, params: Params = None) -> int:
+async def execute(conn: Connection, sql: str | Statement, params: Params = None) -> int:
     """Runs a write; returns how many rows it touched (from the command tag, "UPDATE 3")."""
     s = statement(sql)
     tag = await conn.execute(s.sql, *s.args(params or {}))

@@ -119,15 +119,19 @@ class Runtime:
         """A unit of work that is one statement: `work` sends it on a pool connection, where it
         is its own transaction (one round trip, no BEGIN or COMMIT to wait for); the doorbells
         ring once it has returned. For a hot write that fits one statement (claim-next)."""
-        async with self.pg.acquire(timeout=self.settings.db_acquire_timeout_seconds) as conn:
+        async with self.connection() as conn:
             result, effects = await work(conn)
         await self.dispatch(effects)
         return result
 
     async def read(self, work: Read[T]) -> T:
         """The read side: `work` on one pooled connection, nothing written, nothing to ring."""
-        async with self.pg.acquire(timeout=self.settings.db_acquire_timeout_seconds) as conn:
+        async with self.connection() as conn:
             return await work(conn)
+
+    def connection(self) -> asyncpg.pool.PoolAcquireContext:
+        """A pooled connection, waited for at most HITL_DB_ACQUIRE_TIMEOUT_SECONDS (then 503)."""
+        return self.pg.acquire(timeout=self.settings.db_acquire_timeout_seconds)
 
     async def dispatch(self, effects: Effects) -> None:
         """After a commit: ring the doorbells, all in one Redis round trip. A failure here loses

@@ -7,9 +7,9 @@ import asyncio
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import httpx
@@ -31,6 +31,7 @@ from service.channels import keys
 from service.reviewers import accounts
 from service.settings import Settings, to_libpq_url
 
+T = TypeVar("T")
 TABLES = (
     "audit_event, outbox_event, transfer, review, decision, turn, conversation, "
     "reviewer_token, reviewer_team, reviewer, team, channel_key, channel_secret"
@@ -220,7 +221,7 @@ async def http(server: str, receiver: Receiver) -> AsyncIterator[httpx.AsyncClie
         yield client
 
 
-async def in_service(settings: Settings, work: Any) -> Any:
+async def in_service(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
     """Runs a use-case in one transaction, in this process. The fixtures below call what `hitl
     keys create` and `hitl users create|token` call: starting the command itself costs 1.3 s
     of imports, and most tests want a key and a person (test_cli runs the commands)."""
@@ -237,7 +238,7 @@ async def channel_key(db: asyncpg.Connection, settings: Settings) -> Any:
     """Issue a key for a channel, as `hitl keys create` does."""
 
     async def issue(channel: str = "email") -> str:
-        return await in_service(settings, lambda c: keys.create_key(c, channel))  # type: ignore[no-any-return]
+        return await in_service(settings, lambda c: keys.create_key(c, channel))
 
     return issue
 
@@ -256,6 +257,6 @@ async def reviewer(db: asyncpg.Connection, settings: Settings) -> Any:
             await accounts.create_user(conn, email, role, teams, "correct horse battery")
             return await accounts.create_token(conn, email)
 
-        return await in_service(settings, work)  # type: ignore[no-any-return]
+        return await in_service(settings, work)
 
     return create

@@ -51,9 +51,7 @@ class ChannelController(Controller):
         policy = runtime.policies.current
         try:
             # No explicit transaction: the decision is written by one statement, atomic by itself.
-            async with runtime.pg.acquire(
-                timeout=runtime.settings.db_acquire_timeout_seconds
-            ) as conn:
+            async with runtime.connection() as conn:
                 outcome = await turns.decide(
                     conn,
                     policy,
@@ -64,9 +62,7 @@ class ChannelController(Controller):
                     shadow=runtime.shadow.current if runtime.shadow else None,
                 )
         except turns.DuplicateRequest:
-            async with runtime.pg.acquire(
-                timeout=runtime.settings.db_acquire_timeout_seconds
-            ) as conn:
+            async with runtime.connection() as conn:
                 answer = await turns.replay(conn, key_channel, idempotency_key or "", data)
                 return Response(answer)
         if outcome.replayed:

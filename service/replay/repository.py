@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from service import db
 from service.db import Connection, Statement, json_value
 from service.detection.reading import Reading
 from service.replay.runner import Event, OutcomeEvent, TurnEvent, Verdict
@@ -66,7 +67,7 @@ async def load_history(
             )
             ordinal += 1
             events.append(_turn(row, ordinal, counted))
-        outcomes = await conn.fetch(OUTCOMES.sql, *OUTCOMES.args({"lead_in": lead_in}))
+        outcomes = await db.rows(conn, OUTCOMES, {"lead_in": lead_in})
     events.extend(
         OutcomeEvent(
             (o["channel"], o["external_id"]), o["outcome_at"].timestamp(), o["resolved"], o["csat"]

@@ -225,8 +225,7 @@ async def hand_claim(
         "RETURNING (SELECT email FROM reviewer WHERE id = :to) AS email",
         {"id": review_id, "to": to, "lease": lease_seconds},
     )
-    done = row
-    return done.email if done else None
+    return row.email if row else None
 
 
 # Batched channels' reviews come here only once a batch had its chance: while deadlines fell

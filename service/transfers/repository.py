@@ -293,9 +293,9 @@ SELECT EXISTS (SELECT 1 FROM offer) AS offered, (SELECT offer_expires_at FROM of
 
 
 async def waiting_with_agents(
-    pg: Connection, transfer_id: uuid.UUID
+    conn: Connection, transfer_id: uuid.UUID
 ) -> tuple[str, list[uuid.UUID], list[Agent]] | None:
-    row = await pg.fetchrow(WAITING_WITH_AGENTS.sql, *WAITING_WITH_AGENTS.args({"id": transfer_id}))
+    row = await db.first(conn, WAITING_WITH_AGENTS, {"id": transfer_id})
     if row is None:
         return None
     agents = [
@@ -306,16 +306,12 @@ async def waiting_with_agents(
 
 
 async def reserve_and_offer(
-    pg: Connection, transfer_id: uuid.UUID, agent: uuid.UUID, expires_after: timedelta | None
+    conn: Connection, transfer_id: uuid.UUID, agent: uuid.UUID, expires_after: timedelta | None
 ) -> tuple[bool, datetime | None]:
     """Offered, and when the offer lapses; (False, None) if the agent's last slot went meanwhile.
     No expiry (NULL seconds) leaves offer_expires_at NULL: the offer waits for that agent."""
     secs = expires_after.total_seconds() if expires_after else None
-    row = await pg.fetchrow(
-        RESERVE_AND_OFFER.sql,
-        *RESERVE_AND_OFFER.args({"id": transfer_id, "agent": agent, "secs": secs}),
-    )
-    assert row is not None
+    row = await db.one(conn, RESERVE_AND_OFFER, {"id": transfer_id, "agent": agent, "secs": secs})
     return bool(row["offered"]), row["expires"]
 
 

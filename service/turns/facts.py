@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from service import db
 from service.db import Connection, Statement, json_value
 from service.policy.engine import Facts, PriorContact, PriorTurn
 from service.transfers.package import MAX_TRANSCRIPT_TURNS, Exchange
@@ -86,8 +87,7 @@ async def load(
         "key": idempotency_key,
         "window": repeat_window.total_seconds(),
     }
-    row = await conn.fetchrow(FACTS.sql, *FACTS.args(params))
-    assert row is not None  # a SELECT without FROM always returns its one row
+    row = await db.one(conn, FACTS, params)  # a SELECT without FROM: always its one row
     # [the stored answer, the body hash that key was first used with]
     replay, replay_hash = json_value(row["replay"]) if row["replay"] is not None else (None, None)
     prior = json_value(row["turns"])

@@ -9,6 +9,7 @@ from typing import Any
 
 import asyncpg
 
+from service import db
 from service.db import Connection, Statement, json_value
 from service.detection.live import LiveDetector
 from service.detection.reading import Reading
@@ -113,8 +114,7 @@ async def _decide_once(
     )
     plan = _plan(policy, body, idempotency_key, loaded, signals, readings, shadow)
     try:
-        row = await conn.fetchrow(plan.statement.sql, *plan.statement.args(plan.params))
-        assert row is not None  # the statement ends in a SELECT of one row
+        row = await db.one(conn, plan.statement, plan.params)  # it ends in a SELECT of one row
     except asyncpg.UniqueViolationError as exc:
         if exc.constraint_name == "turn_channel_idempotency_key":
             raise DuplicateRequest from exc
@@ -165,10 +165,8 @@ async def replay(
     conn: Connection, channel: str, idempotency_key: str, body: TurnCreate
 ) -> dict[str, Any]:
     """The first answer to a retry that lost the race to commit."""
-    row = await conn.fetchrow(
-        REPLAY.sql, *REPLAY.args({"channel": channel, "key": idempotency_key})
-    )
-    assert row is not None  # the unique index said it was there
+    # The unique index said it was there.
+    row = await db.one(conn, REPLAY, {"channel": channel, "key": idempotency_key})
     same_body(idempotency_key, row["request_hash"], plan_.fingerprint(body))
     return json_value(row["response"])
 

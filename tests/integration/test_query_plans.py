@@ -42,21 +42,16 @@ class Recording:
     def __init__(self, conn: asyncpg.Connection, seen: list[tuple[str, tuple[Any, ...]]]) -> None:
         self.conn, self.seen = conn, seen
 
-    async def fetch(self, sql: str, *args: Any) -> Any:
-        self.seen.append((sql, args))
-        return await self.conn.fetch(sql, *args)
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.conn, name)
+        if name not in ("fetch", "fetchrow", "fetchval", "execute"):
+            return method
 
-    async def fetchrow(self, sql: str, *args: Any) -> Any:
-        self.seen.append((sql, args))
-        return await self.conn.fetchrow(sql, *args)
+        async def noted(sql: str, *args: Any) -> Any:
+            self.seen.append((sql, args))
+            return await method(sql, *args)
 
-    async def fetchval(self, sql: str, *args: Any) -> Any:
-        self.seen.append((sql, args))
-        return await self.conn.fetchval(sql, *args)
-
-    async def execute(self, sql: str, *args: Any) -> Any:
-        self.seen.append((sql, args))
-        return await self.conn.execute(sql, *args)
+        return noted
 
 
 def scanned(plan: dict[str, Any]) -> set[str]:
